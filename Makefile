@@ -1,0 +1,47 @@
+# Weir: every target works from a fresh clone; the first one run creates .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WEIR := $(BIN)/weir
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo migrate status verify test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install Weir with its test tools
+
+demo: $(STAMP) ## Run the example warehouse end to end on the embedded PostgreSQL
+	$(WEIR) migrate
+	$(WEIR) status
+
+migrate: $(STAMP) ## Apply pending migrations (embedded server unless WEIR_DSN is set)
+	$(WEIR) migrate
+
+status: $(STAMP) ## Show the state of every migration
+	$(WEIR) status
+
+verify: $(STAMP) ## Prove every rollback on a scratch database
+	$(WEIR) verify
+
+test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## Lint Python with ruff and SQL with sqlfluff
+	$(BIN)/ruff check runner tests benchmarks
+	$(BIN)/sqlfluff lint migrations
+
+bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
+	$(BIN)/python benchmarks/migrations.py
+
+clean: ## Stop the embedded server and remove .venv and .weir
+	-$(WEIR) db stop
+	rm -rf $(VENV) .weir

@@ -1,0 +1,63 @@
+"""Every error a Weir user can cause, each with the exit code the CLI gives it.
+
+A message is one line that names the file (and line) or object involved and says
+what to do next. The CLI prints it without a traceback.
+"""
+
+EXIT_OK = 0
+EXIT_FAIL = 1  # a migration, model or check failed
+EXIT_ERROR = 2  # usage, configuration or project files are wrong
+
+
+class WeirError(Exception):
+    """Base of every error Weir reports to a user."""
+
+    exit_code = EXIT_FAIL
+
+
+class ConfigError(WeirError):
+    """The project or its settings are wrong."""
+
+    exit_code = EXIT_ERROR
+
+
+class ConnectionFailed(WeirError):
+    """The database could not be reached or refused the login."""
+
+    exit_code = EXIT_ERROR
+
+
+class ProjectFileError(WeirError):
+    """A SQL file of the project is malformed; nothing was run."""
+
+    exit_code = EXIT_ERROR
+
+
+class MissingRollback(ProjectFileError):
+    """A migration has no rollback file and does not declare itself irreversible."""
+
+
+class EditedMigration(WeirError):
+    """An applied migration's file changed after it was applied."""
+
+
+class MigrationFailed(WeirError):
+    """PostgreSQL rejected a statement of a migration; its transaction was rolled back."""
+
+
+class LockHeld(WeirError):
+    """Another Weir run holds the lock and did not release it in time."""
+
+
+class IrreversibleMigration(WeirError):
+    """A rollback was asked of a migration that declares itself irreversible."""
+
+
+class VerifyFailed(WeirError):
+    """A rollback did not restore the schema it started from."""
+
+
+class EmbeddedServerError(WeirError):
+    """The embedded PostgreSQL could not be started or stopped."""
+
+    exit_code = EXIT_ERROR

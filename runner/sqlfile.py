@@ -1,0 +1,170 @@
+"""Reading the SQL files a user writes: `-- weir:` header directives, statements, checksums.
+
+Every position is kept as a line number in the file, so an error can be reported as
+`path:line: message` the way a compiler would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import ProjectFileError
+
+# `-- weir: key=value, key="value, with commas"`; yoyo's own `-- transactional: false` too.
+_WEIR_DIRECTIVE = re.compile(r"^\s*--\s*weir\s*:(.*)$", re.IGNORECASE)
+_YOYO_DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_COMMENT_OR_BLANK = re.compile(r"^\s*(--.*)?$")
+_PAIR = re.compile(r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)""")
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One `key=value` from a file's header, with the line it stands on."""
+
+    key: str
+    value: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement of a file: its text and where it starts."""
+
+    text: str
+    offset: int  # character offset in the file
+    line: int
+    kind: str = ""  # the parser's node name, e.g. "CreateStmt", "IndexStmt"
+    outside_transaction: bool = False  # True for statements PostgreSQL refuses in a transaction
+
+
+@dataclass
+class SqlFile:
+    """A SQL file as Weir reads it."""
+
+    path: Path
+    text: str
+    directives: dict[str, Directive] = field(default_factory=dict)
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def checksum(self) -> str:
+        return checksum(self.text)
+
+    def line_at(self, offset: int) -> int:
+        """Return the 1-based line of a character offset into the file."""
+        return line_at(self.text, offset)
+
+
+def checksum(text: str) -> str:
+    """Return the SHA-256 of `text` with line endings normalised, so CRLF checkouts agree."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def line_at(text: str, offset: int) -> int:
+    """Return the 1-based line number of a character offset into `text`."""
+    return text.count("\n", 0, max(offset, 0)) + 1
+
+
+def read_sql_file(path: Path, allowed_directives: Iterable[str], display: str | None = None) -> SqlFile:
+    """Read `path`, check its header directives against `allowed_directives`, split statements.
+
+    A syntax error, an unknown directive or an undecodable file raises ProjectFileError
+    naming the file and line, before anything reaches the database.
+    """
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ProjectFileError(f"{shown}: cannot be read: {exc.strerror}") from None
+    directives = parse_header(text, shown, set(allowed_directives))
+    return SqlFile(path=path, text=text, directives=directives, statements=split_statements(text, shown))
+
+
+def parse_header(text: str, shown: str, allowed: set[str]) -> dict[str, Directive]:
+    """Return the directives of the leading comment block of `text`."""
+    directives: dict[str, Directive] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not _COMMENT_OR_BLANK.match(line):
+            break
+        pairs = _directive_pairs(line, shown, number)
+        for key, value in pairs:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ProjectFileError(f"{shown}:{number}: unknown directive {key!r}; known directives: {known}")
+            if key in directives:
+                raise ProjectFileError(
+                    f"{shown}:{number}: directive {key!r} is set twice (first on line {directives[key].line})"
+                )
+            directives[key] = Directive(key, value, number)
+    return directives
+
+
+def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]]:
+    yoyo = _YOYO_DIRECTIVE.match(line)
+    if yoyo:
+        return [(yoyo.group(1).lower(), yoyo.group(2))]
+    weir = _WEIR_DIRECTIVE.match(line)
+    if not weir:
+        return []
+    body = weir.group(1).strip()
+    pairs = []
+    position = 0
+    while position < len(body):
+        match = _PAIR.match(body, position)
+        if not match or match.end() == position:
+            raise ProjectFileError(
+                f"{shown}:{number}: malformed directive near {body[position:]!r};"
+                ' write -- weir: key=value, other_key="value, with commas"'
+            )
+        key, value = match.group(1).lower(), (match.group(2) or "true").strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace('\\"', '"')
+        pairs.append((key, value))
+        position = match.end()
+    if not pairs:
+        raise ProjectFileError(f"{shown}:{number}: empty '-- weir:' directive; remove it or add key=value")
+    return pairs
+
+
+def split_statements(text: str, shown: str) -> list[Statement]:
+    """Split `text` into statements with PostgreSQL's own parser (pglast)."""
+    from pglast import parser
+
+    try:
+        raw_statements = parser.parse_sql(text)
+    except parser.ParseError as exc:
+        message, offset = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
+        raise ProjectFileError(f"{shown}:{line_at(text, offset)}: {message}") from None
+    statements = []
+    for raw in raw_statements:
+        start = raw.stmt_location or 0
+        end = start + raw.stmt_len if raw.stmt_len else len(text)
+        body = text[start:end].strip()
+        if body:
+            node = raw.stmt
+            statements.append(
+                Statement(body, start, line_at(text, start), type(node).__name__, _needs_autocommit(node))
+            )
+    return statements
+
+
+_NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt",
+                         "DropTableSpaceStmt"}
+
+
+def _needs_autocommit(node: object) -> bool:
+    name = type(node).__name__
+    if name in _NEVER_IN_TRANSACTION:
+        return True
+    if name in ("IndexStmt", "DropStmt"):
+        return bool(getattr(node, "concurrent", False))
+    if name == "ReindexStmt":
+        return any(getattr(option, "defname", "") == "concurrently" for option in (getattr(node, "params", None) or ()))
+    return False

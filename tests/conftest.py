@@ -1,0 +1,100 @@
+"""Test servers and databases: real PostgreSQL, a fresh database per test.
+
+The server is the one named by WEIR_TEST_DSN, or else an embedded PostgreSQL
+started for the session in a temporary directory with fsync off. pytest-postgresql's
+`postgresql` fixture creates each test's database from a template on that server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pytest_postgresql import factories
+
+from runner import embedded
+
+# Cheap, throwaway durability: a per-test database costs about a fifth with these off.
+FAST_TEST_SERVER = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+_embedded_state_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point pytest-postgresql at WEIR_TEST_DSN's server, or start an embedded one."""
+    global _embedded_state_dir
+    if hasattr(config, "workerinput"):
+        return
+    dsn = os.environ.get("WEIR_TEST_DSN")
+    if dsn:
+        params = conninfo_to_dict(dsn)
+        host, port = params.get("host", "127.0.0.1"), params.get("port", "5432")
+        user, password = params.get("user", "postgres"), params.get("password")
+    else:
+        _embedded_state_dir = Path(tempfile.mkdtemp(prefix="weir-test-"))
+        state = embedded.start(_embedded_state_dir, FAST_TEST_SERVER)
+        host, port, user, password = str(state.socket_dir), str(state.port), embedded.USER, None
+    config.option.postgresql_host = host
+    config.option.postgresql_port = port
+    config.option.postgresql_user = user
+    config.option.postgresql_password = password
+    config.option.postgresql_dbname = "weir_test"
+    config.option.postgresql_drop_test_database = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop and remove the session's embedded server."""
+    if _embedded_state_dir is not None:
+        embedded.stop(_embedded_state_dir)
+        shutil.rmtree(_embedded_state_dir, ignore_errors=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which server the suite runs against."""
+    if os.environ.get("WEIR_TEST_DSN"):
+        return "weir test server: WEIR_TEST_DSN"
+    return f"weir test server: embedded PostgreSQL in {_embedded_state_dir}"
+
+
+postgresql_server = factories.postgresql_noproc()
+postgresql = factories.postgresql("postgresql_server")
+
+
+@pytest.fixture
+def db(postgresql: psycopg.Connection) -> psycopg.Connection:
+    """A connection in autocommit to this test's fresh database."""
+    postgresql.autocommit = True
+    return postgresql
+
+
+@pytest.fixture
+def dsn(postgresql: psycopg.Connection) -> str:
+    """A connection string for this test's fresh database, as a user would pass to --dsn."""
+    info = postgresql.info
+    params = {"host": info.host, "port": info.port, "user": info.user, "dbname": info.dbname}
+    password = info.password
+    if password:
+        params["password"] = password
+    return make_conninfo(**params)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty Weir project directory with a [weir] section and a migrations/ folder."""
+    (tmp_path / "setup.cfg").write_text("[weir]\nlock_timeout = 1s\nlock_retries = 1\n")
+    (tmp_path / "migrations").mkdir()
+    return tmp_path
+
+
+def write_migration(project: Path, stem: str, forward: str, rollback: str | None = "") -> Path:
+    """Write migrations/<stem>.sql and, unless `rollback` is None, its rollback file."""
+    path = project / "migrations" / f"{stem}.sql"
+    path.write_text(forward)
+    if rollback is not None:
+        (project / "migrations" / f"{stem}.rollback.sql").write_text(rollback)
+    return path
