@@ -66,7 +66,9 @@ def read_migrations(directory: Path, root: Path | None = None) -> list[Migration
     file is misnamed, malformed, duplicated, or lacks its rollback.
     """
     if not directory.is_dir():
-        raise ProjectFileError(f"{_shown(directory, root)}: no migrations directory; create it or set [weir] migrations")
+        raise ProjectFileError(
+            f"{_shown(directory, root)}: no migrations directory; create it or set [weir] migrations"
+        )
     forwards: dict[str, Path] = {}
     rollbacks: dict[str, Path] = {}
     for path in sorted(directory.glob("*.sql")):
@@ -76,7 +78,9 @@ def read_migrations(directory: Path, root: Path | None = None) -> list[Migration
             forwards[path.stem] = path
     for stem, path in rollbacks.items():
         if stem not in forwards:
-            raise ProjectFileError(f"{_shown(path, root)}: rollback without a migration {stem}.sql; rename or remove it")
+            raise ProjectFileError(
+                f"{_shown(path, root)}: rollback without a migration {stem}.sql; rename or remove it"
+            )
 
     migrations: list[Migration] = []
     seen_numbers: dict[int, str] = {}
@@ -96,7 +100,9 @@ def read_migrations(directory: Path, root: Path | None = None) -> list[Migration
         seen_numbers[number] = stem
         forward = read_sql_file(path, FORWARD_DIRECTIVES, shown)
         rollback_path = rollbacks.get(stem)
-        rollback = read_sql_file(rollback_path, ROLLBACK_DIRECTIVES, _shown(rollback_path, root)) if rollback_path else None
+        rollback = (
+            read_sql_file(rollback_path, ROLLBACK_DIRECTIVES, _shown(rollback_path, root)) if rollback_path else None
+        )
         migration = Migration(id=stem, number=number, forward=forward, rollback=rollback, display=shown)
         _validate(migration, root)
         migrations.append(migration)

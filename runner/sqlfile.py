@@ -155,8 +155,14 @@ def split_statements(text: str, shown: str) -> list[Statement]:
     return statements
 
 
-_NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt",
-                         "DropTableSpaceStmt"}
+_NEVER_IN_TRANSACTION = {
+    "VacuumStmt",
+    "CreatedbStmt",
+    "DropdbStmt",
+    "AlterSystemStmt",
+    "CreateTableSpaceStmt",
+    "DropTableSpaceStmt",
+}
 
 
 def _needs_autocommit(node: object) -> bool:
