@@ -1,0 +1,3 @@
+-- Undo 0003_orders.sql.
+
+DROP TABLE raw.orders;
