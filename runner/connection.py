@@ -86,7 +86,7 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
 
     application_name = f"{purpose} ({socket.gethostname()} pid {os.getpid()})"[:63]
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             conninfo,
             autocommit=autocommit,
             application_name=application_name,
@@ -102,6 +102,19 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
             f"cannot connect to {describe(conninfo)}: {_first_line(redact(str(exc), conninfo))};"
             " check the server is running and --dsn, WEIR_DSN, DATABASE_URL or PG* variables"
         ) from None
+    _notice_dead_client(conn)
+    return conn
+
+
+def _notice_dead_client(conn: psycopg.Connection) -> None:
+    # A weir process killed mid-statement (even while waiting for a lock) should not leave
+    # its backend running, holding Weir's run lock: have the server poll the socket.
+    import psycopg
+
+    try:
+        conn.execute("SET client_connection_check_interval = '1s'")
+    except psycopg.Error:
+        pass  # PostgreSQL before 14, or a platform without the check: the lock ends with the backend
 
 
 def _password_of(conninfo: str) -> str:

@@ -134,3 +134,17 @@ def record_checksum(
             "operation": operation,
         },
     )
+
+
+def record_failure(conn: psycopg.Connection, migration_id: str, operation: str, message: str) -> None:
+    """Log a failed apply or rollback, in its own durable transaction.
+
+    Its synchronous commit also flushes the WAL of the earlier, asynchronously
+    committed migrations of the same run.
+    """
+    with conn.transaction():
+        conn.execute("SELECT set_config('synchronous_commit', 'on', true)")
+        conn.execute(
+            "INSERT INTO weir.migration_log (migration_id, operation, message) VALUES (%s, 'failed', %s)",
+            (migration_id, f"{operation}: {message}"),
+        )

@@ -17,11 +17,12 @@ COMMENT ON COLUMN weir.migration.checksum IS 'SHA-256 of the forward file, line 
 CREATE TABLE IF NOT EXISTS weir.migration_log (
     log_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     migration_id text NOT NULL,
-    operation text NOT NULL CHECK (operation IN ('apply', 'rollback', 'accept-edit', 'adopt')),
+    operation text NOT NULL CHECK (operation IN ('apply', 'rollback', 'accept-edit', 'adopt', 'failed')),
     checksum text,
     at timestamptz NOT NULL DEFAULT clock_timestamp(),
     duration_ms numeric(12, 3),
     by_user text NOT NULL DEFAULT current_user,
-    client text NOT NULL DEFAULT current_setting('application_name')
+    client text NOT NULL DEFAULT current_setting('application_name'),
+    message text
 );
-COMMENT ON TABLE weir.migration_log IS 'Every apply, rollback and accepted edit, newest last';
+COMMENT ON TABLE weir.migration_log IS 'Every apply, rollback, accepted edit and failure, newest last';
