@@ -135,7 +135,8 @@ def rollback(ctx, steps, to, everything, dry_run, project, dsn, debug):
 def _report_steps(results, verb: str, dry_run: bool) -> None:
     if dry_run:
         for result in results:
-            detail = result.note or (f"{len(result.changes)} catalog change(s)" if result.changes else "no catalog change")
+            changes = f"{len(result.changes)} catalog change(s)" if result.changes else "no catalog change"
+            detail = result.note or changes
             click.echo(f"would {result.action} {result.id}: {detail}")
             for change in result.changes:
                 click.echo(f"  {change}")

@@ -158,10 +158,10 @@ def _states(migrations: list[Migration], applied: dict[str, AppliedMigration]) -
         record = applied.get(migration.id)
         if record is None:
             states.append(MigrationState(migration.id, "pending", None, migration.checksum, migration.display))
-        elif record.checksum is not None and record.checksum != migration.checksum:
-            states.append(MigrationState(migration.id, "edited", record.applied_at, record.checksum, migration.display))
-        else:
-            states.append(MigrationState(migration.id, "applied", record.applied_at, record.checksum, migration.display))
+            continue
+        edited = record.checksum is not None and record.checksum != migration.checksum
+        state = "edited" if edited else "applied"
+        states.append(MigrationState(migration.id, state, record.applied_at, record.checksum, migration.display))
     on_disk = {m.id for m in migrations}
     for record in sorted(applied.values(), key=lambda r: r.id):
         if record.id not in on_disk:
@@ -285,7 +285,7 @@ def _roll_back_all(
                     migration.rollback,
                     migration.rollback.path.name,
                     timeouts,
-                    finish=lambda ms, m=migration: migration_state.record_rollback(conn, m, ms, from_yoyo),
+                    finish=lambda ms, m=migration, yoyo=from_yoyo: migration_state.record_rollback(conn, m, ms, yoyo),
                 )
             else:
                 milliseconds = run_outside_transaction(conn, migration.rollback, migration.rollback.path.name, timeouts)
@@ -342,12 +342,17 @@ def _sequence_positions(conn: psycopg.Connection) -> list[tuple[str, int | None]
     ).fetchall()
 
 
+_RESET_SEQUENCE = """
+SELECT setval(%(name)s::regclass, (SELECT seqstart FROM pg_sequence WHERE seqrelid = %(name)s::regclass), false)
+"""
+
+
 def _restore_sequences(conn: psycopg.Connection, positions: list[tuple[str, int | None]]) -> None:
     current = dict(_sequence_positions(conn))
     for name, last_value in positions:
         if name in current and current[name] != last_value:
             if last_value is None:
-                conn.execute("SELECT setval(%s::regclass, (SELECT seqstart FROM pg_sequence WHERE seqrelid = %s::regclass), false)", (name, name))
+                conn.execute(_RESET_SEQUENCE, {"name": name})
             else:
                 conn.execute("SELECT setval(%s::regclass, %s, true)", (name, last_value))
 
