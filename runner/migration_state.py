@@ -30,6 +30,7 @@ class AppliedMigration:
     applied_at: datetime | None
     duration_ms: float | None
     applied_by: str | None
+    in_yoyo: bool = False  # also recorded in yoyo's _yoyo_migration, which rollback must keep in step
 
 
 def state_sql(name: str) -> str:
@@ -54,13 +55,14 @@ def read_applied(conn: psycopg.Connection) -> dict[str, AppliedMigration]:
     ).fetchone()
     if has_yoyo:
         for migration_id, applied_at in conn.execute("SELECT migration_id, applied_at_utc FROM _yoyo_migration"):
-            applied[migration_id] = AppliedMigration(migration_id, None, None, applied_at, None, "yoyo")
+            applied[migration_id] = AppliedMigration(migration_id, None, None, applied_at, None, "yoyo", True)
     if has_weir:
         rows = conn.execute(
             "SELECT id, checksum, rollback_checksum, applied_at, duration_ms, applied_by FROM weir.migration"
         )
         for row in rows:
-            applied[row[0]] = AppliedMigration(row[0], row[1], row[2], row[3], float(row[4]), row[5])
+            in_yoyo = row[0] in applied
+            applied[row[0]] = AppliedMigration(row[0], row[1], row[2], row[3], float(row[4]), row[5], in_yoyo)
     return applied
 
 

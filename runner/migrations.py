@@ -276,7 +276,7 @@ def _roll_back_all(
     results = []
     for migration in chosen:
         assert migration.rollback is not None  # irreversible ones were refused before
-        from_yoyo = applied[migration.id].applied_by == "yoyo" and applied[migration.id].checksum is None
+        from_yoyo = applied[migration.id].in_yoyo
         timeouts = _timeouts(migration, settings, rollback=True)
         try:
             if migration.rollback_transactional:

@@ -43,7 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.postgresql_port = port
     config.option.postgresql_user = user
     config.option.postgresql_password = password
-    config.option.postgresql_dbname = "weir_test"
+    # One name per session, so suites run side by side on one server do not collide.
+    config.option.postgresql_dbname = f"weir_test_{os.getpid()}"
     config.option.postgresql_drop_test_database = True
 
 
