@@ -194,8 +194,13 @@ def verify(ctx, project, dsn, debug):
 
     settings = _settings(ctx, project, debug)
     target = resolve_target(dsn, settings)
-    report = verify_project(target.conninfo, settings, on_step=_say)
+    report = verify_project(target.conninfo, settings, on_step=_report_verified)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
+
+
+def _report_verified(result) -> None:
+    detail = f" ({result.message})" if result.status == "skipped" and result.message else ""
+    _say(f"{result.status:<7} {result.id} ({result.seconds:.2f} s){detail}")
 
 
 @cli.group()

@@ -80,7 +80,7 @@ def migrate(
         pending = [m for m in migrations if m.id not in applied and (last is None or m.number <= last)]
         _refuse_out_of_order(migrations, applied, pending)
         if dry_run:
-            return _dry_run(conn, pending, settings, "apply", on_progress)
+            return _dry_run(conn, pending, settings, "apply")
         with conn.transaction():
             migration_state.ensure_schema(conn)
             _record_checksums(conn, migrations, applied, accepted, on_progress)
@@ -117,7 +117,7 @@ def rollback(
                     f" Roll back to {migration.id} at the most (--to {migration.id})"
                 )
         if dry_run:
-            return _dry_run(conn, chosen, settings, "rollback", on_progress)
+            return _dry_run(conn, chosen, settings, "rollback")
         return _roll_back_all(conn, chosen, applied, settings, on_progress)
 
 
@@ -299,9 +299,7 @@ def _roll_back_all(
     return results
 
 
-def _dry_run(
-    conn: psycopg.Connection, chosen: list[Migration], settings: Settings, action: str, on_progress: Progress
-) -> list[StepResult]:
+def _dry_run(conn: psycopg.Connection, chosen: list[Migration], settings: Settings, action: str) -> list[StepResult]:
     """Run `chosen` inside one transaction that is always rolled back, and report catalog changes."""
     import psycopg
 
@@ -319,14 +317,12 @@ def _dry_run(
                         StepResult(migration.id, migration.display, action, 0.0,
                                    note="not run: it runs outside a transaction; the dry run stops here")
                     )
-                    on_progress(f"would {action} {migration.id}: not run, it runs outside a transaction; stopping")
                     break
                 before = fingerprint(conn)
                 milliseconds = run_in_transaction(conn, sql_file, sql_file.path.name if action == "rollback"
                                                   else migration.display, _timeouts(migration, settings))
                 changes = diff(before, fingerprint(conn))
                 results.append(StepResult(migration.id, migration.display, action, milliseconds, changes))
-                on_progress(f"would {action} {migration.id} ({milliseconds:.0f} ms, {len(changes)} catalog changes)")
     finally:
         try:
             _restore_sequences(conn, sequences)

@@ -1,0 +1,67 @@
+"""`--dry-run` reports what would change and leaves no trace at all."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from conftest import write_migration
+
+from runner.cli import cli
+
+
+def weir(*args: str):
+    return CliRunner().invoke(cli, list(args), obj={})
+
+
+def snapshot(db) -> tuple:
+    """Everything a dry run could leave behind: schemas, tables, rows, sequence positions."""
+    schemas = db.execute("SELECT array_agg(nspname ORDER BY nspname) FROM pg_namespace").fetchone()[0]
+    relations = db.execute("SELECT array_agg(relname ORDER BY relname) FROM pg_class"
+                           " WHERE relnamespace = 'public'::regnamespace").fetchone()[0]
+    sequences = db.execute("SELECT array_agg(last_value ORDER BY sequencename) FROM pg_sequences").fetchone()[0]
+    rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return schemas, relations, sequences, rows
+
+
+def test_dry_run_migrate_reports_changes_and_leaves_no_trace(project, db, dsn):
+    db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
+    db.execute("INSERT INTO events (note) VALUES ('before')")
+    write_migration(project, "0001_customers", "CREATE TABLE customers (id bigint PRIMARY KEY, email text);\n"
+                    "INSERT INTO events (note) VALUES ('migrated');\n", "DROP TABLE customers;\n")
+    write_migration(project, "0002_email_index", "CREATE INDEX customers_email ON customers (email);\n",
+                    "DROP INDEX customers_email;\n")
+    before = snapshot(db)
+    result = weir("migrate", "--project", str(project), "--dsn", dsn, "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("would apply 0001_customers: ")
+    assert "  + table public.customers" in lines
+    assert any(line.startswith("  + index public.customers_email") for line in lines)
+    assert lines[-1] == "dry run: 2 migration(s) would be applied; nothing was changed"
+    assert snapshot(db) == before
+
+
+def test_dry_run_stops_before_a_migration_that_runs_outside_a_transaction(project, db, dsn):
+    db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
+    write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
+    write_migration(project, "0002_index",
+                    "-- transactional: false\nCREATE INDEX CONCURRENTLY items_id ON items (id);\n",
+                    "-- transactional: false\nDROP INDEX CONCURRENTLY items_id;\n")
+    write_migration(project, "0003_more", "CREATE TABLE more (id int);\n", "DROP TABLE more;\n")
+    before = snapshot(db)
+    result = weir("migrate", "--project", str(project), "--dsn", dsn, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would apply 0002_index: not run: it runs outside a transaction; the dry run stops here" in result.stdout
+    assert "0003_more" not in result.stdout
+    assert snapshot(db) == before
+
+
+def test_dry_run_rollback_reports_and_changes_nothing(project, db, dsn):
+    db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
+    write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
+    assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
+    before = snapshot(db)
+    result = weir("rollback", "--project", str(project), "--dsn", dsn, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "  - table public.items" in result.stdout.splitlines()
+    assert snapshot(db) == before
+    assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == 1
