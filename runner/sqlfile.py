@@ -134,43 +134,46 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
 
 
 def split_statements(text: str, shown: str) -> list[Statement]:
-    """Split `text` into statements with PostgreSQL's own parser (pglast)."""
+    """Split `text` into statements with PostgreSQL's own parser (pglast).
+
+    The parse tree comes back as JSON, which is ten times faster to load than
+    pglast's Python node objects; its offsets count bytes, so they are mapped back.
+    """
+    import json
+
     from pglast import parser
 
+    encoded = text.encode("utf-8")
+
+    def char_offset(byte_offset: int) -> int:
+        return len(encoded[:byte_offset].decode("utf-8", errors="ignore")) if len(encoded) != len(text) else byte_offset
+
     try:
-        raw_statements = parser.parse_sql(text)
+        tree = json.loads(parser.parse_sql_json(text))
     except parser.ParseError as exc:
         message, offset = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{shown}:{line_at(text, offset)}: {message}") from None
+        raise ProjectFileError(f"{shown}:{line_at(text, char_offset(offset))}: {message}") from None
     statements = []
-    for raw in raw_statements:
-        start = raw.stmt_location or 0
-        end = start + raw.stmt_len if raw.stmt_len else len(text)
+    for raw in tree.get("stmts", []):
+        location = raw.get("stmt_location", 0)  # JSON leaves out zero values
+        start = char_offset(location)
+        end = char_offset(location + raw["stmt_len"]) if raw.get("stmt_len") else len(text)
         body = text[start:end].strip()
         if body:
-            node = raw.stmt
-            statements.append(
-                Statement(body, start, line_at(text, start), type(node).__name__, _needs_autocommit(node))
-            )
+            (kind, node), = raw["stmt"].items()
+            statements.append(Statement(body, start, line_at(text, start), kind, _needs_autocommit(kind, node)))
     return statements
 
 
-_NEVER_IN_TRANSACTION = {
-    "VacuumStmt",
-    "CreatedbStmt",
-    "DropdbStmt",
-    "AlterSystemStmt",
-    "CreateTableSpaceStmt",
-    "DropTableSpaceStmt",
-}
+_NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt",
+                         "DropTableSpaceStmt"}
 
 
-def _needs_autocommit(node: object) -> bool:
-    name = type(node).__name__
-    if name in _NEVER_IN_TRANSACTION:
+def _needs_autocommit(kind: str, node: dict) -> bool:
+    if kind in _NEVER_IN_TRANSACTION:
         return True
-    if name in ("IndexStmt", "DropStmt"):
-        return bool(getattr(node, "concurrent", False))
-    if name == "ReindexStmt":
-        return any(getattr(option, "defname", "") == "concurrently" for option in (getattr(node, "params", None) or ()))
+    if kind in ("IndexStmt", "DropStmt"):
+        return bool(node.get("concurrent"))
+    if kind == "ReindexStmt":
+        return any(param.get("DefElem", {}).get("defname") == "concurrently" for param in node.get("params", ()))
     return False
