@@ -46,27 +46,27 @@ class ModelGraph:
 
     def model(self, name: str) -> Model:
         """Return the model called `name` ("schema.name", or "name" when only one schema has it)."""
-        return self.models[self._resolve_name(name, "model")]
+        return self.models[self._resolve_name(name)]
 
     def direct_upstream(self, name: str) -> list[Model]:
         """Return the models `name` reads directly, in build order."""
-        return self._ordered(self._upstream[self._resolve_name(name, "model")])
+        return self._ordered(self._upstream[self._resolve_name(name)])
 
     def direct_downstream(self, name: str) -> list[Model]:
         """Return the models that read `name` directly, in build order."""
-        return self._ordered(self._downstream[self._resolve_name(name, "model")])
+        return self._ordered(self._downstream[self._resolve_name(name)])
 
     def upstream(self, name: str) -> list[Model]:
         """Return every model `name` depends on, directly or not, in build order."""
-        return self._ordered(self._closure(self._resolve_name(name, "model"), self._upstream))
+        return self._ordered(self._closure(self._resolve_name(name), self._upstream))
 
     def downstream(self, name: str) -> list[Model]:
         """Return every model that depends on `name`, directly or not, in build order."""
-        return self._ordered(self._closure(self._resolve_name(name, "model"), self._downstream))
+        return self._ordered(self._closure(self._resolve_name(name), self._downstream))
 
     def sources(self, name: str) -> list[tuple[str, str]]:
         """Return the relations `name` reads that no model builds (schema "" means found via search_path)."""
-        model = self.models[self._resolve_name(name, "model")]
+        model = self.models[self._resolve_name(name)]
         own = (model.schema, model.name)
         return sorted(relation for relation in model.relations if relation not in self._by_relation and relation != own)
 
@@ -115,7 +115,7 @@ class ModelGraph:
                     + _suggest(body[5:], directories, "path:", cutoff=0.8)
                 )
         else:
-            matched = {self._resolve_name(body, f"{option} {selector!r}:")}
+            matched = {self._resolve_name(body, f"{option} {selector!r}: ")}
         result = set(matched)
         for name in matched:
             if with_upstream:
@@ -133,7 +133,7 @@ class ModelGraph:
             name for name, model in self.models.items() if PurePosixPath(model.display).parts[: len(wanted)] == wanted
         }
 
-    def _resolve_name(self, name: str, context: str) -> str:
+    def _resolve_name(self, name: str, context: str = "") -> str:
         if name in self.models:
             return name
         matches = [qualified for qualified, model in self.models.items() if model.name == name]
@@ -141,10 +141,10 @@ class ModelGraph:
             return matches[0]
         if len(matches) > 1:
             raise ConfigError(
-                f"{context} {name!r} is ambiguous: {', '.join(sorted(matches))}; write it as schema.name"
+                f"{context}{name!r} is ambiguous: {', '.join(sorted(matches))}; write it as schema.name"
             )
         candidates = sorted(self.models) if "." in name else sorted({model.name for model in self.models.values()})
-        raise ConfigError(f"{context} no model named {name!r}" + _suggest(name, candidates, ""))
+        raise ConfigError(f"{context}no model named {name!r}" + _suggest(name, candidates, ""))
 
     # -- helpers ---------------------------------------------------------------------------
 
