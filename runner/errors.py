@@ -61,3 +61,7 @@ class EmbeddedServerError(WeirError):
     """The embedded PostgreSQL could not be started or stopped."""
 
     exit_code = EXIT_ERROR
+
+
+class ModelFailed(WeirError):
+    """A model could not be built; its transaction was rolled back and the previous version stays."""

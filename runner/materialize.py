@@ -1,0 +1,253 @@
+"""Building one model in its own transaction, by kind, and the state Weir keeps about it.
+
+`materialize(conn, model)` opens one transaction on the autocommit connection, builds the
+model's relation, and records the model's checksum (and an incremental model's watermark) in
+`weir.model_state` in that same transaction: a crash or an error leaves the previous version
+of the relation and its state together, never one without the other.
+
+Kinds (the details live in the materialize_* modules):
+- view: CREATE OR REPLACE VIEW; when the columns change in a way PostgreSQL refuses to replace
+  (a column dropped, renamed or retyped), the view is built aside and swapped in, and the views
+  on it are re-pointed (materialize_swap).
+- table: built aside with CREATE TABLE AS, then swapped in (materialize_swap); with unique_key
+  it gets a primary key on it.
+- incremental: materialize_incremental. scd2: materialize_scd2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from runner.errors import ModelFailed
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+    from runner.model_files import Model
+
+
+@dataclass(frozen=True)
+class MaterializeResult:
+    """What building one model did.
+
+    For scd2 models: inserted counts new versions, updated counts versions closed because
+    their key changed, deleted counts versions closed because their key left the source.
+    """
+
+    inserted: int
+    updated: int
+    deleted: int
+    rebuilt: bool  # built from scratch: first build, --full-refresh, or the model's SQL changed
+    note: str = ""  # e.g. "SQL changed: rebuilt from scratch"
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a kind's builder returns: the result, and the watermark to store as a SQL expression."""
+
+    result: MaterializeResult
+    watermark: sql.Composable | None = None  # evaluated in the transaction, before commit
+    keep_watermark: bool = False  # when `watermark` is NULL (an empty batch), keep the stored one
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What weir.model_state says about the model's last successful build."""
+
+    kind: str
+    checksum: str
+
+
+def ensure_model_state(conn: psycopg.Connection) -> None:
+    """Create weir.model_state and weir.since() if missing; safe when several sessions start at once."""
+    from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+
+    # weir.since is created last, in the same transaction, so it existing means everything does.
+    if conn.execute("SELECT to_regprocedure('weir.since(text)') IS NOT NULL").fetchone()[0]:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
+        if not conn.execute("SELECT to_regprocedure('weir.since(text)') IS NOT NULL").fetchone()[0]:
+            conn.execute(state_sql("model_state"))
+
+
+def materialize(
+    conn: psycopg.Connection, model: Model, *, full_refresh: bool = False, run_id: int | None = None
+) -> MaterializeResult:
+    """Build `model` in one transaction and record it; raise ModelFailed (rolled back) on any error."""
+    import psycopg
+
+    builders = {"view": _build_view, "table": _build_table, "incremental": _incremental, "scd2": _scd2}
+    if model.kind not in builders:
+        raise ModelFailed(f"{model.display}:1: unknown kind {model.kind!r}; use one of {', '.join(builders)}")
+    ensure_model_state(conn)
+    try:
+        with conn.transaction():
+            _ensure_schema(conn, model.schema)
+            previous = _previous(conn, model)
+            built = builders[model.kind](conn, model, full_refresh, previous)
+            _comment(conn, model)
+            _record(conn, model, built, run_id)
+    except psycopg.Error as exc:
+        from runner.materialize_common import failure_message
+
+        raise ModelFailed(failure_message(model, exc)) from None
+    return built.result
+
+
+def model_checksum_changed(conn: psycopg.Connection, model: Model) -> bool:
+    """Return True unless the model's last recorded build used exactly this file."""
+    if not conn.execute("SELECT to_regclass('weir.model_state') IS NOT NULL").fetchone()[0]:
+        return True
+    row = conn.execute("SELECT checksum FROM weir.model_state WHERE model = %s", (model.qualified,)).fetchone()
+    return row is None or row[0] != model.checksum
+
+
+def last_built(conn: psycopg.Connection) -> dict[str, datetime]:
+    """Return when each model ("schema.name") was last built successfully."""
+    if not conn.execute("SELECT to_regclass('weir.model_state') IS NOT NULL").fetchone()[0]:
+        return {}
+    return dict(conn.execute("SELECT model, built_at FROM weir.model_state ORDER BY model").fetchall())
+
+
+def is_rebuild(model: Model, full_refresh: bool, previous: Previous | None) -> tuple[bool, str]:
+    """Say whether a view or table counts as built from scratch, with the note to show."""
+    if previous is None:
+        return True, ""
+    if full_refresh:
+        return True, "full refresh"
+    if previous.kind != model.kind:
+        return True, f"kind changed from {previous.kind}"
+    if previous.checksum != model.checksum:
+        return True, "SQL changed"
+    return False, ""
+
+
+def _build_view(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    import psycopg.errors
+    from psycopg import sql
+
+    from runner.materialize_common import execute, failure_message, find_relation, run_select, select_statement
+    from runner.materialize_swap import new_name, swap_in
+
+    rebuilt, note = is_rebuild(model, full_refresh, previous)
+    existing = find_relation(conn, model.schema, model.name)
+    if existing is None or existing.kind == "v":
+        statement, start = select_statement(
+            conn, model, sql.SQL("CREATE OR REPLACE VIEW {} AS\n").format(sql.Identifier(model.schema, model.name))
+        )
+        try:
+            with conn.transaction():
+                execute(conn, statement)
+            return Built(MaterializeResult(0, 0, 0, rebuilt, note))
+        except psycopg.Error as exc:
+            # PostgreSQL refuses to drop, rename or retype a view's columns in place: swap instead.
+            if existing is None or not isinstance(exc, psycopg.errors.InvalidTableDefinition):
+                raise ModelFailed(failure_message(model, exc, start)) from None
+        note = _join(note, "columns changed: view replaced")
+    built = new_name(model)
+    run_select(conn, model, sql.SQL("CREATE VIEW {} AS\n").format(sql.Identifier(model.schema, built)))
+    notes = swap_in(conn, model, built)
+    return Built(MaterializeResult(0, 0, 0, rebuilt, _join(note, *notes)))
+
+
+def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    from psycopg import sql
+
+    from runner.materialize_common import key_columns, run_select
+    from runner.materialize_incremental import add_primary_key
+    from runner.materialize_swap import new_name, swap_in
+
+    rebuilt, note = is_rebuild(model, full_refresh, previous)
+    built = new_name(model)
+    rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
+    keys = key_columns(model, "unique_key")
+    if keys:
+        add_primary_key(conn, model, built, keys)
+    notes = swap_in(conn, model, built, ("_pkey",) if keys else ())
+    return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, _join(note, *notes)))
+
+
+def _incremental(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    from runner.materialize_incremental import build_incremental
+
+    return build_incremental(conn, model, full_refresh, previous)
+
+
+def _scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    from runner.materialize_scd2 import build_scd2
+
+    return build_scd2(conn, model, full_refresh, previous)
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)
+
+
+def _ensure_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Create the model's schema if it is missing, serialised with other sessions doing the same."""
+    from psycopg import sql
+
+    from runner.locking import lock_key
+
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", (schema,)).fetchone()[0]:
+        return
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"weir:schema:{schema}"),))
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def _previous(conn: psycopg.Connection, model: Model) -> Previous | None:
+    row = conn.execute(
+        "SELECT kind, checksum FROM weir.model_state WHERE model = %s", (model.qualified,)
+    ).fetchone()
+    return Previous(*row) if row else None
+
+
+def _comment(conn: psycopg.Connection, model: Model) -> None:
+    """Store the model's description as the relation's comment (or clear a stale one)."""
+    from psycopg import sql
+
+    keyword = "VIEW" if model.kind == "view" else "TABLE"
+    conn.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
+        sql.SQL(keyword), sql.Identifier(model.schema, model.name), sql.Literal(model.description)
+    ))
+
+
+_RECORD = """
+INSERT INTO weir.model_state AS s
+    (model, kind, checksum, built_at, run_id, watermark, lookback, rows_inserted, rows_updated, rows_deleted)
+VALUES ({model}, {kind}, {checksum}, clock_timestamp(), {run_id}, {watermark}, {lookback}::interval,
+        {inserted}, {updated}, {deleted})
+ON CONFLICT (model) DO UPDATE SET
+    kind = excluded.kind,
+    checksum = excluded.checksum,
+    built_at = excluded.built_at,
+    run_id = excluded.run_id,
+    watermark = CASE WHEN {keep} THEN coalesce(excluded.watermark, s.watermark) ELSE excluded.watermark END,
+    lookback = excluded.lookback,
+    rows_inserted = excluded.rows_inserted,
+    rows_updated = excluded.rows_updated,
+    rows_deleted = excluded.rows_deleted
+"""
+
+
+def _record(conn: psycopg.Connection, model: Model, built: Built, run_id: int | None) -> None:
+    """Record the build in weir.model_state, in the build's transaction."""
+    from psycopg import sql
+
+    result = built.result
+    conn.execute(sql.SQL(_RECORD).format(
+        model=sql.Literal(model.qualified),
+        kind=sql.Literal(model.kind),
+        checksum=sql.Literal(model.checksum),
+        run_id=sql.Literal(run_id),
+        watermark=sql.SQL("({})::timestamptz").format(built.watermark) if built.watermark else sql.SQL("NULL"),
+        lookback=sql.Literal(model.option("lookback") if model.kind == "incremental" else None),
+        inserted=sql.Literal(result.inserted),
+        updated=sql.Literal(result.updated),
+        deleted=sql.Literal(result.deleted),
+        keep=sql.Literal(built.keep_watermark),
+    ))

@@ -1,0 +1,260 @@
+"""SCD2 models: type 2 history of a source on its natural key.
+
+The table holds a surrogate key (bigint identity, primary key; `surrogate_key`, default
+`<name>_key`), the SELECT's columns, and valid_from / valid_to / is_current (timestamptz,
+timestamptz, boolean). Its invariants are constraints, not promises:
+- primary key on the surrogate key;
+- one current version per key: a unique index on the natural key WHERE is_current;
+- valid_from < valid_to (a CHECK; valid_to is NULL while current);
+- is_current is a stored generated column, `valid_to IS NULL`, so it cannot disagree;
+- unique (natural key, valid_from), which is also the index a point-in-time join uses:
+  `d.key = f.key AND d.valid_from <= f.at AND (d.valid_to IS NULL OR f.at < d.valid_to)`.
+
+Each build compares the SELECT (in a temporary table, one row per non-NULL key or ModelFailed
+naming samples) with the current versions, set-based:
+- updated_at mode: a row whose updated_at is newer than the current version's closes it at
+  that instant and opens a new version from it. A key's first version starts at its updated_at
+  (so a fact earlier than the dimension row's updated_at finds no version: the data must not
+  have facts before the key's first updated_at).
+- check_cols mode: a row whose listed columns are DISTINCT FROM the current version's closes it
+  at the build's transaction time and opens a new version from then. A key's first version
+  starts at '-infinity' (nothing says when it began, and every earlier fact must find it).
+- a key missing from the SELECT has its current version closed at build time (on_delete=close,
+  the default) or kept (on_delete=ignore); a key that comes back opens a new version from its
+  updated_at (never before its last version closed) or, in check_cols mode, from build time.
+Unchanged input changes nothing. History is never rebuilt from scratch implicitly: neither
+--full-refresh nor a changed SQL drops it (columns the SELECT adds are added to the table,
+NULL in older versions); drop the table to start over.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runner.errors import ModelFailed
+from runner.materialize import Built, MaterializeResult, Previous
+from runner.materialize_common import (
+    check_keys,
+    column_name,
+    columns_of,
+    derived_name,
+    directive_line,
+    execute,
+    find_relation,
+    key_columns,
+    refuse_columns,
+    require_columns,
+    run_select,
+)
+from runner.materialize_swap import new_name, swap_in
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+    from runner.model_files import Model
+
+_VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
+_DELTA_COLUMNS = ["weir__current", "weir__last_to"]
+
+_CREATE = """
+CREATE TABLE {table} (
+    {surrogate} bigint GENERATED ALWAYS AS IDENTITY,
+    LIKE pg_temp.weir_source,
+    valid_from timestamptz NOT NULL,
+    valid_to timestamptz,
+    is_current boolean NOT NULL GENERATED ALWAYS AS (valid_to IS NULL) STORED,
+    CONSTRAINT {pkey} PRIMARY KEY ({surrogate}),
+    CONSTRAINT {valid_range} CHECK (valid_from < valid_to),
+    CONSTRAINT {version} UNIQUE ({keys}, valid_from)
+)
+"""
+_ONE_CURRENT = "CREATE UNIQUE INDEX {index} ON {table} ({keys}) WHERE is_current"
+
+# Source rows that are new, changed or back, with the current version they replace (if any)
+# and, for a key without one, when its last version closed (NULL for a key never seen).
+_DELTA = """
+CREATE TEMP TABLE weir_delta ON COMMIT DROP AS
+SELECT s.*,
+       c.{surrogate} AS weir__current,
+       CASE WHEN c.{surrogate} IS NULL THEN
+           (SELECT max(h.valid_to) FROM {table} AS h WHERE {history_match})
+       END AS weir__last_to
+FROM pg_temp.weir_source AS s
+LEFT JOIN {table} AS c ON c.is_current AND {current_match}
+WHERE c.{surrogate} IS NULL OR {changed}
+"""
+_CLOSE_CHANGED = """
+UPDATE {table} AS t SET valid_to = {closed_at}
+FROM pg_temp.weir_delta AS d
+WHERE t.{surrogate} = d.weir__current
+"""
+_CLOSE_DELETED = """
+UPDATE {table} AS t SET valid_to = now()
+WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM pg_temp.weir_source AS s WHERE {deleted_match})
+"""
+_OPEN = """
+INSERT INTO {table} ({columns}, valid_from)
+SELECT {delta_columns}, {valid_from} FROM pg_temp.weir_delta AS d
+"""
+
+
+def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    """Bring the model's history up to date with its SELECT; return versions opened and closed."""
+    from psycopg import sql
+
+    keys = key_columns(model, "natural_key")
+    updated_at = column_name(model.option("updated_at")) if model.option("updated_at") else None
+    check_cols = key_columns(model, "check_cols")
+    surrogate = column_name(model.option("surrogate_key") or f"{model.name}_key")
+    source = sql.Identifier("pg_temp", "weir_source")
+
+    execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_source, pg_temp.weir_delta")
+    run_select(conn, model, sql.SQL("CREATE TEMP TABLE weir_source ON COMMIT DROP AS\n"))
+    columns = columns_of(conn, source)
+    refuse_columns(model, columns, [surrogate, *_VERSION_COLUMNS, *_DELTA_COLUMNS], "an scd2 model adds itself")
+    require_columns(model, columns, "natural_key", keys)
+    if updated_at:
+        require_columns(model, columns, "updated_at", [updated_at])
+    else:
+        require_columns(model, columns, "check_cols", check_cols)
+    check_keys(conn, model, source, keys, "natural_key")
+    if updated_at:
+        _refuse_null_updated_at(conn, model, keys, updated_at)
+    execute(conn, "ANALYZE pg_temp.weir_source")  # temporary tables get no statistics otherwise
+
+    table = sql.Identifier(model.schema, model.name)
+    existing = find_relation(conn, model.schema, model.name)
+    fresh = existing is None or existing.kind != "r" or not _has_history(conn, table, surrogate)
+    notes: list[str] = []
+    if fresh:
+        if existing is not None:
+            notes.append(f"{model.qualified} had no history columns: replaced by a new history table")
+        built = new_name(model)
+        _create(conn, model, built, surrogate, keys)
+        notes += swap_in(conn, model, built, ("_pkey", "_version", "_current"))
+    else:
+        notes += _add_new_columns(conn, model, table, columns, surrogate)
+        if full_refresh:
+            notes.append("history kept: --full-refresh does not rebuild an scd2 model (drop its table to start over)")
+        elif previous is not None and previous.checksum != model.checksum:
+            notes.append("SQL changed: history kept, new versions follow the new SQL")
+
+    inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
+    return Built(MaterializeResult(inserted, updated, deleted, fresh, "; ".join(notes)))
+
+
+def _apply(
+    conn: psycopg.Connection,
+    model: Model,
+    table: sql.Identifier,
+    columns: list[str],
+    keys: list[str],
+    surrogate: str,
+    updated_at: str | None,
+    check_cols: list[str],
+) -> tuple[int, int, int]:
+    """Close changed and deleted versions and open new ones; return (opened, closed as changed, closed as deleted)."""
+    from psycopg import sql
+
+    def match(left: str, right: str) -> sql.Composable:
+        return sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(left, key), sql.Identifier(right, key)) for key in keys
+        )
+
+    def row(alias: str, names: list[str]) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
+
+    if updated_at:
+        changed = sql.SQL("{} > {}").format(sql.Identifier("s", updated_at), sql.Identifier("c", updated_at))
+        closed_at = sql.Identifier("d", updated_at)
+        valid_from = sql.SQL("greatest({}, d.weir__last_to)").format(sql.Identifier("d", updated_at))
+    else:
+        changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(row("s", check_cols), row("c", check_cols))
+        closed_at = sql.SQL("now()")
+        valid_from = sql.SQL(
+            "CASE WHEN d.weir__current IS NULL AND d.weir__last_to IS NULL THEN '-infinity'::timestamptz ELSE now() END"
+        )
+    names = {"table": table, "surrogate": sql.Identifier(surrogate)}
+    execute(conn, sql.SQL(_DELTA).format(
+        history_match=match("h", "s"), current_match=match("c", "s"), changed=changed, **names
+    ))
+    updated = execute(conn, sql.SQL(_CLOSE_CHANGED).format(closed_at=closed_at, **names)).rowcount
+    deleted = 0
+    if (model.option("on_delete") or "close").lower() == "close":
+        deleted = execute(conn, sql.SQL(_CLOSE_DELETED).format(deleted_match=match("s", "t"), **names)).rowcount
+    inserted = execute(conn, sql.SQL(_OPEN).format(
+        columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+        delta_columns=row("d", columns),
+        valid_from=valid_from,
+        **names,
+    )).rowcount
+    return inserted, updated, deleted
+
+
+def _create(conn: psycopg.Connection, model: Model, built: str, surrogate: str, keys: list[str]) -> None:
+    """Create the empty history table `built` with its constraints, shaped like the SELECT."""
+    from psycopg import sql
+
+    table = sql.Identifier(model.schema, built)
+    key_list = sql.SQL(", ").join(sql.Identifier(key) for key in keys)
+    execute(conn, sql.SQL(_CREATE).format(
+        table=table,
+        surrogate=sql.Identifier(surrogate),
+        pkey=sql.Identifier(derived_name(built, "_pkey")),
+        valid_range=sql.Identifier(derived_name(model.name, "_valid_range")),
+        version=sql.Identifier(derived_name(built, "_version")),
+        keys=key_list,
+    ))
+    for key in keys:
+        execute(conn, sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL").format(table, sql.Identifier(key)))
+    execute(conn, sql.SQL(_ONE_CURRENT).format(
+        index=sql.Identifier(derived_name(built, "_current")), table=table, keys=key_list
+    ))
+
+
+def _has_history(conn: psycopg.Connection, table: sql.Identifier, surrogate: str) -> bool:
+    present = columns_of(conn, table)
+    return all(column in present for column in [surrogate, *_VERSION_COLUMNS])
+
+
+def _add_new_columns(
+    conn: psycopg.Connection, model: Model, table: sql.Identifier, columns: list[str], surrogate: str
+) -> list[str]:
+    """Add the SELECT's new columns to the history table; return notes on added and vanished columns."""
+    from psycopg import sql
+
+    present = columns_of(conn, table)
+    added = [column for column in columns if column not in present]
+    for column in added:
+        type_name = execute(
+            conn,
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'pg_temp.weir_source'::regclass AND attname = %s",
+            (column,),
+        ).fetchone()[0]
+        execute(conn, sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+            table, sql.Identifier(column), sql.SQL(type_name)
+        ))
+    gone = [column for column in present if column not in columns and column not in (surrogate, *_VERSION_COLUMNS)]
+    notes = []
+    if added:
+        notes.append(f"added column(s) {', '.join(added)} (NULL in earlier versions)")
+    if gone:
+        notes.append(f"column(s) {', '.join(gone)} no longer in the SELECT: NULL in new versions")
+    return notes
+
+
+def _refuse_null_updated_at(conn: psycopg.Connection, model: Model, keys: list[str], updated_at: str) -> None:
+    from psycopg import sql
+
+    key_text = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(sql.Identifier(key) for key in keys))
+    rows = execute(conn, sql.SQL(
+        "SELECT {}, count(*) OVER () FROM pg_temp.weir_source WHERE {} IS NULL ORDER BY 1 LIMIT 5"
+    ).format(key_text, sql.Identifier(updated_at))).fetchall()
+    if rows:
+        raise ModelFailed(
+            f"{model.display}:{directive_line(model, 'updated_at')}: updated_at ({updated_at}) is NULL in"
+            f" {rows[0][1]} row(s), for keys {', '.join(row[0] for row in rows)}; every version needs the time"
+            " it changed: coalesce it or use check_cols"
+        )
