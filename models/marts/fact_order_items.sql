@@ -1,0 +1,92 @@
+-- weir: kind=incremental, unique_key=order_item_id, watermark=updated_at, lookback=1 hour
+-- weir: tags="marts facts orders"
+-- weir: description="One row per order line, with the customer version valid when the order was placed."
+--
+-- Incremental: a build reads only lines whose row or whose order changed since
+-- weir.since() (the stored watermark minus the lookback; -infinity when built from
+-- scratch), each through its table's updated_at index:
+-- * lines written or changed since then (raw.order_items.updated_at);
+-- * lines of orders changed since then, e.g. a new status, which moves only
+--   raw.orders.updated_at. That branch is off when building from scratch, where the
+--   first one already reads every line.
+-- The watermark is the later of the two updated_at, so either change moves it.
+--
+-- customer_key is point in time: the dim_customer version whose [valid_from, valid_to)
+-- holds ordered_at, so a customer moving later does not change facts already placed.
+-- A key's first version also covers the time before it: dim_customer starts a key's
+-- history at the updated_at it first saw, which is later than the key's older orders
+-- when the customer changed before the dimension's first build. Versions of a key
+-- follow each other without overlap, so every line finds exactly one version. The join
+-- is LEFT so a line whose customer has no version at all keeps its row, with a NULL
+-- customer_key where a check finds it, rather than vanishing.
+WITH changed_lines AS (
+    SELECT
+        i.order_item_id,
+        i.order_id,
+        i.product_id,
+        i.quantity,
+        i.unit_price_cents,
+        i.line_total_cents,
+        i.updated_at AS line_updated_at,
+        o.customer_id,
+        o.order_status,
+        o.ordered_at,
+        o.order_date,
+        o.updated_at AS order_updated_at
+    FROM staging.stg_order_items AS i
+    INNER JOIN staging.stg_orders AS o ON i.order_id = o.order_id
+    WHERE i.updated_at > weir.since('marts.fact_order_items')
+    UNION ALL
+    SELECT
+        i.order_item_id,
+        i.order_id,
+        i.product_id,
+        i.quantity,
+        i.unit_price_cents,
+        i.line_total_cents,
+        i.updated_at AS line_updated_at,
+        o.customer_id,
+        o.order_status,
+        o.ordered_at,
+        o.order_date,
+        o.updated_at AS order_updated_at
+    FROM staging.stg_orders AS o
+    INNER JOIN staging.stg_order_items AS i ON o.order_id = i.order_id
+    WHERE
+        o.updated_at > weir.since('marts.fact_order_items')
+        AND i.updated_at <= weir.since('marts.fact_order_items')
+        AND weir.since('marts.fact_order_items') > '-infinity'
+),
+
+customer_versions AS (
+    SELECT
+        d.customer_key,
+        d.customer_id,
+        d.valid_to,
+        CASE
+            WHEN d.valid_from = min(d.valid_from) OVER (PARTITION BY d.customer_id) THEN '-infinity'::timestamptz
+            ELSE d.valid_from
+        END AS valid_from
+    FROM marts.dim_customer AS d
+)
+
+SELECT
+    l.order_item_id,
+    l.order_id,
+    c.customer_key,
+    l.customer_id,
+    l.product_id AS product_key,
+    l.order_date,
+    l.ordered_at,
+    l.order_status,
+    l.quantity,
+    l.unit_price_cents,
+    l.line_total_cents,
+    to_char(l.order_date, 'YYYYMMDD')::integer AS date_key,
+    greatest(l.line_updated_at, l.order_updated_at) AS updated_at
+FROM changed_lines AS l
+LEFT JOIN customer_versions AS c
+    ON
+        l.customer_id = c.customer_id
+        AND l.ordered_at >= c.valid_from
+        AND (l.ordered_at < c.valid_to OR c.valid_to IS NULL);
