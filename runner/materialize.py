@@ -167,7 +167,7 @@ def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, pre
     keys = key_columns(model, "unique_key")
     if keys:
         add_primary_key(conn, model, built, keys)
-    notes = swap_in(conn, model, built, ("_pkey",) if keys else ())
+    notes = swap_in(conn, model, built)
     return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, _join(note, *notes)))
 
 

@@ -112,7 +112,7 @@ def _from_scratch(conn: psycopg.Connection, model: Model, keys: list[str], water
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
     add_primary_key(conn, model, built, keys)
-    notes = swap_in(conn, model, built, ("_pkey",))
+    notes = swap_in(conn, model, built)
     execute(conn, "SELECT set_config('weir.rebuilding', '', true)")
     high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))
     result = MaterializeResult(max(rows, 0), 0, 0, True, "; ".join(text for text in (note, *notes) if text))

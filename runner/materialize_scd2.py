@@ -132,7 +132,7 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
             notes.append(f"{model.qualified} had no history columns: replaced by a new history table")
         built = new_name(model)
         _create(conn, model, built, surrogate, keys)
-        notes += swap_in(conn, model, built, ("_pkey", "_version", "_current"))
+        notes += swap_in(conn, model, built)
     else:
         notes += _add_new_columns(conn, model, table, columns, surrogate)
         if full_refresh:
