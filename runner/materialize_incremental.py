@@ -91,10 +91,10 @@ def _rebuild_reason(
     existing = find_relation(conn, model.schema, model.name)
     if previous is None:
         return True, "" if existing is None else f"{model.qualified} was not built by Weir: rebuilt from scratch"
-    if existing is None or existing.kind != "r":
-        return True, f"{model.qualified} was missing: rebuilt from scratch"
     if previous.kind != "incremental":
         return True, f"kind changed from {previous.kind}: rebuilt from scratch"
+    if existing is None or existing.kind != "r":
+        return True, f"{model.qualified} was missing: rebuilt from scratch"
     if full_refresh:
         return True, "full refresh"
     if previous.checksum != model.checksum:
