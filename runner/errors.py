@@ -65,3 +65,9 @@ class EmbeddedServerError(WeirError):
 
 class ModelFailed(WeirError):
     """A model could not be built; its transaction was rolled back and the previous version stays."""
+
+
+class CheckError(WeirError):
+    """Checks could not be run at all: their history tables or the check library could not be set up."""
+
+    exit_code = EXIT_ERROR
