@@ -364,3 +364,26 @@ def test_table_rebuilt_in_a_loop_is_never_seen_empty(source: psycopg.Connection,
         done.set()
         thread.join()
     assert seen and set(seen) == {2000}
+
+
+def test_parallel_first_builds_into_a_new_schema(db: psycopg.Connection, dsn: str) -> None:
+    models = [make_model(f"SELECT {n} AS n", schema="parallel", name=f"m{n}", kind="table") for n in range(6)]
+    barrier = threading.Barrier(len(models))
+    failures: list[BaseException] = []
+
+    def build(model: Model) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            barrier.wait()
+            try:
+                materialize(conn, model)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=build, args=(model,)) for model in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert value(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'parallel'") == 6
+    assert value(db, "SELECT count(*) FROM weir.model_state") == 6
