@@ -156,18 +156,22 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 def status(ctx, as_json, project, dsn, debug):
     """Show every migration: applied, pending, edited or missing-file."""
     from runner import migrations
+    from runner.checks import LATEST_HEADERS, latest_results
 
     settings = _settings(ctx, project, debug)
     with _connection(settings, dsn, "weir status") as conn:
         states = migrations.status(conn, settings)
         invalid = migrations.invalid_indexes(conn)
+        checks = latest_results(conn)
     if as_json:
         rows = [
             {"id": s.id, "state": s.state, "applied_at": s.applied_at.isoformat() if s.applied_at else None,
              "checksum": s.checksum, "file": s.display}
             for s in states
         ]
-        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid}, indent=2))
+        check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
+        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows}, indent=2,
+                              default=str))
         return
     from tabulate import tabulate
 
@@ -179,6 +183,9 @@ def status(ctx, as_json, project, dsn, debug):
     counts = {state: sum(1 for s in states if s.state == state) for state in ("applied", "pending", "edited",
                                                                              "missing-file")}
     click.echo(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "no migrations")
+    if checks:
+        click.echo()
+        click.echo(tabulate([result.row for result in checks], headers=LATEST_HEADERS, tablefmt="simple"))
     for index in invalid:
         click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
                    err=True)
@@ -219,6 +226,34 @@ def new_migration(ctx, title, project):
     settings = _settings(ctx, project, False)
     for path in create(settings.migrations_dir, title):
         click.echo(f"created {path.relative_to(settings.root)}")
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--select", "select", multiple=True, metavar="SELECTOR",
+              help="Checks to run: name, tag:x or path:dir (repeatable). Default: all.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run checks in parallel on this many connections.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write a JUnit XML report for CI.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@common_options
+@click.pass_context
+def check(ctx, select, threads, junit, as_json, project, dsn, debug):
+    """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
+    from runner.check_report import render_json, render_text, write_junit
+    from runner.checks import run_checks
+    from runner.connection import resolve_target
+
+    settings = _settings(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = run_checks(target.conninfo, settings, select=select, threads=threads)
+    click.echo(render_json(report) if as_json else render_text(report))
+    if junit:
+        write_junit(report, junit)
+    ctx.exit(report.exit_code)
 
 
 # -- the embedded server -------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""`weir check` through the CLI: output, exit codes, JUnit file, and `weir status`."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+from click.testing import CliRunner
+
+from runner.cli import cli
+
+
+def weir(*args: str):
+    return CliRunner().invoke(cli, list(args), obj={})
+
+
+def test_check_prints_failing_rows_exits_1_and_status_shows_the_latest_results(project, db, dsn):
+    db.execute("CREATE TABLE customers (id int PRIMARY KEY, email text)")
+    db.execute("INSERT INTO customers VALUES (1, 'a@example.com'), (2, NULL)")
+    checks = project / "checks"
+    checks.mkdir()
+    (checks / "customers_have_email.sql").write_text("SELECT id, email FROM customers WHERE email IS NULL\n")
+    (checks / "ids_positive.sql").write_text("SELECT id FROM customers WHERE id <= 0\n")
+    junit = project / "checks.xml"
+    result = weir("check", "--project", str(project), "--dsn", dsn, "--junit", str(junit))
+    assert result.exit_code == 1
+    assert "checks/customers_have_email.sql: FAIL 1 row" in result.stdout
+    assert "NULL" in result.stdout
+    cases = ElementTree.parse(junit).getroot().iter("testcase")
+    assert sorted((case.get("name"), case.find("failure") is not None) for case in cases) == [
+        ("customers_have_email", True), ("ids_positive", False)]
+    status = weir("status", "--project", str(project), "--dsn", dsn)
+    assert status.exit_code == 0, status.output
+    lines = status.stdout.splitlines()
+    assert any(line.startswith("customers_have_email") and " fail " in line for line in lines)
+    assert any(line.startswith("ids_positive") and " pass " in line for line in lines)
+
+
+def test_a_check_that_cannot_run_exits_2(project, dsn):
+    checks = project / "checks"
+    checks.mkdir()
+    (checks / "broken.sql").write_text("SELECT * FROM no_such_table\n")
+    result = weir("check", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert 'checks/broken.sql:1: ERROR relation "no_such_table" does not exist' in result.stdout
