@@ -39,11 +39,14 @@ SELECT (SELECT count(*) FROM (SELECT FROM raw.customers LIMIT 1) AS c)
      + (SELECT count(*) FROM (SELECT FROM raw.orders LIMIT 1) AS o)
      + (SELECT count(*) FROM (SELECT FROM raw.order_items LIMIT 1) AS i)
 """
+# The latest change in raw, and the start of change batch %(batch)s's simulated day.
 _LATEST_CHANGE = """
-SELECT greatest(
-    (SELECT max(updated_at) FROM raw.customers), (SELECT max(updated_at) FROM raw.products),
-    (SELECT max(updated_at) FROM raw.orders), (SELECT max(updated_at) FROM raw.order_items)
-)
+SELECT
+    greatest(
+        (SELECT max(updated_at) FROM raw.customers), (SELECT max(updated_at) FROM raw.products),
+        (SELECT max(updated_at) FROM raw.orders), (SELECT max(updated_at) FROM raw.order_items)
+    ),
+    %(end_at)s::timestamptz + interval '24 hours' * (%(batch)s - 1)
 """
 _TABLE_HASH = """
 SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0)
@@ -102,10 +105,7 @@ def change_batch(
     with conn.transaction():
         _set_parameters(conn, batch=batch, fraction=fraction)
         _require_raw_schema(conn)
-        latest, starts = conn.execute(
-            _LATEST_CHANGE + ", %(end_at)s::timestamptz + interval '24 hours' * (%(batch)s - 1)",
-            {"end_at": END_AT, "batch": batch},
-        ).fetchone()
+        latest, starts = conn.execute(_LATEST_CHANGE, {"end_at": END_AT, "batch": batch}).fetchone()
         if latest is None:
             raise SampleDataError("the raw schema is empty; load sample data before applying change batches")
         if latest >= starts:

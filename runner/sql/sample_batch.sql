@@ -9,6 +9,11 @@
 --   SET weir_sample.batch = 1;          -- k, from 1
 --   SET weir_sample.fraction = 0.01;    -- about this share of rows is touched per kind of change
 -- Each statement is one step, named by its `-- step:` comment.
+--
+-- Customers who come back after being deleted stay as they came back: they neither move
+-- nor order again. dim_customer closes a deleted customer's version at (real) build time,
+-- later than any simulated instant here, so a later simulated change of theirs would fall
+-- before the version their return opened.
 
 -- step: new_customers
 -- Sign-ups in the first half of the day, so some of them order the same day.
@@ -25,23 +30,17 @@ FROM (
     SELECT
         m.top + n AS c,
         pg_temp.sample_city_number(m.top + n, 3) AS city_number,
-        p.day_start + interval '12 hours' * pg_temp.sample_unit(m.top + n, p.seed + 1) AS at
+        pg_temp.sample_day_start()
+        + interval '12 hours' * pg_temp.sample_unit(m.top + n, pg_temp.sample_seed() + 1) AS at
     FROM
-        (
-            SELECT
-                current_setting('weir_sample.end_at')::timestamptz
-                + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                1000 * current_setting('weir_sample.batch')::bigint AS seed,
-                current_setting('weir_sample.fraction')::float8 AS fraction
-        ) AS p,
         (SELECT max(customer_id) AS top FROM raw.customers) AS m,
-        generate_series(1, greatest(1, round(p.fraction * m.top)::bigint)) AS n
+        generate_series(1, greatest(1, round(pg_temp.sample_fraction() * m.top)::bigint)) AS n
     OFFSET 0
 ) AS s;
 
 -- step: returning_customers
--- About a third of the customers deleted by earlier batches open their account again,
--- under their old id and e-mail address: the same natural key comes back.
+-- About a third of the loaded customers deleted by earlier batches open their account
+-- again, under their old id and e-mail address: the same natural key comes back.
 INSERT INTO raw.customers (customer_id, email, full_name, city, country, created_at, updated_at)
 SELECT
     s.c,
@@ -54,18 +53,11 @@ SELECT
 FROM (
     SELECT
         g.c,
-        pg_temp.sample_city_number(g.c, p.seed + 2) AS city_number,
-        p.day_start + interval '24 hours' * pg_temp.sample_unit(g.c, p.seed + 3) AS at
-    FROM
-        (
-            SELECT
-                current_setting('weir_sample.end_at')::timestamptz
-                + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                1000 * current_setting('weir_sample.batch')::bigint AS seed
-        ) AS p,
-        generate_series(1, (SELECT max(customer_id) FROM raw.customers WHERE created_at < p.day_start)) AS g (c)
+        pg_temp.sample_city_number(g.c, pg_temp.sample_seed() + 2) AS city_number,
+        pg_temp.sample_day_start() + interval '24 hours' * pg_temp.sample_unit(g.c, pg_temp.sample_seed() + 3) AS at
+    FROM generate_series(1, (SELECT pg_temp.sample_loaded_customers())) AS g (c)
     WHERE
-        pg_temp.sample_pick(g.c, p.seed + 4, 3) = 0
+        pg_temp.sample_pick(g.c, pg_temp.sample_seed() + 4, 3) = 0
         AND NOT EXISTS (SELECT FROM raw.customers AS c WHERE c.customer_id = g.c)
     OFFSET 0
 ) AS s;
@@ -79,20 +71,15 @@ SET
 FROM (
     SELECT
         c.customer_id,
-        pg_temp.sample_move(c.city, c.customer_id, p.seed + 5) AS city_number,
-        p.day_start + interval '24 hours' * pg_temp.sample_unit(c.customer_id, p.seed + 6) AS at
-    FROM
-        (
-            SELECT
-                current_setting('weir_sample.end_at')::timestamptz
-                + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                1000 * current_setting('weir_sample.batch')::bigint AS seed,
-                current_setting('weir_sample.fraction')::float8 AS fraction
-        ) AS p,
-        raw.customers AS c
+        pg_temp.sample_move(c.city, c.customer_id, pg_temp.sample_seed() + 5) AS city_number,
+        pg_temp.sample_day_start()
+        + interval '24 hours' * pg_temp.sample_unit(c.customer_id, pg_temp.sample_seed() + 6) AS at
+    FROM raw.customers AS c
     WHERE
-        c.created_at < p.day_start
-        AND pg_temp.sample_pick(c.customer_id, p.seed + 7, 1000000) < p.fraction * 1000000
+        c.created_at < pg_temp.sample_day_start()
+        AND pg_temp.sample_pick(c.customer_id, pg_temp.sample_seed() + 7, 1000000) < pg_temp.sample_fraction() * 1000000
+        -- not a customer who came back (a loaded id created again after end_at)
+        AND (c.created_at < pg_temp.sample_end_at() OR c.customer_id > (SELECT pg_temp.sample_loaded_customers()))
     OFFSET 0
 ) AS s
 WHERE c.customer_id = s.customer_id;
@@ -105,31 +92,29 @@ SET
     updated_at = s.at
 FROM (
     SELECT
-        pr.product_id,
-        CASE
-            WHEN pr.price_cents * (80 + pg_temp.sample_pick(pr.product_id, p.seed + 8, 41)) / 100 = pr.price_cents
-                THEN pr.price_cents + 100
-            ELSE pr.price_cents * (80 + pg_temp.sample_pick(pr.product_id, p.seed + 8, 41)) / 100
-        END AS price_cents,
-        p.day_start + interval '24 hours' * pg_temp.sample_unit(pr.product_id, p.seed + 9) AS at
-    FROM
-        (
-            SELECT
-                current_setting('weir_sample.end_at')::timestamptz
-                + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                1000 * current_setting('weir_sample.batch')::bigint AS seed,
-                current_setting('weir_sample.fraction')::float8 AS fraction
-        ) AS p,
-        raw.products AS pr
-    WHERE pg_temp.sample_pick(pr.product_id, p.seed + 10, 1000000) < greatest(p.fraction, 0.005) * 1000000
+        t.product_id,
+        CASE WHEN t.new_price = t.price_cents THEN t.price_cents + 100 ELSE t.new_price END AS price_cents,
+        pg_temp.sample_day_start()
+        + interval '24 hours' * pg_temp.sample_unit(t.product_id, pg_temp.sample_seed() + 9) AS at
+    FROM (
+        SELECT
+            pr.product_id,
+            pr.price_cents,
+            pr.price_cents * (80 + pg_temp.sample_pick(pr.product_id, pg_temp.sample_seed() + 8, 41)) / 100 AS new_price
+        FROM raw.products AS pr
+        WHERE
+            pg_temp.sample_pick(pr.product_id, pg_temp.sample_seed() + 10, 1000000)
+            < greatest(pg_temp.sample_fraction(), 0.005) * 1000000
+        OFFSET 0
+    ) AS t
     OFFSET 0
 ) AS s
 WHERE pr.product_id = s.product_id;
 
 -- step: order_status
 -- Open orders move one step on: placed -> paid (one in twenty is cancelled instead),
--- paid -> shipped, shipped -> delivered. Only raw.orders changes, not its items: the
--- fact must notice the order's own updated_at.
+-- paid -> shipped, shipped -> delivered; about `fraction` of all orders, chosen by hash.
+-- Only raw.orders changes, not its items: the fact must notice the order's own updated_at.
 UPDATE raw.orders AS o
 SET
     status = s.status,
@@ -138,39 +123,30 @@ FROM (
     SELECT
         t.order_id,
         CASE t.status
-            WHEN 'placed' THEN CASE WHEN pg_temp.sample_pick(t.order_id, t.seed + 11, 20) = 0 THEN 'cancelled' ELSE 'paid' END
+            WHEN 'placed' THEN
+                CASE WHEN pg_temp.sample_pick(t.order_id, pg_temp.sample_seed() + 11, 20) = 0 THEN 'cancelled' ELSE 'paid' END
             WHEN 'paid' THEN 'shipped'
             ELSE 'delivered'
         END AS status,
-        t.day_start + interval '24 hours' * pg_temp.sample_unit(t.order_id, t.seed + 12) AS at
+        pg_temp.sample_day_start()
+        + interval '24 hours' * pg_temp.sample_unit(t.order_id, pg_temp.sample_seed() + 12) AS at
     FROM (
         SELECT
             o.order_id,
             o.status,
-            p.day_start,
-            p.seed,
-            row_number() OVER (ORDER BY pg_temp.sample_hash(o.order_id, p.seed + 13), o.order_id) AS place,
-            p.fraction * (SELECT max(order_id) FROM raw.orders) AS wanted
-        FROM
-            (
-                SELECT
-                    current_setting('weir_sample.end_at')::timestamptz
-                    + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                    1000 * current_setting('weir_sample.batch')::bigint AS seed,
-                    current_setting('weir_sample.fraction')::float8 AS fraction
-            ) AS p,
-            raw.orders AS o
+            row_number() OVER (ORDER BY pg_temp.sample_hash(o.order_id, pg_temp.sample_seed() + 13), o.order_id) AS place
+        FROM raw.orders AS o
         WHERE o.status IN ('placed', 'paid', 'shipped')
     ) AS t
-    WHERE t.place <= greatest(1, round(t.wanted))
+    WHERE t.place <= greatest(1, round(pg_temp.sample_fraction() * (SELECT max(order_id) FROM raw.orders)))
     OFFSET 0
 ) AS s
 WHERE o.order_id = s.order_id;
 
 -- step: new_orders
 -- One in ten arrives late: placed up to three days before it reaches the database, so
--- its day may already be in the warehouse. Each goes to an existing customer who had
--- signed up by then: the nearest one at or below a hashed id.
+-- its day may already be in the warehouse. Each goes to the customer at or nearest below
+-- a hashed id who had signed up by then (and did not come back from deletion).
 INSERT INTO raw.orders (order_id, customer_id, status, ordered_at, created_at, updated_at)
 SELECT
     s.top + row_number() OVER (ORDER BY s.n),
@@ -184,34 +160,29 @@ FROM (
         t.n,
         t.top,
         t.created_at,
-        t.customer_top,
+        t.loaded,
         t.created_at - CASE
-            WHEN pg_temp.sample_pick(t.n, t.seed + 14, 10) = 0
-                THEN interval '1 hour' + interval '71 hours' * pg_temp.sample_unit(t.n, t.seed + 15)
+            WHEN pg_temp.sample_pick(t.n, pg_temp.sample_seed() + 14, 10) = 0
+                THEN interval '1 hour' + interval '71 hours' * pg_temp.sample_unit(t.n, pg_temp.sample_seed() + 15)
             ELSE interval '0'
         END AS ordered_at,
-        1 + pg_temp.sample_pick(t.n, t.seed + 16, t.customer_top) AS candidate
+        1 + pg_temp.sample_pick(t.n, pg_temp.sample_seed() + 16, t.customer_top) AS candidate
     FROM (
         SELECT
             n,
             m.top,
             m.customer_top,
-            p.seed,
-            p.day_start + interval '24 hours' * pg_temp.sample_unit(n, p.seed + 17) AS created_at
+            m.loaded,
+            pg_temp.sample_day_start()
+            + interval '24 hours' * pg_temp.sample_unit(n, pg_temp.sample_seed() + 17) AS created_at
         FROM
             (
                 SELECT
-                    current_setting('weir_sample.end_at')::timestamptz
-                    + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1) AS day_start,
-                    1000 * current_setting('weir_sample.batch')::bigint AS seed,
-                    current_setting('weir_sample.fraction')::float8 AS fraction
-            ) AS p,
-            (
-                SELECT
                     (SELECT max(order_id) FROM raw.orders) AS top,
-                    (SELECT max(customer_id) FROM raw.customers) AS customer_top
+                    (SELECT max(customer_id) FROM raw.customers) AS customer_top,
+                    (SELECT pg_temp.sample_loaded_customers()) AS loaded
             ) AS m,
-            generate_series(1, greatest(1, round(p.fraction * m.top)::bigint)) AS n
+            generate_series(1, greatest(1, round(pg_temp.sample_fraction() * m.top)::bigint)) AS n
         OFFSET 0
     ) AS t
     OFFSET 0
@@ -219,7 +190,10 @@ FROM (
 CROSS JOIN LATERAL (
     SELECT c.customer_id
     FROM raw.customers AS c
-    WHERE c.customer_id <= s.candidate AND c.created_at < s.ordered_at
+    WHERE
+        c.customer_id <= s.candidate
+        AND c.created_at < s.ordered_at
+        AND (c.created_at < pg_temp.sample_end_at() OR c.customer_id > s.loaded)
     ORDER BY c.customer_id DESC
     LIMIT 1
 ) AS buyer;
@@ -231,8 +205,8 @@ SELECT
     s.top + row_number() OVER (ORDER BY s.order_id, s.line),
     s.order_id,
     pr.product_id,
-    pg_temp.sample_quantity(s.order_id * 8 + s.line, s.seed + 18),
-    pg_temp.sample_charged(s.order_id * 8 + s.line, s.seed + 20, pr.price_cents),
+    pg_temp.sample_quantity(s.order_id * 8 + s.line, pg_temp.sample_seed() + 18),
+    pg_temp.sample_charged(s.order_id * 8 + s.line, pg_temp.sample_seed() + 20, pr.price_cents),
     s.created_at,
     s.created_at
 FROM (
@@ -240,37 +214,30 @@ FROM (
         o.order_id,
         o.created_at,
         line,
-        p.seed,
         m.top,
-        pg_temp.sample_product_of(o.order_id * 8 + line, p.seed + 21, m.products) AS product_id
+        pg_temp.sample_product_of(o.order_id * 8 + line, pg_temp.sample_seed() + 21, m.products) AS product_id
     FROM
-        (SELECT 1000 * current_setting('weir_sample.batch')::bigint AS seed) AS p,
         (
             SELECT
                 (SELECT coalesce(max(order_item_id), 0) FROM raw.order_items) AS top,
                 (SELECT max(product_id) FROM raw.products) AS products
         ) AS m,
         raw.orders AS o,
-        generate_series(1, 1 + pg_temp.sample_pick(o.order_id, p.seed + 22, 5)) AS line
+        generate_series(1, 1 + pg_temp.sample_pick(o.order_id, pg_temp.sample_seed() + 22, 5)) AS line
     -- the orders new_orders added: past the last order that has items
     WHERE o.order_id > (SELECT coalesce(max(i.order_id), 0) FROM raw.order_items AS i)
     OFFSET 0
 ) AS s
-JOIN raw.products AS pr ON pr.product_id = s.product_id;
+INNER JOIN raw.products AS pr ON s.product_id = pr.product_id;
 
 -- step: deleted_customers
--- Customers from the loaded history who never ordered close their account: about ten
--- times `fraction` of them per batch. Orders restrict deleting anyone who ordered.
+-- Loaded customers who never ordered close their account: about ten times `fraction` of
+-- them per batch. Orders restrict deleting anyone who ordered.
 DELETE FROM raw.customers AS c
-USING (
-    SELECT
-        current_setting('weir_sample.end_at')::timestamptz AS end_at,
-        1000 * current_setting('weir_sample.batch')::bigint AS seed,
-        current_setting('weir_sample.fraction')::float8 AS fraction
-) AS p
 WHERE
-    c.created_at < p.end_at
-    AND pg_temp.sample_pick(c.customer_id, p.seed + 23, 1000000) < least(1.0, 10 * p.fraction) * 1000000
+    c.created_at < pg_temp.sample_end_at()
+    AND pg_temp.sample_pick(c.customer_id, pg_temp.sample_seed() + 23, 1000000)
+    < least(1.0, 10 * pg_temp.sample_fraction()) * 1000000
     AND NOT EXISTS (SELECT FROM raw.orders AS o WHERE o.customer_id = c.customer_id);
 
 -- step: sequences

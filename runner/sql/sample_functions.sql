@@ -161,3 +161,35 @@ CREATE OR REPLACE FUNCTION pg_temp.sample_charged(n bigint, seed bigint, list_pr
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN (hashint8extended(n, seed) & 9223372036854775807) % 10 = 0 THEN list_price * 9 / 10
     ELSE list_price END;
+
+-- The settings of a load or change batch (see sample_load.sql and sample_batch.sql).
+CREATE OR REPLACE FUNCTION pg_temp.sample_end_at() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN current_setting('weir_sample.end_at')::timestamptz;
+
+-- Change batch k happens in [end_at + (k - 1) days, end_at + k days).
+CREATE OR REPLACE FUNCTION pg_temp.sample_day_start() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN current_setting('weir_sample.end_at')::timestamptz
+    + interval '24 hours' * (current_setting('weir_sample.batch')::bigint - 1);
+
+-- Seeds of batch k are 1000 k + a step's own number, so no two batches choose alike.
+CREATE OR REPLACE FUNCTION pg_temp.sample_seed() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN 1000 * current_setting('weir_sample.batch')::bigint;
+
+CREATE OR REPLACE FUNCTION pg_temp.sample_fraction() RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN current_setting('weir_sample.fraction')::float8;
+
+-- How many customers the load created (ids 1 to this), found from the data: the load's
+-- last order item is the newest one written before end_at (items never change).
+CREATE OR REPLACE FUNCTION pg_temp.sample_loaded_customers() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg_temp.sample_customer_count(max(i.order_item_id))
+    FROM raw.order_items AS i
+    WHERE i.updated_at = (
+        SELECT max(l.updated_at) FROM raw.order_items AS l WHERE l.updated_at < pg_temp.sample_end_at()
+    )
+$$;
