@@ -173,15 +173,11 @@ def run_checks(
 
 
 def install_library(conn: psycopg.Connection) -> None:
-    """Install the weir.* check functions (runner.check_library) when that module is present."""
+    """Install the weir.* check functions (runner.check_library), so check files can call them."""
     import psycopg
 
-    try:
-        from runner.check_library import install
-    except ModuleNotFoundError as exc:
-        if exc.name != "runner.check_library":
-            raise
-        return
+    from runner.check_library import install
+
     try:
         install(conn)
     except psycopg.Error as exc:
