@@ -4,12 +4,16 @@
 --
 -- Incremental by day: a build finds the days with a fact row changed since
 -- weir.since() (new lines, late orders, status changes), then aggregates all facts of
--- those days and upserts them whole. The lookback is at least the fact's, so a fact row
--- that arrives late there is still seen here.
+-- those days and upserts them whole. Built from scratch (weir.since() is -infinity) it
+-- aggregates every day without looking for changed ones first. The lookback is at least
+-- the fact's, so a fact row that arrives late there is still seen here.
+--
+-- weir.since() is in a scalar subquery, computed once: the fact has no index on
+-- updated_at, so the scan would otherwise evaluate it for every row.
 WITH changed_days AS (
     SELECT DISTINCT f.order_date
     FROM marts.fact_order_items AS f
-    WHERE f.updated_at > weir.since('marts.agg_daily_sales')
+    WHERE f.updated_at > (SELECT weir.since('marts.agg_daily_sales'))
 )
 
 SELECT
@@ -23,5 +27,7 @@ SELECT
     coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status = 'cancelled'), 0) AS cancelled_cents,
     max(f.updated_at) AS updated_at
 FROM marts.fact_order_items AS f
-WHERE f.order_date IN (SELECT d.order_date FROM changed_days AS d)
+WHERE
+    (SELECT weir.since('marts.agg_daily_sales')) = '-infinity'
+    OR f.order_date IN (SELECT d.order_date FROM changed_days AS d)
 GROUP BY f.order_date, f.date_key;

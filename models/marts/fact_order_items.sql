@@ -27,14 +27,8 @@ WITH changed_lines AS (
         i.quantity,
         i.unit_price_cents,
         i.line_total_cents,
-        i.updated_at AS line_updated_at,
-        o.customer_id,
-        o.order_status,
-        o.ordered_at,
-        o.order_date,
-        o.updated_at AS order_updated_at
+        i.updated_at
     FROM staging.stg_order_items AS i
-    INNER JOIN staging.stg_orders AS o ON i.order_id = o.order_id
     WHERE i.updated_at > weir.since('marts.fact_order_items')
     UNION ALL
     SELECT
@@ -44,12 +38,7 @@ WITH changed_lines AS (
         i.quantity,
         i.unit_price_cents,
         i.line_total_cents,
-        i.updated_at AS line_updated_at,
-        o.customer_id,
-        o.order_status,
-        o.ordered_at,
-        o.order_date,
-        o.updated_at AS order_updated_at
+        i.updated_at
     FROM staging.stg_orders AS o
     INNER JOIN staging.stg_order_items AS i ON o.order_id = i.order_id
     WHERE
@@ -74,19 +63,20 @@ SELECT
     l.order_item_id,
     l.order_id,
     c.customer_key,
-    l.customer_id,
+    o.customer_id,
     l.product_id AS product_key,
-    l.order_date,
-    l.ordered_at,
-    l.order_status,
+    o.order_date,
+    o.ordered_at,
+    o.order_status,
     l.quantity,
     l.unit_price_cents,
     l.line_total_cents,
-    to_char(l.order_date, 'YYYYMMDD')::integer AS date_key,
-    greatest(l.line_updated_at, l.order_updated_at) AS updated_at
+    to_char(o.order_date, 'YYYYMMDD')::integer AS date_key,
+    greatest(l.updated_at, o.updated_at) AS updated_at
 FROM changed_lines AS l
+INNER JOIN staging.stg_orders AS o ON l.order_id = o.order_id
 LEFT JOIN customer_versions AS c
     ON
-        l.customer_id = c.customer_id
-        AND l.ordered_at >= c.valid_from
-        AND (l.ordered_at < c.valid_to OR c.valid_to IS NULL);
+        o.customer_id = c.customer_id
+        AND o.ordered_at >= c.valid_from
+        AND (o.ordered_at < c.valid_to OR c.valid_to IS NULL);

@@ -1,0 +1,245 @@
+"""Build the example warehouse by weir and by hand-written SQL in psql (the floor), fully and after a change batch.
+
+    .venv/bin/python benchmarks/build.py SCALE [--dsn DSN] [--fraction 0.01] [--repeat 1] [--keep]
+
+On one server (--dsn, $WEIR_BENCH_DSN, else the system PostgreSQL at 127.0.0.1:5432, else
+the embedded one): a fresh database is migrated and loaded with SCALE order items by the
+deterministic generator and vacuumed. Each repetition clones it twice (CREATE DATABASE ...
+TEMPLATE), so weir and the floor start from identical data, and times, as wall-clock
+seconds of a child process:
+
+1. full build: `weir build` on one copy, benchmarks/floor_build.sql on the other;
+2. the same change batch on both; incremental build: `weir build` against
+   benchmarks/floor_incremental.sql;
+3. a no-op `weir build` right after.
+
+The results of both are compared (they must be equal), and weir's peak RSS is the largest
+of its build processes' (wait4's ru_maxrss). With --repeat N the median of N is reported.
+Targets (issue 3): full build within 1.1x of the floor, incremental within 1.2x of the
+floor and at least 10x faster than weir's full build, a no-op build under 0.5 s, weir
+under 150 MB. It measures, it does not test: it exits 0 unless something failed to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from common import ROOT, Server, database_conninfo, find_server, verdict
+from psycopg import sql
+
+from runner import sample_data
+from runner.connection import redact
+from runner.migrations import migrate
+from runner.settings import load_settings
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+SOURCE_DB = "weir_bench_build_source"
+WEIR_DB = "weir_bench_build"
+FLOOR_DB = "weir_bench_build_floor"
+DATABASES = (SOURCE_DB, WEIR_DB, FLOOR_DB)
+STEPS = ("floor full", "weir full", "floor incremental", "weir incremental", "weir no-op")
+FULL_RATIO, INCREMENTAL_RATIO, SPEEDUP, NOOP_SECONDS, RSS_MB = 1.1, 1.2, 10.0, 0.5, 150.0
+MARTS = ["marts.dim_customer", "marts.dim_product", "marts.dim_date", "marts.fact_order_items", "marts.agg_daily_sales"]
+# Surrogate keys depend on insertion order and a deleted key's version closes at build time,
+# neither of which weir and the floor share: compare without them.
+_COMPARED = {
+    "marts.dim_customer": "SELECT customer_id, email, full_name, city, country, created_at, updated_at,"
+    " valid_from, is_current FROM marts.dim_customer",
+    "marts.fact_order_items": "SELECT f.order_item_id, f.order_id, d.customer_id, d.valid_from, f.product_key,"
+    " f.order_date, f.ordered_at, f.order_status, f.quantity, f.unit_price_cents, f.line_total_cents, f.date_key,"
+    " f.updated_at FROM marts.fact_order_items f LEFT JOIN marts.dim_customer d USING (customer_key)",
+}
+_DIGEST = "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0) FROM ({}) AS t"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed child process."""
+
+    seconds: float
+    max_rss_mb: float
+
+
+def main() -> None:
+    """Parse arguments, run the benchmark, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scale", type=int, help="order items to load, e.g. 1000000")
+    parser.add_argument("--dsn", help="server to use (an administrative connection); default $WEIR_BENCH_DSN")
+    parser.add_argument("--fraction", type=float, default=0.01, help="share of rows the change batch touches")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions; the median is reported")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = parser.parse_args()
+    server = find_server(args.dsn)
+    print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%}")
+    with databases(server, args.keep):
+        load_source(server, args.scale)
+        runs = [measure(server, args.fraction) for _ in range(args.repeat)]
+    print(report(runs))
+
+
+@contextmanager
+def databases(server: Server, keep: bool) -> Iterator[None]:
+    """Drop leftovers of an earlier run first, and the benchmark's databases at the end unless `keep`."""
+    for name in DATABASES:
+        _drop(server, name)
+    try:
+        yield
+    finally:
+        if not keep:
+            for name in DATABASES:
+                _drop(server, name)
+
+
+def load_source(server: Server, scale: int) -> None:
+    """Create the source database: the raw schema migrated and loaded with `scale` order items."""
+    _create(server, SOURCE_DB)
+    with psycopg.connect(database_conninfo(server.conninfo, SOURCE_DB), autocommit=True) as conn:
+        migrate(conn, load_settings(ROOT))
+        started = time.perf_counter()
+        sample_data.load(conn, scale)
+        seconds = time.perf_counter() - started
+        print(f"loaded in {seconds:.1f} s ({scale / seconds:,.0f} order items/s)")
+        # Settle the new rows (hint bits, visibility map) once, so neither side pays for it.
+        conn.execute("VACUUM ANALYZE raw.customers, raw.products, raw.orders, raw.order_items")
+
+
+def measure(server: Server, fraction: float) -> dict[str, object]:
+    """Clone the source twice, build fully and incrementally both ways; return every measurement."""
+    for name in (WEIR_DB, FLOOR_DB):
+        _drop(server, name)
+        _create(server, name, template=SOURCE_DB)
+    weir_dsn, floor_dsn = (database_conninfo(server.conninfo, name) for name in (WEIR_DB, FLOOR_DB))
+    weir = weir_command(weir_dsn)
+    floor = [server.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", floor_dsn, "-f"]
+    results: dict[str, object] = {}
+    results["floor full"] = timed(server, [*floor, str(HERE / "floor_build.sql")], floor_dsn)
+    results["weir full"] = timed(server, weir, weir_dsn)
+    for conninfo in (weir_dsn, floor_dsn):
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            sample_data.change_batch(conn, 1, fraction)
+    results["floor incremental"] = timed(server, [*floor, str(HERE / "floor_incremental.sql")], floor_dsn)
+    results["weir incremental"] = timed(server, weir, weir_dsn)
+    results["weir no-op"] = timed(server, weir, weir_dsn)
+    results["same results"] = same_results(weir_dsn, floor_dsn)
+    print("  " + ", ".join(f"{step} {results[step].seconds:.3f} s" for step in STEPS))
+    return results
+
+
+def weir_command(conninfo: str) -> list[str]:
+    """Return the command that runs `weir build` on `conninfo`: the CLI if it has a build command."""
+    cli = [str(BIN / "weir"), "build", "--project", str(ROOT), "--dsn", conninfo]
+    probe = subprocess.run([str(BIN / "weir"), "build", "--help"], capture_output=True, cwd=ROOT)
+    if probe.returncode == 0:
+        return cli
+    print("(weir has no build command yet: timing runner.build.build() in a child process instead)")
+    return [sys.executable, str(Path(__file__).resolve()), "--child-build", conninfo]
+
+
+def timed(server: Server, command: list[str], conninfo: str) -> Run:
+    """Run `command` to completion; return its seconds and peak RSS, or exit if it fails."""
+    checkpoint(server)
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            output.seek(0)
+            text = output.read().decode(errors="replace").strip().splitlines()[-10:]
+            sys.exit(f"{command[0]} failed (exit {process.returncode}):\n    " + redact("\n    ".join(text), conninfo))
+    return Run(seconds, usage.ru_maxrss / 1024)  # Linux reports kilobytes
+
+
+def checkpoint(server: Server) -> None:
+    """Flush dirty buffers before a timed step, so no step pays for the one before it."""
+    try:
+        with psycopg.connect(server.conninfo, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        pass
+
+
+def same_results(weir_dsn: str, floor_dsn: str) -> list[str]:
+    """Return the marts whose contents differ between weir's database and the floor's."""
+    digests = []
+    for conninfo in (weir_dsn, floor_dsn):
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            digests.append({
+                name: conn.execute(sql.SQL(_DIGEST).format(sql.SQL(_COMPARED.get(name, f"SELECT * FROM {name}"))))
+                .fetchone()
+                for name in MARTS
+            })
+    return [name for name in MARTS if digests[0][name] != digests[1][name]]
+
+
+def report(runs: list[dict[str, object]]) -> str:
+    """Return the table of median seconds, ratios and targets."""
+    from tabulate import tabulate
+
+    def median(step: str) -> Run:
+        values = sorted((run[step] for run in runs), key=lambda value: value.seconds)
+        return Run(values[len(values) // 2].seconds, max(value.max_rss_mb for value in values))
+
+    full, floor_full = median("weir full"), median("floor full")
+    incremental, floor_incremental = median("weir incremental"), median("floor incremental")
+    noop = median("weir no-op")
+    full_ratio = full.seconds / floor_full.seconds
+    incremental_ratio = incremental.seconds / floor_incremental.seconds
+    speedup = full.seconds / incremental.seconds
+    peak = max(full.max_rss_mb, incremental.max_rss_mb, noop.max_rss_mb)
+    rows = [
+        ["full build", f"{full.seconds:.3f}", f"{floor_full.seconds:.3f}", f"{full_ratio:.2f}x",
+         f"<= {FULL_RATIO}x", verdict(full_ratio <= FULL_RATIO)],
+        ["incremental build", f"{incremental.seconds:.3f}", f"{floor_incremental.seconds:.3f}",
+         f"{incremental_ratio:.2f}x", f"<= {INCREMENTAL_RATIO}x", verdict(incremental_ratio <= INCREMENTAL_RATIO)],
+        ["full / incremental", "", "", f"{speedup:.1f}x", f">= {SPEEDUP}x", verdict(speedup >= SPEEDUP)],
+        ["no-op build", f"{noop.seconds:.3f}", "", "", f"< {NOOP_SECONDS} s", verdict(noop.seconds < NOOP_SECONDS)],
+        ["weir peak RSS (MB)", f"{peak:.0f}", "", "", f"< {RSS_MB:.0f} MB", verdict(peak < RSS_MB)],
+    ]
+    table = tabulate(rows, headers=["step", "weir s", "floor s", "ratio", "target", "verdict"], tablefmt="simple")
+    differing = sorted({name for run in runs for name in run["same results"]})
+    same = "identical" if not differing else "DIFFERENT " + ", ".join(differing)
+    return f"{table}\n\nweir and the floor built {same} marts."
+
+
+def _create(server: Server, name: str, template: str | None = None) -> None:
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(statement)
+
+
+def _drop(server: Server, name: str) -> None:
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _child_build(conninfo: str) -> None:
+    """Run one build in this process, as `weir build` would; exit 1 if a model failed."""
+    from runner.build import build
+
+    report = build(conninfo, load_settings(ROOT))
+    for error in report.errors:
+        print(error)
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-build":
+        _child_build(sys.argv[2])
+    else:
+        main()
