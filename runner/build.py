@@ -8,7 +8,19 @@ back alone; what depends on it is reported upstream-failed and not run; the rest
 
 A model is skipped when its SQL, everything it reads and the relation itself are as they
 were at its last build (see `_skip_reason`). When in doubt it is built: a needless build
-costs time, a wrong skip costs correctness.
+costs time, a wrong skip costs correctness. "Everything it reads" is, through any views:
+- upstream models: the run in which each last changed rows or was rebuilt from scratch,
+  kept in weir.build_input and written in the same transaction as the model's data;
+- sources: weir.relation_token() (runner/sql/build_state.sql) per relation: relfilenode,
+  the statistics counters of inserted/updated/deleted rows, and max() of each timestamp
+  column leading a btree index. Its limits, honestly: the counters reach
+  pg_stat_all_tables only when the writing session flushes its statistics (at most about
+  ten seconds after its commit, at once when it disconnects), so a change visible only
+  to them (a delete, or an insert or update of a table without an indexed timestamp)
+  made by a still-connected session moments before a build can be missed by that build;
+  the next build sees it, because a skip keeps the old tokens. A table read inside a
+  function is invisible to the parser, so a model calling a SQL or PL/pgSQL function that
+  is not immutable is never skipped, nor one calling now(), random() and the like.
 """
 
 from __future__ import annotations
@@ -127,8 +139,9 @@ def build(
         with run_lock(conn, LOCK_NAME, settings.lock_wait, lambda message: emit(BuildEvent("waiting", None, message))):
             ensure_build_state(conn)
             _ensure_schemas(conn, sorted({model.schema for model in selected}))
+            opaque = _calls_reading_tables(conn, selected)
             run_id = _start_run(conn, select, exclude, full_refresh, threads)
-            runner = _Runner(conninfo, settings, graph, selected, run_id, full_refresh, threads, emit, conn)
+            runner = _Runner(conninfo, settings, graph, selected, run_id, full_refresh, threads, emit, conn, opaque)
             status = "interrupted"
             try:
                 report = runner.run()
@@ -262,6 +275,40 @@ def _ensure_schemas(conn: psycopg.Connection, schemas: list[str]) -> None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
+# Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
+# sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
+_OPAQUE_FUNCTIONS = """
+SELECT DISTINCT c.schema, c.name
+FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS c (schema, name)
+JOIN pg_proc AS p ON p.proname = c.name
+JOIN pg_namespace AS n ON n.oid = p.pronamespace
+JOIN pg_language AS l ON l.oid = p.prolang
+WHERE l.lanname NOT IN ('internal', 'c')
+  AND p.provolatile <> 'i'
+  AND n.nspname NOT IN ('weir', 'pg_catalog', 'information_schema')
+  AND (c.schema = n.nspname OR (c.schema = '' AND n.nspname = ANY (current_schemas(false))))
+"""
+
+
+def _calls_reading_tables(conn: psycopg.Connection, models: list[Model]) -> dict[str, list[str]]:
+    """Return, per model, the functions it calls that may read tables (so it is never skipped)."""
+    from runner.model_files import function_calls
+
+    calls = {model.qualified: function_calls(model) for model in models}
+    every = sorted({call for called in calls.values() for call in called})
+    if not every:
+        return {}
+    rows = conn.execute(
+        _OPAQUE_FUNCTIONS, {"schemas": [schema for schema, _ in every], "names": [name for _, name in every]}
+    ).fetchall()
+    opaque = {(schema, name) for schema, name in rows}
+    return {
+        model: [_shown(call) + "()" for call in called if call in opaque]
+        for model, called in calls.items()
+        if any(call in opaque for call in called)
+    }
+
+
 def _last_built(conn: psycopg.Connection) -> dict[str, datetime]:
     from runner.materialize import last_built
 
@@ -322,8 +369,10 @@ class _Runner:
         threads: int,
         emit: Callable[[BuildEvent], None],
         conn: psycopg.Connection,
+        opaque: dict[str, list[str]],
     ) -> None:
         self.conninfo, self.settings, self.graph = conninfo, settings, graph
+        self.opaque = opaque  # model -> functions it calls that may read tables
         self.selected, self.run_id, self.full_refresh = selected, run_id, full_refresh
         self.threads, self.emit, self.conn = threads, emit, conn
         self._local = threading.local()
@@ -417,6 +466,8 @@ class _Runner:
                 exists, stored, markers, tokens = self._look(conn, model, inputs)
                 current = {"sources": tokens, "models": markers}
                 reason = _skip_reason(model, self.full_refresh, sql_changed, exists, stored, current)
+                if reason is not None and model.kind != "view" and self.opaque.get(model.qualified):
+                    reason = None  # it calls a function that may read tables Weir cannot see
                 if reason is not None:
                     result = ModelResult(model.qualified, model.kind, "skipped", note=reason,
                                          seconds=time.perf_counter() - started)

@@ -119,12 +119,17 @@ def relation_lines(model: Model) -> dict[tuple[str, str], int]:
 
 def clock_calls(model: Model) -> list[str]:
     """Return the functions in `model`'s SELECT whose result changes between runs (now(), random(), ...)."""
-    return _clock_calls_of(model.sql, model.display, model.sql_line)
+    return sorted(_found(model.sql, model.display, model.sql_line).clock)
+
+
+def function_calls(model: Model) -> list[tuple[str, str]]:
+    """Return every function `model`'s SELECT calls as (schema, name); schema "" when unqualified."""
+    return sorted(_found(model.sql, model.display, model.sql_line).functions)
 
 
 @lru_cache(maxsize=256)
-def _clock_calls_of(sql: str, display: str, sql_line: int) -> list[str]:
-    return sorted(_extract(sql, display, sql_line).clock)
+def _found(sql: str, display: str, sql_line: int) -> _Found:
+    return _extract(sql, display, sql_line)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,6 +363,7 @@ class _Reference:
 class _Found:
     references: list[_Reference] = field(default_factory=list)
     clock: set[str] = field(default_factory=set)
+    functions: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _extract(sql: str, display: str, sql_line: int) -> _Found:
@@ -401,6 +407,8 @@ def _walk(node, ctes: frozenset[str], found: _Found) -> None:
         raise _DataModifyingCte(node.ctename, node.location or 0)
     if isinstance(node, ast.FuncCall):
         function = node.funcname[-1].sval
+        schema = node.funcname[-2].sval if len(node.funcname) > 1 else ""
+        found.functions.add((schema, function))
         if function in _CLOCK_FUNCTIONS:
             found.clock.add(f"{function}()")
     if isinstance(node, ast.SQLValueFunction):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -257,6 +260,20 @@ def test_a_model_reading_the_clock_is_never_skipped(warehouse: Path, dsn: str, d
     assert db.execute("SELECT built_at FROM marts.stamp").fetchone()[0] > first
 
 
+def test_a_model_calling_a_function_that_may_read_tables_is_never_skipped(warehouse: Path, dsn: str, db) -> None:
+    db.execute(
+        "CREATE FUNCTION raw.code_count() RETURNS bigint LANGUAGE sql STABLE AS 'SELECT count(*) FROM raw.codes'"
+    )
+    db.execute("CREATE FUNCTION raw.twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n * 2'")
+    write_model(warehouse, "marts/counted.sql", "-- weir: kind=table\nSELECT raw.code_count() AS codes")
+    write_model(warehouse, "marts/doubled.sql", "-- weir: kind=table\nSELECT raw.twice(21) AS answer, upper('x') AS x")
+    assert run(warehouse, dsn).ok
+    db.execute("INSERT INTO raw.codes VALUES ('c', 'Gamma')")  # seen only through code_count()
+    report = run(warehouse, dsn, select=["counted", "doubled"])
+    assert statuses(report) == {"marts.counted": "success", "marts.doubled": "skipped"}
+    assert db.execute("SELECT codes FROM marts.counted").fetchone()[0] == 3
+
+
 def test_changed_sql_rebuilds_the_model_and_what_reads_it(warehouse: Path, dsn: str, db) -> None:
     assert run(warehouse, dsn).ok
     write_model(
@@ -500,3 +517,48 @@ def test_lineage_lists_upstream_and_downstream(warehouse: Path) -> None:
     assert lineage(settings, "staging.stg_orders") == ([], downstream)
     with pytest.raises(ConfigError, match="no model named 'nope'"):
         lineage(settings, "nope")
+
+
+KILLABLE_BUILD = """
+import sys
+from pathlib import Path
+
+from runner.build import build
+from runner.settings import load_settings
+
+
+def on_event(event):
+    if event.kind == "started":
+        print(event.model, flush=True)
+
+
+build(sys.argv[1], load_settings(Path(sys.argv[2])), on_event=on_event)
+"""
+
+
+def test_a_build_killed_with_sigkill_is_finished_by_the_next_one(warehouse: Path, dsn: str, db) -> None:
+    gated_model(warehouse, "slow")
+    db.execute("SELECT pg_advisory_lock(%s)", (GATE,))
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_BUILD, dsn, str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert process.stdout.readline().strip() == "early.slow"  # it is building, stuck at the gate
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        process.stdout.close()
+    db.execute("SELECT pg_advisory_unlock(%s)", (GATE,))
+    # The killed build's lock died with its connection: the next build neither waits long nor fails.
+    report = run(warehouse, dsn)
+    assert report.ok
+    assert set(statuses(report).values()) == {"success"}
+    assert db.execute("SELECT status FROM weir.build_run ORDER BY run_id").fetchall() == [
+        ("interrupted",),
+        ("success",),
+    ]
+    assert db.execute("SELECT count(*) FROM early.slow").fetchone()[0] == 1
+    assert set(statuses(run(warehouse, dsn)).values()) == {"skipped"}
