@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate status verify test lint bench clean
+.PHONY: help setup demo migrate build check status verify test lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,12 +19,29 @@ $(STAMP): setup.cfg pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install Weir with its test tools
 
-demo: $(STAMP) ## Run the example warehouse end to end on the embedded PostgreSQL
+DEMO_SCALE ?= 100000
+
+demo: $(STAMP) ## Run the example warehouse end to end on a fresh embedded PostgreSQL
+	-@$(WEIR) db stop >/dev/null 2>&1
+	rm -rf .weir
 	$(WEIR) migrate
+	$(WEIR) sample load --scale $(DEMO_SCALE)
+	$(WEIR) build --threads 2
+	$(WEIR) sample change --batch 1
+	$(WEIR) build --threads 2
+	$(WEIR) check --threads 2
 	$(WEIR) status
 
 migrate: $(STAMP) ## Apply pending migrations (embedded server unless WEIR_DSN is set)
 	$(WEIR) migrate
+
+build: $(STAMP) ## Build the models
+	$(WEIR) build
+
+check: $(STAMP) ## Migrate, build and check, as CI does
+	$(WEIR) migrate
+	$(WEIR) build
+	$(WEIR) check
 
 status: $(STAMP) ## Show the state of every migration
 	$(WEIR) status
@@ -37,10 +54,13 @@ test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is se
 
 lint: $(STAMP) ## Lint Python with ruff and SQL with sqlfluff
 	$(BIN)/ruff check runner tests benchmarks
-	$(BIN)/sqlfluff lint migrations
+	$(BIN)/sqlfluff lint migrations models checks
+
+BENCH_SCALE ?= 1000000
 
 bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
+	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
