@@ -38,10 +38,8 @@ migrate: $(STAMP) ## Apply pending migrations (embedded server unless WEIR_DSN i
 build: $(STAMP) ## Build the models
 	$(WEIR) build
 
-check: $(STAMP) ## Migrate, build and check, as CI does
-	$(WEIR) migrate
-	$(WEIR) build
-	$(WEIR) check
+check: $(STAMP) ## Migrate, build and check in one idempotent run, as CI does
+	$(WEIR) run
 
 status: $(STAMP) ## Show the state of every migration
 	$(WEIR) status

@@ -381,6 +381,31 @@ def check(ctx, select, threads, junit, as_json, project, dsn, debug):
     ctx.exit(report.exit_code)
 
 
+@cli.command("run")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Build models and run checks on this many connections.")
+@common_options
+@click.pass_context
+def run_all(ctx, threads, project, dsn, debug):
+    """Migrate, build (with gates), then check: what CI and `make check` call."""
+    from runner.check_report import render_text
+    from runner.connection import resolve_target
+    from runner.pipeline import run_pipeline
+
+    settings = _settings(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = run_pipeline(target.conninfo, settings, threads=threads, on_progress=_say,
+                          on_build_event=_report_build_event)
+    if report.build is not None:
+        _report_build(report.build)
+    if report.checks is not None:
+        click.echo(render_text(report.checks))
+    click.echo()
+    for line in report.summary():
+        click.echo(line)
+    ctx.exit(report.exit_code)
+
+
 # -- the embedded server -------------------------------------------------------------------------
 
 
