@@ -113,7 +113,7 @@ def last_built(conn: psycopg.Connection) -> dict[str, datetime]:
     return dict(conn.execute("SELECT model, built_at FROM weir.model_state ORDER BY model").fetchall())
 
 
-def is_rebuild(model: Model, full_refresh: bool, previous: Previous | None) -> tuple[bool, str]:
+def _is_rebuild(model: Model, full_refresh: bool, previous: Previous | None) -> tuple[bool, str]:
     """Say whether a view or table counts as built from scratch, with the note to show."""
     if previous is None:
         return True, ""
@@ -133,7 +133,7 @@ def _build_view(conn: psycopg.Connection, model: Model, full_refresh: bool, prev
     from runner.materialize_common import execute, failure_message, find_relation, run_select, select_statement
     from runner.materialize_swap import new_name, swap_in
 
-    rebuilt, note = is_rebuild(model, full_refresh, previous)
+    rebuilt, note = _is_rebuild(model, full_refresh, previous)
     existing = find_relation(conn, model.schema, model.name)
     if existing is None or existing.kind == "v":
         statement, start = select_statement(
@@ -161,7 +161,7 @@ def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, pre
     from runner.materialize_incremental import add_primary_key
     from runner.materialize_swap import new_name, swap_in
 
-    rebuilt, note = is_rebuild(model, full_refresh, previous)
+    rebuilt, note = _is_rebuild(model, full_refresh, previous)
     built = new_name(model)
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
     keys = key_columns(model, "unique_key")
