@@ -152,7 +152,7 @@ def test_build_then_change_batch_then_build_touches_only_what_changed(warehouse)
 
     # A third build with nothing changed does nothing at all.
     third = run_build(dsn)
-    assert {result[0] for result in third.values()} == {"skipped"}
+    assert {result[0] for result in third.values()} == {"skipped"}, third
 
 
 def test_incremental_builds_equal_a_rebuild_from_scratch(warehouse):

@@ -96,7 +96,18 @@ BEGIN
         LEFT JOIN pg_stat_all_tables AS s ON s.relid = c.oid
         ORDER BY c.oid
     LOOP
-        IF base.relkind IN ('r', 'm') THEN
+        IF base.relkind IN ('r', 'm') AND pg_relation_size(base.oid) <= exact_hash_limit THEN
+            -- Statistics counters reach pg_stat_all_tables up to a second or so after a
+            -- commit by a session that stays connected, so a token built on them could let
+            -- a build skip a change made just before it (or redo one it already saw). A
+            -- small table is hashed whole instead, which is exact.
+            EXECUTE format('SELECT count(*) || '':'' || coalesce(sum(hashtextextended(t::text, 0)), 0)'
+                           ' FROM ONLY %s AS t', base.oid::regclass)
+            INTO latest;
+            entry := jsonb_build_array(base.oid::regclass::text, base.oid, base.relfilenode, 'content', latest);
+        ELSIF base.relkind IN ('r', 'm') THEN
+            -- A large table needs an index led by a timestamp column, whose max() is exact for
+            -- inserts and updates; deletes are seen through the counters (see above).
             entry := jsonb_build_array(base.oid::regclass::text, base.oid, base.relfilenode,
                                        base.n_tup_ins, base.n_tup_upd, base.n_tup_del);
             FOR indexed IN
@@ -114,18 +125,8 @@ BEGIN
                 INTO latest;
                 entry := entry || jsonb_build_array(indexed.attname, latest);
             END LOOP;
-            -- Statistics counters reach pg_stat_all_tables up to a second or so after a
-            -- commit by a session that stays connected, so on their own they could let a
-            -- build skip a change made just before it. A small table is hashed whole,
-            -- which is exact; a large one needs an indexed timestamp (exact for inserts
-            -- and updates) or Weir does not claim to know it is unchanged.
-            IF pg_relation_size(base.oid) <= exact_hash_limit THEN
-                EXECUTE format('SELECT count(*) || '':'' || coalesce(sum(hashtextextended(t::text, 0)), 0)'
-                               ' FROM ONLY %s AS t', base.oid::regclass)
-                INTO latest;
-                entry := entry || jsonb_build_array('content', latest);
-            ELSIF jsonb_array_length(entry) = 6 AND base.relkind = 'r' THEN
-                RETURN NULL;
+            IF jsonb_array_length(entry) = 6 AND base.relkind = 'r' THEN
+                RETURN NULL;  -- no exact signal for this table: never claim it is unchanged
             END IF;
         ELSIF base.relkind = 'v' THEN
             entry := jsonb_build_array(base.oid::regclass::text, base.oid,
