@@ -60,6 +60,10 @@ _COMPARED = {
     " f.order_date, f.ordered_at, f.order_status, f.quantity, f.unit_price_cents, f.line_total_cents, f.date_key,"
     " f.updated_at FROM marts.fact_order_items f LEFT JOIN marts.dim_customer d USING (customer_key)",
 }
+_MODEL_SECONDS = """
+SELECT r.model, r.status, r.seconds FROM weir.build_result AS r
+WHERE r.run_id = (SELECT max(run_id) FROM weir.build_result) ORDER BY r.model
+"""
 _DIGEST = "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint::numeric), 0) FROM ({}) AS t"
 
 
@@ -125,11 +129,13 @@ def measure(server: Server, fraction: float) -> dict[str, object]:
     results: dict[str, object] = {}
     results["floor full"] = timed(server, [*floor, str(HERE / "floor_build.sql")], floor_dsn)
     results["weir full"] = timed(server, weir, weir_dsn)
+    results["models full"] = model_seconds(weir_dsn)
     for conninfo in (weir_dsn, floor_dsn):
         with psycopg.connect(conninfo, autocommit=True) as conn:
             sample_data.change_batch(conn, 1, fraction)
     results["floor incremental"] = timed(server, [*floor, str(HERE / "floor_incremental.sql")], floor_dsn)
     results["weir incremental"] = timed(server, weir, weir_dsn)
+    results["models incremental"] = model_seconds(weir_dsn)
     results["weir no-op"] = timed(server, weir, weir_dsn)
     results["same results"] = same_results(weir_dsn, floor_dsn)
     print("  " + ", ".join(f"{step} {results[step].seconds:.3f} s" for step in STEPS))
@@ -160,6 +166,13 @@ def timed(server: Server, command: list[str], conninfo: str) -> Run:
             text = output.read().decode(errors="replace").strip().splitlines()[-10:]
             sys.exit(f"{command[0]} failed (exit {process.returncode}):\n    " + redact("\n    ".join(text), conninfo))
     return Run(seconds, usage.ru_maxrss / 1024)  # Linux reports kilobytes
+
+
+def model_seconds(conninfo: str) -> dict[str, str]:
+    """Return what weir's last build recorded per model: its seconds, or its status when not built."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(_MODEL_SECONDS).fetchall()
+    return {model: f"{seconds:.3f}" if status == "success" else status for model, status, seconds in rows}
 
 
 def checkpoint(server: Server) -> None:
@@ -212,7 +225,13 @@ def report(runs: list[dict[str, object]]) -> str:
     table = tabulate(rows, headers=["step", "weir s", "floor s", "ratio", "target", "verdict"], tablefmt="simple")
     differing = sorted({name for run in runs for name in run["same results"]})
     same = "identical" if not differing else "DIFFERENT " + ", ".join(differing)
-    return f"{table}\n\nweir and the floor built {same} marts."
+    last = runs[-1]
+    models = tabulate(
+        [[model, seconds, last["models incremental"].get(model, "")] for model, seconds in last["models full"].items()],
+        headers=["model (last run)", "full s", "incremental s"],
+        tablefmt="simple",
+    )
+    return f"{table}\n\nweir and the floor built {same} marts.\n\n{models}"
 
 
 def _create(server: Server, name: str, template: str | None = None) -> None:
