@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,9 @@ def status(ctx, as_json, project, dsn, debug):
     click.echo(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "no migrations")
     if checks:
         click.echo()
-        click.echo(tabulate([result.row for result in checks], headers=LATEST_HEADERS, tablefmt="simple"))
+        rows = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in result.row]
+                for result in checks]
+        click.echo(tabulate(rows, headers=LATEST_HEADERS, tablefmt="simple"))
     for index in invalid:
         click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
                    err=True)
