@@ -5,6 +5,8 @@ the `weir:build` advisory lock (a second build waits and is told who holds it), 
 a run in weir.build_run, and builds each model on a connection of its own, at most
 `threads` at once, a model as soon as everything it reads is done. A failing model rolls
 back alone; what depends on it is reported upstream-failed and not run; the rest goes on.
+A model's gates (checks declaring gate=schema.name, runner/gates.py) run in its transaction
+before it commits: a failing gate rolls the model back like any other failure.
 
 A model is skipped when its SQL, everything it reads and the relation itself are as they
 were at its last build (see `_skip_reason`). When in doubt it is built: a needless build
@@ -38,6 +40,7 @@ from runner.errors import WeirError
 if TYPE_CHECKING:
     import psycopg
 
+    from runner.check_files import Check
     from runner.graph import ModelGraph
     from runner.model_files import Model
     from runner.settings import Settings
@@ -122,6 +125,7 @@ def build(
     Failed models do not raise: they are in the report, whose `.ok` is then False.
     """
     from runner.connection import connect
+    from runner.gates import prepare_gates, read_gates
     from runner.graph import ModelGraph
     from runner.locking import run_lock
     from runner.model_files import read_models
@@ -133,15 +137,19 @@ def build(
     select, exclude = tuple(select), tuple(exclude)
     graph = ModelGraph(read_models(settings.models_dir, settings.root))
     selected = graph.select(select, exclude)
+    gates = read_gates(settings, graph.models.values())
     emit = on_event or (lambda event: None)
     conn = connect(conninfo, "weir build")
     try:
         with run_lock(conn, LOCK_NAME, settings.lock_wait, lambda message: emit(BuildEvent("waiting", None, message))):
             ensure_build_state(conn)
+            if any(model.qualified in gates for model in selected):
+                prepare_gates(conn)
             _ensure_schemas(conn, sorted({model.schema for model in selected}))
             opaque = _calls_reading_tables(conn, selected)
             run_id = _start_run(conn, select, exclude, full_refresh, threads)
-            runner = _Runner(conninfo, settings, graph, selected, run_id, full_refresh, threads, emit, conn, opaque)
+            runner = _Runner(conninfo, settings, graph, selected, run_id, full_refresh, threads, emit, conn, opaque,
+                             gates)
             status = "interrupted"
             try:
                 report = runner.run()
@@ -370,8 +378,10 @@ class _Runner:
         emit: Callable[[BuildEvent], None],
         conn: psycopg.Connection,
         opaque: dict[str, list[str]],
+        gates: dict[str, tuple[Check, ...]],
     ) -> None:
         self.conninfo, self.settings, self.graph = conninfo, settings, graph
+        self.gates = gates  # model -> its gate checks (runner.gates)
         self.opaque = opaque  # model -> functions it calls that may read tables
         self.selected, self.run_id, self.full_refresh = selected, run_id, full_refresh
         self.threads, self.emit, self.conn = threads, emit, conn
@@ -452,8 +462,10 @@ class _Runner:
     def _build_one(self, model: Model) -> ModelResult:
         import psycopg
 
+        from runner.gates import GateFailed, gate_tokens, record_gate_results, run_gates
         from runner.materialize import materialize, model_checksum_changed
 
+        gates = self.gates.get(model.qualified, ())
         started = time.perf_counter()
         try:
             conn = self._connection()
@@ -464,7 +476,7 @@ class _Runner:
                 # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
                 inputs = _inputs_of(self.graph, model) if model.kind != "view" else _Inputs((), ())
                 exists, stored, markers, tokens = self._look(conn, model, inputs)
-                current = {"sources": tokens, "models": markers}
+                current = {"sources": tokens, "models": markers, **gate_tokens(gates)}
                 reason = _skip_reason(model, self.full_refresh, sql_changed, exists, stored, current)
                 if reason is not None and model.kind != "view" and self.opaque.get(model.qualified):
                     reason = None  # it calls a function that may read tables Weir cannot see
@@ -479,6 +491,7 @@ class _Runner:
                         "SELECT set_config('statement_timeout', %s, true)", (self.settings.statement_timeout,)
                     )
                     built = materialize(conn, model, full_refresh=full_refresh, run_id=self.run_id)
+                    built = run_gates(conn, model, gates, built, run_id=self.run_id)
                     # A view or table is replaced whole, so its content may differ even with 0 rows
                     # now; an incremental or scd2 model changed only where it says it did.
                     changed = model.kind in ("view", "table") or bool(
@@ -512,6 +525,8 @@ class _Runner:
                 model.qualified, model.kind, "failed", seconds=time.perf_counter() - started, error=message
             )
             self._record_failure(result)
+            if isinstance(exc, GateFailed):
+                record_gate_results(self._connection(), self.run_id, exc.results)
             return result
 
     def _look(self, conn: psycopg.Connection, model: Model, inputs: _Inputs) -> tuple[bool, Any, dict, dict]:
