@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from runner.errors import WeirError
+from runner.errors import GateFailed, WeirError
 
 if TYPE_CHECKING:
     import psycopg
@@ -462,7 +462,7 @@ class _Runner:
     def _build_one(self, model: Model) -> ModelResult:
         import psycopg
 
-        from runner.gates import GateFailed, gate_tokens, record_gate_results, run_gates
+        from runner.gates import gate_tokens, record_gate_results, run_gates
         from runner.materialize import materialize, model_checksum_changed
 
         gates = self.gates.get(model.qualified, ())

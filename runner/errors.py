@@ -67,6 +67,14 @@ class ModelFailed(WeirError):
     """A model could not be built; its transaction was rolled back and the previous version stays."""
 
 
+class GateFailed(ModelFailed):
+    """A gate of a model failed or could not run; the model's transaction was rolled back."""
+
+    def __init__(self, message: str, results: tuple = ()) -> None:
+        super().__init__(message)
+        self.results = tuple(results)  # the GateResult of every gate that ran
+
+
 class CheckError(WeirError):
     """Checks could not be run at all: their history tables or the check library could not be set up."""
 

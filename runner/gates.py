@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from runner.errors import ModelFailed, ProjectFileError
+from runner.errors import GateFailed, ProjectFileError
 
 if TYPE_CHECKING:
     import psycopg
@@ -78,14 +78,6 @@ _RELATION_ARGUMENTS = {
 }
 _NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
 _RELATION_TEXT = re.compile(rf"^\s*(?:({_NAME})\s*\.\s*)?({_NAME})\s*$")
-
-
-class GateFailed(ModelFailed):
-    """A gate of a model failed or could not run; the model's transaction was rolled back."""
-
-    def __init__(self, message: str, results: Sequence[GateResult] = ()) -> None:
-        super().__init__(message)
-        self.results = tuple(results)
 
 
 @dataclass(frozen=True)

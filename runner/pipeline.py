@@ -51,6 +51,23 @@ class PipelineReport:
         return lines
 
 
+def validate_project(settings: Settings) -> None:
+    """Read every migration, model and check, so a malformed file stops the run before it migrates."""
+    from runner.check_files import read_checks
+    from runner.gates import read_gates
+    from runner.graph import ModelGraph
+    from runner.migration_files import read_migrations
+    from runner.model_files import read_models
+
+    read_migrations(settings.migrations_dir, settings.root)
+    if settings.models_dir.is_dir():
+        models = read_models(settings.models_dir, settings.root)
+        ModelGraph(models)
+        read_gates(settings, models)  # reads every check file too
+    elif settings.checks_dir.is_dir():
+        read_checks(settings.checks_dir, settings.root)
+
+
 def run_pipeline(
     conninfo: str,
     settings: Settings,
@@ -66,6 +83,7 @@ def run_pipeline(
     from runner.connection import connect
     from runner.errors import MigrationFailed
 
+    validate_project(settings)
     report = PipelineReport()
     conn = connect(conninfo, "weir run")
     try:

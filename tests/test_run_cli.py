@@ -43,3 +43,12 @@ def test_run_stops_after_a_failed_migration(project, db, dsn):
     assert result.stdout.splitlines()[-1] == (
         'migrate: FAILED: migrations/0002_broken.sql:1: relation "nope" does not exist')
     assert db.execute("SELECT to_regclass('marts.amounts')").fetchone()[0] is None
+
+
+def test_a_malformed_check_stops_the_run_before_it_migrates(project, db, dsn):
+    make_project(project)
+    (project / "checks" / "broken.sql").write_text("-- weir: severity=fatal\nSELECT 1\n")
+    result = weir("run", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("weir: checks/broken.sql:1: ")
+    assert db.execute("SELECT to_regclass('source')").fetchone()[0] is None
