@@ -152,21 +152,42 @@ def _require_raw_schema(conn: psycopg.Connection) -> None:
 
 
 def _run_steps(conn: psycopg.Connection, name: str, on_step: Progress | None) -> list[Step]:
-    from runner.sqlfile import split_statements
+    import psycopg
 
-    conn.execute(_sql_text("sample_functions"))
+    from runner.sqlfile import line_at, split_statements
+
+    _run_file(conn, "sample_functions")
     text = _sql_text(name)
+    display = f"runner/sql/{name}.sql"
     steps = []
-    for statement in split_statements(text, f"runner/sql/{name}.sql"):
+    for statement in split_statements(text, display):
         # The `-- step:` comment above a statement names it.
         found = _STEP.findall(text, 0, statement.offset)
         started = time.perf_counter()
-        cursor = conn.execute(statement.text)
+        try:
+            cursor = conn.execute(statement.text)
+        except psycopg.Error as exc:
+            position = exc.diag.statement_position
+            line = line_at(text, statement.offset + int(position) - 1) if position else statement.line
+            raise SampleDataError(
+                f"{display}:{line}: {exc.diag.message_primary or exc}; nothing was changed"
+                " (is the raw schema migrated to the latest version?)"
+            ) from None
         step = Step(found[-1] if found else statement.kind, max(cursor.rowcount, 0), time.perf_counter() - started)
         steps.append(step)
         if on_step is not None:
             on_step(step.name, step.rows, step.seconds)
     return steps
+
+
+def _run_file(conn: psycopg.Connection, name: str) -> None:
+    import psycopg
+
+    try:
+        conn.execute(_sql_text(name))
+    except psycopg.Error as exc:
+        message = exc.diag.message_primary or str(exc)
+        raise SampleDataError(f"runner/sql/{name}.sql: {message}; nothing was changed") from None
 
 
 def _sql_text(name: str) -> str:

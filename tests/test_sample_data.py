@@ -316,3 +316,14 @@ def test_progress_reports_each_step_with_its_rows(raw):
     names = [name for name, _ in seen]
     assert names[:3] == ["set_aside_keys", "save_definitions", "drop_keys"]
     assert ("order_items", 600) in seen and names[-1] == "analyze"
+
+
+def test_a_database_error_names_the_generator_file_and_line_and_changes_nothing(raw):
+    sample_data.load(raw, 600)
+    digest = sample_data.content_hash(raw)
+    raw.execute("ALTER TABLE raw.products RENAME COLUMN price_cents TO list_price")
+    expected = r"^runner/sql/sample_batch\.sql:\d+: column .*price_cents.* does not exist"
+    with pytest.raises(SampleDataError, match=expected):
+        sample_data.change_batch(raw, 1)
+    raw.execute("ALTER TABLE raw.products RENAME COLUMN list_price TO price_cents")
+    assert sample_data.content_hash(raw) == digest
