@@ -88,7 +88,7 @@ def main() -> None:
     print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%}")
     with databases(server, args.keep):
         load_source(server, args.scale)
-        runs = [measure(server, args.fraction) for _ in range(args.repeat)]
+        runs = [measure(server, args.fraction, weir_first=bool(repetition % 2)) for repetition in range(args.repeat)]
     print(report(runs))
 
 
@@ -118,8 +118,12 @@ def load_source(server: Server, scale: int) -> None:
         conn.execute("VACUUM ANALYZE raw.customers, raw.products, raw.orders, raw.order_items")
 
 
-def measure(server: Server, fraction: float) -> dict[str, object]:
-    """Clone the source twice, build fully and incrementally both ways; return every measurement."""
+def measure(server: Server, fraction: float, weir_first: bool) -> dict[str, object]:
+    """Clone the source twice, build fully and incrementally both ways; return every measurement.
+
+    Whichever of a pair runs second may pay for the first's writes still being flushed, so
+    repetitions alternate which goes first.
+    """
     for name in (WEIR_DB, FLOOR_DB):
         _drop(server, name)
         _create(server, name, template=SOURCE_DB)
@@ -127,15 +131,19 @@ def measure(server: Server, fraction: float) -> dict[str, object]:
     weir = weir_command(weir_dsn)
     floor = [server.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", floor_dsn, "-f"]
     results: dict[str, object] = {}
-    results["floor full"] = timed(server, [*floor, str(HERE / "floor_build.sql")], floor_dsn)
-    results["weir full"] = timed(server, weir, weir_dsn)
-    results["models full"] = model_seconds(weir_dsn)
+
+    def pair(kind: str, floor_file: str) -> None:
+        runs = {"weir": lambda: timed(server, weir, weir_dsn),
+                "floor": lambda: timed(server, [*floor, str(HERE / floor_file)], floor_dsn)}
+        for side in ("weir", "floor") if weir_first else ("floor", "weir"):
+            results[f"{side} {kind}"] = runs[side]()
+        results[f"models {kind}"] = model_seconds(weir_dsn)
+
+    pair("full", "floor_build.sql")
     for conninfo in (weir_dsn, floor_dsn):
         with psycopg.connect(conninfo, autocommit=True) as conn:
             sample_data.change_batch(conn, 1, fraction)
-    results["floor incremental"] = timed(server, [*floor, str(HERE / "floor_incremental.sql")], floor_dsn)
-    results["weir incremental"] = timed(server, weir, weir_dsn)
-    results["models incremental"] = model_seconds(weir_dsn)
+    pair("incremental", "floor_incremental.sql")
     results["weir no-op"] = timed(server, weir, weir_dsn)
     results["same results"] = same_results(weir_dsn, floor_dsn)
     print("  " + ", ".join(f"{step} {results[step].seconds:.3f} s" for step in STEPS))
@@ -199,30 +207,33 @@ def same_results(weir_dsn: str, floor_dsn: str) -> list[str]:
 
 
 def report(runs: list[dict[str, object]]) -> str:
-    """Return the table of median seconds, ratios and targets."""
+    """Return the table of median seconds, median ratios (of each run's own pair) and targets."""
+    from statistics import median
+
     from tabulate import tabulate
 
-    def median(step: str) -> Run:
-        values = sorted((run[step] for run in runs), key=lambda value: value.seconds)
-        return Run(values[len(values) // 2].seconds, max(value.max_rss_mb for value in values))
+    def seconds(step: str) -> float:
+        return median(run[step].seconds for run in runs)
 
-    full, floor_full = median("weir full"), median("floor full")
-    incremental, floor_incremental = median("weir incremental"), median("floor incremental")
-    noop = median("weir no-op")
-    full_ratio = full.seconds / floor_full.seconds
-    incremental_ratio = incremental.seconds / floor_incremental.seconds
-    speedup = full.seconds / incremental.seconds
-    peak = max(full.max_rss_mb, incremental.max_rss_mb, noop.max_rss_mb)
+    def ratio(numerator: str, denominator: str) -> float:
+        return median(run[numerator].seconds / run[denominator].seconds for run in runs)
+
+    full_ratio = ratio("weir full", "floor full")
+    incremental_ratio = ratio("weir incremental", "floor incremental")
+    speedup = ratio("weir full", "weir incremental")
+    noop = seconds("weir no-op")
+    peak = max(run[step].max_rss_mb for run in runs for step in ("weir full", "weir incremental", "weir no-op"))
     rows = [
-        ["full build", f"{full.seconds:.3f}", f"{floor_full.seconds:.3f}", f"{full_ratio:.2f}x",
+        ["full build", f"{seconds('weir full'):.3f}", f"{seconds('floor full'):.3f}", f"{full_ratio:.2f}x",
          f"<= {FULL_RATIO}x", verdict(full_ratio <= FULL_RATIO)],
-        ["incremental build", f"{incremental.seconds:.3f}", f"{floor_incremental.seconds:.3f}",
+        ["incremental build", f"{seconds('weir incremental'):.3f}", f"{seconds('floor incremental'):.3f}",
          f"{incremental_ratio:.2f}x", f"<= {INCREMENTAL_RATIO}x", verdict(incremental_ratio <= INCREMENTAL_RATIO)],
         ["full / incremental", "", "", f"{speedup:.1f}x", f">= {SPEEDUP}x", verdict(speedup >= SPEEDUP)],
-        ["no-op build", f"{noop.seconds:.3f}", "", "", f"< {NOOP_SECONDS} s", verdict(noop.seconds < NOOP_SECONDS)],
+        ["no-op build", f"{noop:.3f}", "", "", f"< {NOOP_SECONDS} s", verdict(noop < NOOP_SECONDS)],
         ["weir peak RSS (MB)", f"{peak:.0f}", "", "", f"< {RSS_MB:.0f} MB", verdict(peak < RSS_MB)],
     ]
-    table = tabulate(rows, headers=["step", "weir s", "floor s", "ratio", "target", "verdict"], tablefmt="simple")
+    headers = [f"step (median of {len(runs)})", "weir s", "floor s", "ratio", "target", "verdict"]
+    table = tabulate(rows, headers=headers, tablefmt="simple")
     differing = sorted({name for run in runs for name in run["same results"]})
     same = "identical" if not differing else "DIFFERENT " + ", ".join(differing)
     last = runs[-1]
