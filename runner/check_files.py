@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from runner.errors import ConfigError, ProjectFileError
-from runner.sqlfile import Directive, checksum, line_at, parse_header
+from runner.sqlfile import Directive, SelectRules, checksum, line_at, one_select, parse_header
 
 DIRECTIVES = frozenset({"severity", "warn_if", "error_if", "tags", "description", "show", "gate", "quarantine"})
 SEVERITIES = ("error", "warn")
@@ -328,48 +328,23 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> dict
 # The SELECT
 
 
+_CHECK_SELECT = SelectRules(
+    empty="no SELECT; a check file holds one SELECT whose rows are the violations",
+    second="a check file holds exactly one SELECT: combine them with UNION ALL or split them into two checks",
+    not_select="a check is one SELECT, this is {statement}; a check only reads:"
+    " write a SELECT returning the violating rows",
+    into="a check only reads: remove INTO",
+)
+
+
 def _the_select(text: str, display: str) -> tuple[str, int]:
     """Return the file's one SELECT without header comments or trailing semicolon, and its line."""
-    from pglast import parser
-
-    try:
-        statements = parser.parse_sql(text)
-    except parser.ParseError as exc:
-        offset = exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{display}:{line_at(text, offset)}: {_one_line(exc.args[0])}; fix the SQL") from None
-    if not statements:
-        raise ProjectFileError(
-            f"{display}:1: no SELECT; a check file holds one SELECT whose rows are the violations"
-        )
-    if len(statements) > 1:
-        second = _first_token(text, statements[1].stmt_location or 0)
-        raise ProjectFileError(
-            f"{display}:{line_at(text, second)}: a second statement; a check file holds exactly one SELECT:"
-            " combine them with UNION ALL or split them into two checks"
-        )
-    raw = statements[0]
-    start = raw.stmt_location or 0
-    end = start + raw.stmt_len if raw.stmt_len else len(text)
-    # Comments dropped at the ends: a trailing "-- note" would swallow the ")" Weir wraps around the SELECT.
-    tokens = [token for token in parser.scan(text) if start <= token.start < end and "COMMENT" not in token.name]
-    if tokens and tokens[-1].name == "ASCII_59":  # ";"
-        tokens.pop()
-    first, last = tokens[0], tokens[-1]
-    line = line_at(text, first.start)
-    node = raw.stmt
-    if type(node).__name__ != "SelectStmt":
-        words = " ".join(text[token.start : token.end + 1].upper() for token in tokens[:2])
-        raise ProjectFileError(
-            f"{display}:{line}: a check is one SELECT, this is {words}; a check only reads:"
-            " write a SELECT returning the violating rows"
-        )
-    if node.intoClause is not None:
-        raise ProjectFileError(f"{display}:{line}: SELECT ... INTO creates a table; a check only reads: remove INTO")
-    sql = text[first.start : last.end + 1]
+    select = one_select(text, display, _CHECK_SELECT)
+    sql, line, node = select.sql, select.line, select.node
     problem = _writes(node)
     if problem is not None:
         message, location = problem
-        where = line_at(text, first.start + location) if location >= 0 else line
+        where = line_at(text, select.offset + location) if location >= 0 else line
         raise ProjectFileError(f"{display}:{where}: {message}")
     return sql, line
 
@@ -397,16 +372,4 @@ def _writes(node) -> tuple[str, int] | None:
     return None
 
 
-def _one_line(message: str) -> str:
-    # "at or near" quotes the rest of an unterminated string, newlines and all.
-    lines = message.splitlines() or [""]
-    return lines[0] + ('..."' if len(lines) > 1 else "")
 
-
-def _first_token(text: str, offset: int) -> int:
-    from pglast import parser
-
-    for token in parser.scan(text):
-        if token.start >= offset and "COMMENT" not in token.name:
-            return token.start
-    return offset

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from runner.errors import ProjectFileError
-from runner.sqlfile import Directive, checksum, line_at, parse_header
+from runner.sqlfile import Directive, SelectRules, checksum, one_select, parse_error_text, parse_header
 
 
 @dataclass(frozen=True)
@@ -292,64 +292,25 @@ def _check_columns(directive: Directive, value: str, fail, many: bool) -> None:
 # The SELECT
 
 
+_MODEL_SELECT = SelectRules(
+    empty="no SELECT; a model file holds exactly one SELECT (its header comments before it)",
+    second="a model file holds exactly one SELECT: move the rest to a migration or another model",
+    not_select="a model is one SELECT, this is {statement};"
+    " write the SELECT that produces the rows and let Weir build the relation",
+    into="remove INTO, Weir builds the relation",
+)
+
+
 def _the_select(text: str, display: str) -> tuple[str, int]:
-    """Return the file's one statement without header comments or trailing semicolon, and its line."""
-    from pglast import parser
-
-    try:
-        statements = parser.parse_sql(text)
-    except parser.ParseError as exc:
-        offset = exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{display}:{line_at(text, offset)}: {_one_line(exc.args[0])}; fix the SQL") from None
-    if not statements:
-        raise ProjectFileError(
-            f"{display}:1: no SELECT; a model file holds exactly one SELECT (its header comments before it)"
-        )
-    if len(statements) > 1:
-        second = statements[1].stmt_location or 0
-        raise ProjectFileError(
-            f"{display}:{line_at(text, _first_token(text, second))}: a second statement; a model file holds"
-            " exactly one SELECT: move the rest to a migration or another model"
-        )
-    raw = statements[0]
-    start = raw.stmt_location or 0
-    end = start + raw.stmt_len if raw.stmt_len else len(text)
-    tokens = [token for token in parser.scan(text) if start <= token.start < end and "COMMENT" not in token.name]
-    if tokens and tokens[-1].name == "ASCII_59":  # ";"
-        tokens.pop()
-    first, last = tokens[0], tokens[-1]
-    line = line_at(text, first.start)
-    node = raw.stmt
-    if type(node).__name__ != "SelectStmt":
-        raise ProjectFileError(
-            f"{display}:{line}: a model is one SELECT, this is {_statement_name(text, tokens)};"
-            " write the SELECT that produces the rows and let Weir build the relation"
-        )
-    if node.intoClause is not None:
-        raise ProjectFileError(
-            f"{display}:{line}: SELECT ... INTO creates a table; remove INTO, Weir builds the relation"
-        )
-    return text[first.start : last.end + 1], line
+    """Return the file's one SELECT without header comments or trailing semicolon, and its line."""
+    select = one_select(text, display, _MODEL_SELECT)
+    return select.sql, select.line
 
 
-def _one_line(message: str) -> str:
-    # "at or near" quotes the rest of an unterminated string, newlines and all.
-    lines = message.splitlines() or [""]
-    return lines[0] + ('..."' if len(lines) > 1 else "")
 
 
-def _first_token(text: str, offset: int) -> int:
-    from pglast import parser
-
-    for token in parser.scan(text):
-        if token.start >= offset and "COMMENT" not in token.name:
-            return token.start
-    return offset
 
 
-def _statement_name(text: str, tokens: list) -> str:
-    words = [text[token.start : token.end + 1].upper() for token in tokens[:2]]
-    return " ".join(words) if words else "empty"
 
 
 @dataclass(frozen=True)
@@ -377,7 +338,7 @@ def _extract(sql: str, display: str, sql_line: int) -> _Found:
         select = parser.parse_sql(sql)[0].stmt
     except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
         offset = exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{display}:{line(offset)}: {_one_line(exc.args[0])}; fix the SQL") from None
+        raise ProjectFileError(f"{display}:{line(offset)}: {parse_error_text(exc.args[0])}; fix the SQL") from None
     found = _Found()
     try:
         _walk(select, frozenset(), found)

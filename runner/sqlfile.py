@@ -177,3 +177,72 @@ def _needs_autocommit(kind: str, node: dict) -> bool:
     if kind == "ReindexStmt":
         return any(param.get("DefElem", {}).get("defname") == "concurrently" for param in node.get("params", ()))
     return False
+
+
+@dataclass(frozen=True)
+class SelectRules:
+    """What a kind of file (a model, a check) says when it is not exactly one SELECT."""
+
+    empty: str  # after "path:1: "
+    second: str  # after "path:line: a second statement; "
+    not_select: str  # after "path:line: "; {statement} is the first two words, e.g. "INSERT INTO"
+    into: str  # after "path:line: SELECT ... INTO creates a table; "
+
+
+@dataclass(frozen=True)
+class OneSelect:
+    """The single SELECT of a model or check file."""
+
+    sql: str  # without header comments or trailing semicolon
+    line: int
+    offset: int  # character offset of `sql` in the file
+    node: object  # pglast's SelectStmt
+
+
+def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
+    """Return the file's only statement, which must be a SELECT, or raise ProjectFileError `path:line: ...`."""
+    from pglast import parser
+
+    try:
+        statements = parser.parse_sql(text)
+    except parser.ParseError as exc:
+        offset = exc.args[1] if len(exc.args) > 1 else 0
+        message = parse_error_text(exc.args[0])
+        raise ProjectFileError(f"{display}:{line_at(text, offset)}: {message}; fix the SQL") from None
+    if not statements:
+        raise ProjectFileError(f"{display}:1: {rules.empty}")
+    if len(statements) > 1:
+        second = _first_token(text, statements[1].stmt_location or 0)
+        raise ProjectFileError(f"{display}:{line_at(text, second)}: a second statement; {rules.second}")
+    raw = statements[0]
+    start = raw.stmt_location or 0
+    end = start + raw.stmt_len if raw.stmt_len else len(text)
+    # Comments dropped at the ends: a trailing "-- note" would swallow a ")" wrapped around the SELECT.
+    tokens = [token for token in parser.scan(text) if start <= token.start < end and "COMMENT" not in token.name]
+    if tokens and tokens[-1].name == "ASCII_59":  # ";"
+        tokens.pop()
+    first, last = tokens[0], tokens[-1]
+    line = line_at(text, first.start)
+    node = raw.stmt
+    if type(node).__name__ != "SelectStmt":
+        statement = " ".join(text[token.start : token.end + 1].upper() for token in tokens[:2])
+        raise ProjectFileError(f"{display}:{line}: {rules.not_select.format(statement=statement)}")
+    if node.intoClause is not None:
+        raise ProjectFileError(f"{display}:{line}: SELECT ... INTO creates a table; {rules.into}")
+    return OneSelect(text[first.start : last.end + 1], line, first.start, node)
+
+
+def parse_error_text(message: str) -> str:
+    """Return the first line of a pglast parse error, marking where it was cut."""
+    # "at or near" quotes the rest of an unterminated string, newlines and all.
+    lines = message.splitlines() or [""]
+    return lines[0] + ('..."' if len(lines) > 1 else "")
+
+
+def _first_token(text: str, offset: int) -> int:
+    from pglast import parser
+
+    for token in parser.scan(text):
+        if token.start >= offset and "COMMENT" not in token.name:
+            return token.start
+    return offset
