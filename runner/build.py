@@ -165,18 +165,18 @@ def build(
 def ensure_build_state(conn: psycopg.Connection) -> None:
     """Create weir.build_run, build_result, build_input and relation_token() if missing (and M's model state)."""
     from runner.materialize import ensure_model_state
-    from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+    from runner.state import install
 
-    present = conn.execute(
-        "SELECT to_regclass('weir.build_input') IS NOT NULL"
-        " AND to_regprocedure('weir.relation_token(regclass)') IS NOT NULL"
-    ).fetchone()[0]
-    if not present:
-        with conn.transaction():
-            # Two first builds at once would both CREATE SCHEMA; one waits here instead.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
-            conn.execute(state_sql("build_state"))
+    install(conn, "build_state", _BUILD_STATE_PRESENT)
     ensure_model_state(conn)
+
+
+# Read from pg_class and pg_proc rather than to_regclass(), whose catalog cache can lag
+# behind a concurrent first run that committed while this one waited for the lock.
+_BUILD_STATE_PRESENT = """
+SELECT EXISTS (SELECT FROM pg_class WHERE relname = 'build_input' AND relnamespace::regnamespace::text = 'weir')
+   AND EXISTS (SELECT FROM pg_proc WHERE proname = 'relation_token' AND pronamespace::regnamespace::text = 'weir')
+"""
 
 
 def list_models(conninfo: str, settings: Settings) -> list[tuple[str, str, str, datetime | None]]:

@@ -12,7 +12,7 @@ import hashlib
 from functools import cache
 from typing import TYPE_CHECKING
 
-from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+from runner.state import STATE_SCHEMA_LOCK, sql_file
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,7 +32,7 @@ WHERE n.nspname = 'weir' AND p.proname = 'check_library_version' AND p.pronargs 
 @cache
 def library_sql() -> str:
     """Return the text of runner/sql/check_library.sql."""
-    return state_sql("check_library")
+    return sql_file("check_library")
 
 
 @cache

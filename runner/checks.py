@@ -191,15 +191,11 @@ def ensure_check_state(conn: psycopg.Connection) -> None:
     """Create weir.check_run and weir.check_result if they are missing."""
     import psycopg
 
-    from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+    from runner.state import install
 
     try:
-        if conn.execute("SELECT to_regclass('weir.check_result') IS NOT NULL").fetchone()[0]:
-            return
-        with conn.transaction():
-            # Two first runs at once would both CREATE SCHEMA; one waits here instead.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
-            conn.execute(state_sql("check_state"))
+        install(conn, "check_state", "SELECT EXISTS (SELECT FROM pg_class"
+                " WHERE relname = 'check_result' AND relnamespace::regnamespace::text = 'weir')")
     except psycopg.Error as exc:
         raise CheckError(
             f"cannot create Weir's check history tables in schema weir: {_primary(exc)};"

@@ -280,16 +280,12 @@ def prepare_gates(conn: psycopg.Connection) -> None:
 
     from runner.checks import install_library
     from runner.errors import CheckError
-    from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+    from runner.state import install
 
     install_library(conn)
     try:
-        if conn.execute("SELECT to_regclass('weir.gate_result') IS NOT NULL").fetchone()[0]:
-            return
-        with conn.transaction():
-            # Two first builds at once would both create it; one waits here instead.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
-            conn.execute(state_sql("gates"))
+        install(conn, "gates", "SELECT EXISTS (SELECT FROM pg_class"
+                " WHERE relname = 'gate_result' AND relnamespace::regnamespace::text = 'weir')")
     except psycopg.Error as exc:
         raise CheckError(
             f"cannot create weir.gate_result: {_primary(exc)}; grant this role CREATE on schema weir,"

@@ -63,15 +63,11 @@ class Previous:
 
 def ensure_model_state(conn: psycopg.Connection) -> None:
     """Create weir.model_state and weir.since() if missing; safe when several sessions start at once."""
-    from runner.migration_state import STATE_SCHEMA_LOCK, state_sql
+    from runner.state import install
 
     # weir.since is created last, in the same transaction, so it existing means everything does.
-    if conn.execute("SELECT to_regprocedure('weir.since(text)') IS NOT NULL").fetchone()[0]:
-        return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
-        if not conn.execute("SELECT to_regprocedure('weir.since(text)') IS NOT NULL").fetchone()[0]:
-            conn.execute(state_sql("model_state"))
+    install(conn, "model_state",
+            "SELECT EXISTS (SELECT FROM pg_proc WHERE proname = 'since' AND pronamespace::regnamespace::text = 'weir')")
 
 
 def materialize(

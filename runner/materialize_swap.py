@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from runner.errors import ModelFailed
 from runner.materialize_common import derived_name, execute, failure_message, find_relation
-from runner.migration_state import state_sql
+from runner.state import sql_file
 
 if TYPE_CHECKING:
     import psycopg
@@ -99,7 +99,7 @@ def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
                 f" (relkind {old.kind!r}); drop or rename it, then re-run"
             )
         with _qualified_names(conn):
-            rows = execute(conn, state_sql("materialize_dependents"), {"oid": old.oid}).fetchall()
+            rows = execute(conn, sql_file("materialize_dependents"), {"oid": old.oid}).fetchall()
         dependents = [_Dependent(*row) for row in rows]
         grants = execute(conn, _GRANTS, (old.oid,)).fetchall()
         # Readers lock a view before the tables it reads; lock the views first too, or a reader
@@ -215,7 +215,7 @@ def _drop_models_on(conn: psycopg.Connection, model: Model, view: _Dependent, ex
     """Drop `view` and the views on it if Weir builds them all; else fail naming the view."""
     from psycopg import sql
 
-    closure = execute(conn, state_sql("materialize_dependents_all"), {"oid": view.oid}).fetchall()
+    closure = execute(conn, sql_file("materialize_dependents_all"), {"oid": view.oid}).fetchall()
     others = [qualified for qualified, is_model in closure if not is_model]
     if others:
         primary = failure_message(model, exc).split(": ", 1)[1]

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from typing import TYPE_CHECKING
+
+from runner.state import install
 
 if TYPE_CHECKING:
     import psycopg
 
     from runner.migration_files import Migration
-
-# Serialises creation of the weir schema between concurrent first runs.
-STATE_SCHEMA_LOCK = 0x7765_6972_0000  # "weir" + 0
-
 
 @dataclass(frozen=True)
 class AppliedMigration:
@@ -33,18 +30,9 @@ class AppliedMigration:
     in_yoyo: bool = False  # also recorded in yoyo's _yoyo_migration, which rollback must keep in step
 
 
-def state_sql(name: str) -> str:
-    """Return the text of one of the package's SQL files, e.g. 'migration_state'."""
-    return resources.files("runner").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
-
-
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create the weir schema's migration tables if they are missing, in the current transaction."""
-    exists = conn.execute("SELECT to_regclass('weir.migration_log') IS NOT NULL").fetchone()[0]
-    if exists:
-        return
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (STATE_SCHEMA_LOCK,))
-    conn.execute(state_sql("migration_state"))
+    """Create the weir schema's migration tables if they are missing."""
+    install(conn, "migration_state", "SELECT to_regclass('weir.migration_log') IS NOT NULL")
 
 
 def read_applied(conn: psycopg.Connection) -> dict[str, AppliedMigration]:

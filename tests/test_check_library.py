@@ -18,7 +18,7 @@ import yaml
 from psycopg import sql
 
 from runner.check_library import install, installed_version, library_sql, library_version
-from runner.migration_state import STATE_SCHEMA_LOCK
+from runner.state import STATE_SCHEMA_LOCK
 
 CASES = Path(__file__).parent / "check_cases"
 
