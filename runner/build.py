@@ -27,7 +27,6 @@ costs time, a wrong skip costs correctness. "Everything it reads" is, through an
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,6 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import GateFailed, WeirError
+from runner.workers import WorkerConnections
 
 if TYPE_CHECKING:
     import psycopg
@@ -385,10 +385,7 @@ class _Runner:
         self.opaque = opaque  # model -> functions it calls that may read tables
         self.selected, self.run_id, self.full_refresh = selected, run_id, full_refresh
         self.threads, self.emit, self.conn = threads, emit, conn
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection] = []
-        self._busy: dict[str, psycopg.Connection] = {}
-        self._guard = threading.Lock()
+        self.workers = WorkerConnections(conninfo, "weir build")
 
     def run(self) -> BuildReport:
         names = {model.qualified for model in self.selected}
@@ -422,12 +419,11 @@ class _Runner:
                     results[model.qualified] = result
                     self.emit(BuildEvent("finished", model.qualified, result.error or result.note, result))
         except BaseException:
-            self._cancel_running()
+            self.workers.cancel_all()
             raise
         finally:
             executor.shutdown(wait=True)
-            for conn in self._connections:
-                conn.close()
+            self.workers.close_all()
         return BuildReport(self.run_id, [results[model.qualified] for model in self.selected])
 
     def _upstream_failed(self, model: Model, failed: list[str]) -> ModelResult:
@@ -438,26 +434,7 @@ class _Runner:
         self.emit(BuildEvent("finished", model.qualified, result.note, result))
         return result
 
-    def _cancel_running(self) -> None:
-        with self._guard:
-            for conn in self._busy.values():
-                try:
-                    conn.cancel_safe()
-                except Exception:  # cancelling is best effort; the connection closes next
-                    pass
-
     # -- one model, on a worker thread ---------------------------------------------------------
-
-    def _connection(self) -> psycopg.Connection:
-        from runner.connection import connect
-
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.conninfo, "weir build")
-            self._local.conn = conn
-            with self._guard:
-                self._connections.append(conn)
-        return conn
 
     def _build_one(self, model: Model) -> ModelResult:
         import psycopg
@@ -468,10 +445,8 @@ class _Runner:
         gates = self.gates.get(model.qualified, ())
         started = time.perf_counter()
         try:
-            conn = self._connection()
-            with self._guard:
-                self._busy[model.qualified] = conn
-            try:
+            conn = self.workers.get()
+            with self.workers.busy(model.qualified, conn):
                 sql_changed = model_checksum_changed(conn, model)
                 # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
                 inputs = _inputs_of(self.graph, model) if model.kind != "view" else _Inputs((), ())
@@ -516,9 +491,6 @@ class _Runner:
                     )
                     self._record(conn, result)
                 return result
-            finally:
-                with self._guard:
-                    self._busy.pop(model.qualified, None)
         except (WeirError, psycopg.Error) as exc:
             message = str(exc) if isinstance(exc, WeirError) else _database_error(model, exc)
             result = ModelResult(
@@ -526,7 +498,7 @@ class _Runner:
             )
             self._record_failure(result)
             if isinstance(exc, GateFailed):
-                record_gate_results(self._connection(), self.run_id, exc.results)
+                record_gate_results(self.workers.get(), self.run_id, exc.results)
             return result
 
     def _look(self, conn: psycopg.Connection, model: Model, inputs: _Inputs) -> tuple[bool, Any, dict, dict]:
@@ -583,10 +555,7 @@ class _Runner:
 
     def _record_failure(self, result: ModelResult) -> None:
         # The model's connection may be the reason it failed; record on a healthy one.
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._connection()
-        self._record(conn, result)
+        self._record(self.workers.get(), result)
 
 
 _NOT_YET = ModelResult("", "", "pending")

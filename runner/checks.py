@@ -267,14 +267,11 @@ class _Runner:
         threads: int,
         emit: Callable[[CheckResult], None],
     ) -> None:
-        import threading
+        from runner.workers import WorkerConnections
 
         self.conninfo, self.main, self.timeout, self.run_id = conninfo, main, timeout, run_id
         self.threads, self.emit = threads, emit
-        self._local = threading.local()
-        self._connections: list[psycopg.Connection] = []
-        self._busy: dict[str, psycopg.Connection] = {}
-        self._guard = threading.Lock()
+        self.workers = WorkerConnections(conninfo, "weir check")
 
     def run(self, checks: list[Check]) -> dict[str, CheckResult]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -292,32 +289,12 @@ class _Runner:
                     self.emit(result)
         except BaseException:
             executor.shutdown(wait=False, cancel_futures=True)
-            self._cancel_running()
+            self.workers.cancel_all()
             raise
         finally:
             executor.shutdown(wait=True)
-            for conn in self._connections:
-                conn.close()
+            self.workers.close_all()
         return results
-
-    def _cancel_running(self) -> None:
-        with self._guard:
-            for conn in self._busy.values():
-                try:
-                    conn.cancel_safe()
-                except Exception:  # cancelling is best effort; the connection closes next
-                    pass
-
-    def _connection(self) -> psycopg.Connection:
-        from runner.connection import connect
-
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = connect(self.conninfo, "weir check")
-            self._local.conn = conn
-            with self._guard:
-                self._connections.append(conn)
-        return conn
 
     def _run_one(self, check: Check) -> CheckResult:
         """Run `check` on this thread's connection and record its result."""
@@ -328,14 +305,12 @@ class _Runner:
 
         started = time.perf_counter()
         try:
-            conn = self._connection()
+            conn = self.workers.get()
         except ConnectionFailed as exc:
             result = self._error(check, f"{check.display}:{check.sql_line}: {exc}", started)
             self._record_elsewhere(result)
             return result
-        with self._guard:
-            self._busy[check.name] = conn
-        try:
+        with self.workers.busy(check.name, conn):
             count_query = _COUNT_PREFIX + check.sql + "\n) AS violations"
             sample_query = sql.SQL(_SAMPLE_PREFIX + "{}\n) AS violations LIMIT {}").format(
                 sql.SQL(check.sql), sql.Literal(check.show)
@@ -374,9 +349,6 @@ class _Runner:
                     description=check.description,
                     tags=check.tags,
                 )
-        finally:
-            with self._guard:
-                self._busy.pop(check.name, None)
         if conn.broken or conn.closed:
             self._record_elsewhere(result)
         else:
@@ -449,7 +421,7 @@ class _Runner:
 
     def _record_elsewhere(self, result: CheckResult) -> None:
         """Record a result on the run's own connection: this thread's is lost or could not be opened."""
-        self._local.conn = None
+        self.workers.forget()
         self._record(self.main, result)  # psycopg serialises a connection shared between threads
 
 
