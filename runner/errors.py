@@ -79,3 +79,7 @@ class CheckError(WeirError):
     """Checks could not be run at all: their history tables or the check library could not be set up."""
 
     exit_code = EXIT_ERROR
+
+
+class SampleDataError(WeirError):
+    """The raw schema is not in the state the sample-data generator needs."""

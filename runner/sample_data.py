@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from runner.errors import WeirError
+from runner.errors import SampleDataError
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,10 +54,6 @@ FROM {} AS t
 """
 
 Progress = Callable[[str, int, float], None]
-
-
-class SampleDataError(WeirError):
-    """The raw schema is not in the state the sample-data generator needs."""
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from runner import sample_data
+from runner.errors import SampleDataError
 from runner.fingerprint import diff, fingerprint
 from runner.migrations import migrate
-from runner.sample_data import SampleDataError
 from runner.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
