@@ -241,7 +241,33 @@ ORDER BY check_name, run_id DESC
 """
 # The check's SELECT goes on lines of its own: a PostgreSQL error position maps back to its line.
 _COUNT_PREFIX = "SELECT count(*) FROM (\n"
-_SAMPLE_PREFIX = "SELECT to_jsonb(violations.*) AS weir_sample, violations.* FROM (\n"
+# Materialized, so the LIMIT cannot talk the planner into another (possibly far slower) plan
+# than the count just used.
+_SAMPLE_PREFIX = "WITH violations AS MATERIALIZED (\n"
+_SAMPLE_SUFFIX = "\n) SELECT to_jsonb(violations.*) AS weir_sample, violations.* FROM violations LIMIT {}"
+
+
+def _prepare_connection(conn: psycopg.Connection) -> None:
+    """Set up a check connection: cheap history writes, and infinite timestamps shown, not fatal."""
+    from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+
+    # A result row is history, not data: waiting for each one's WAL flush cost more than the
+    # checks themselves on small runs. The run's closing update, on the main connection, flushes.
+    conn.execute("SET synchronous_commit = off")
+    for name, base in (("date", DateLoader), ("timestamp", TimestampLoader), ("timestamptz", TimestamptzLoader)):
+        conn.adapters.register_loader(name, _infinity_tolerant(base))
+
+
+def _infinity_tolerant(base: type) -> type:
+    """A psycopg loader that returns 'infinity' and '-infinity' as text instead of failing."""
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        def load(self, data):  # noqa: ANN001, ANN202
+            if bytes(data) in (b"infinity", b"-infinity"):
+                return bytes(data).decode()
+            return super().load(data)
+
+    return Loader
 
 
 def _start_run(conn: psycopg.Connection, selectors: tuple[str, ...], threads: int, checks: int) -> int:
@@ -271,7 +297,7 @@ class _Runner:
 
         self.conninfo, self.main, self.timeout, self.run_id = conninfo, main, timeout, run_id
         self.threads, self.emit = threads, emit
-        self.workers = WorkerConnections(conninfo, "weir check")
+        self.workers = WorkerConnections(conninfo, "weir check", prepare=_prepare_connection)
 
     def run(self, checks: list[Check]) -> dict[str, CheckResult]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -312,7 +338,7 @@ class _Runner:
             return result
         with self.workers.busy(check.name, conn):
             count_query = _COUNT_PREFIX + check.sql + "\n) AS violations"
-            sample_query = sql.SQL(_SAMPLE_PREFIX + "{}\n) AS violations LIMIT {}").format(
+            sample_query = sql.SQL(_SAMPLE_PREFIX + "{}" + _SAMPLE_SUFFIX).format(
                 sql.SQL(check.sql), sql.Literal(check.show)
             )
             columns: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -14,8 +14,10 @@ if TYPE_CHECKING:
 class WorkerConnections:
     """One connection per worker thread, opened on first use; the ones at work can be cancelled."""
 
-    def __init__(self, conninfo: str, purpose: str) -> None:
-        self.conninfo, self.purpose = conninfo, purpose
+    def __init__(
+        self, conninfo: str, purpose: str, prepare: Callable[[psycopg.Connection], None] | None = None
+    ) -> None:
+        self.conninfo, self.purpose, self.prepare = conninfo, purpose, prepare
         self._local = threading.local()
         self._opened: list[psycopg.Connection] = []
         self._busy: dict[str, psycopg.Connection] = {}
@@ -28,6 +30,8 @@ class WorkerConnections:
         conn = self.current()
         if conn is None:
             conn = connect(self.conninfo, self.purpose)
+            if self.prepare is not None:
+                self.prepare(conn)
             self._local.conn = conn
             with self._guard:
                 self._opened.append(conn)

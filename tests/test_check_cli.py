@@ -42,3 +42,15 @@ def test_a_check_that_cannot_run_exits_2(project, dsn):
     result = weir("check", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2
     assert 'checks/broken.sql:1: ERROR relation "no_such_table" does not exist' in result.stdout
+
+
+def test_failing_rows_with_infinite_timestamps_are_shown_not_an_error(project, db, dsn):
+    db.execute("CREATE TABLE versions (id int, valid_from timestamptz, valid_on date)")
+    db.execute("INSERT INTO versions VALUES (1, '-infinity', 'infinity')")
+    checks = project / "checks"
+    checks.mkdir()
+    (checks / "no_infinite_starts.sql").write_text("SELECT * FROM versions WHERE valid_from = '-infinity'\n")
+    result = weir("check", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 1, result.output
+    assert "checks/no_infinite_starts.sql: FAIL 1 row" in result.stdout
+    assert "-infinity" in result.stdout and "infinity" in result.stdout
