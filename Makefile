@@ -59,6 +59,7 @@ BENCH_SCALE ?= 1000000
 bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
