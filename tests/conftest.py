@@ -99,3 +99,14 @@ def write_migration(project: Path, stem: str, forward: str, rollback: str | None
     if rollback is not None:
         (project / "migrations" / f"{stem}.rollback.sql").write_text(rollback)
     return path
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write `files` (paths relative to `root`, text or bytes), creating folders as needed."""
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import write_files
 
 from runner.check_files import ANY_ROW, Check, Threshold, read_checks, select_checks
 from runner.errors import ConfigError, ProjectFileError
@@ -145,28 +146,22 @@ BAD_CHECKS = [
 ]
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+def write_checks(root: Path, files: dict[str, str | bytes]) -> Path:
     """Write `files` (paths relative to `root`) and return the checks directory."""
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(root, files)
     return root / "checks"
 
 
 def one_check(root: Path, text: str, path: str = "checks/c.sql") -> Check:
     """Write one check file and return what read_checks makes of it."""
-    checks = read_checks(write_files(root, {path: text}), root)
+    checks = read_checks(write_checks(root, {path: text}), root)
     assert len(checks) == 1
     return checks[0]
 
 
 @pytest.mark.parametrize("case", BAD_CHECKS, ids=[case["id"] for case in BAD_CHECKS])
 def test_bad_check_files_are_reported_with_path_and_line(tmp_path: Path, case: dict) -> None:
-    checks_dir = write_files(tmp_path, case["files"])
+    checks_dir = write_checks(tmp_path, case["files"])
     with pytest.raises(ProjectFileError) as raised:
         read_checks(checks_dir, tmp_path)
     message = str(raised.value)
@@ -213,7 +208,7 @@ def test_a_gate_and_quarantine_are_read(tmp_path: Path) -> None:
 
 
 def test_checks_are_found_in_subdirectories_and_sorted_by_name(tmp_path: Path) -> None:
-    checks_dir = write_files(
+    checks_dir = write_checks(
         tmp_path,
         {
             "checks/z.sql": "SELECT 1",
@@ -276,7 +271,7 @@ def test_status_names_the_threshold_that_decided_it(tmp_path: Path) -> None:
 @pytest.fixture
 def some_checks(tmp_path: Path) -> list[Check]:
     """Four checks in two directories, with tags."""
-    checks_dir = write_files(
+    checks_dir = write_checks(
         tmp_path,
         {
             "checks/orders/positive_amount.sql": '-- weir: tags="orders daily"\nSELECT 1',

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import write_files
 
 from runner.errors import ProjectFileError
 from runner.graph import ModelGraph
@@ -17,13 +18,7 @@ BAD_MODELS = yaml.safe_load((Path(__file__).parent / "models_fixtures" / "bad_mo
 
 def write_models(root: Path, files: dict[str, str | bytes]) -> Path:
     """Write `files` (paths relative to `root`) and return the models directory."""
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(root, files)
     return root / "models"
 
 
