@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from runner.errors import ConfigError, ProjectFileError
-from runner.sqlfile import Directive, SelectRules, checksum, line_at, one_select, parse_header
+from runner.sqlfile import Directive, SelectRules, checksum, json_nodes, line_at, one_select, parse_header
 
 DIRECTIVES = frozenset({"severity", "warn_if", "error_if", "tags", "description", "show", "gate", "quarantine"})
 SEVERITIES = ("error", "warn")
@@ -340,35 +340,22 @@ _CHECK_SELECT = SelectRules(
 def _the_select(text: str, display: str) -> tuple[str, int]:
     """Return the file's one SELECT without header comments or trailing semicolon, and its line."""
     select = one_select(text, display, _CHECK_SELECT)
-    sql, line, node = select.sql, select.line, select.node
-    problem = _writes(node)
+    problem = _writes(select.node)
     if problem is not None:
         message, location = problem
-        where = line_at(text, select.offset + location) if location >= 0 else line
+        where = line_at(text, select.char_offset(location)) if location >= 0 else select.line
         raise ProjectFileError(f"{display}:{where}: {message}")
-    return sql, line
+    return select.sql, select.line
 
 
-def _writes(node) -> tuple[str, int] | None:
-    """Return why a SELECT would write or lock (message, offset), or None: a check only reads."""
-    from pglast import ast
-
-    if isinstance(node, (list, tuple)):
-        for item in node:
-            found = _writes(item)
-            if found:
-                return found
-        return None
-    if not isinstance(node, ast.Node):
-        return None
-    if isinstance(node, ast.CommonTableExpr) and not isinstance(node.ctequery, ast.SelectStmt):
-        return (f"WITH {node.ctename} AS (...) changes data; a check only reads: remove it", node.location or -1)
-    if isinstance(node, ast.SelectStmt) and node.lockingClause:
-        return ("SELECT ... FOR UPDATE/SHARE locks rows; a check only reads: remove the locking clause", -1)
-    for slot in type(node).__slots__:
-        found = _writes(getattr(node, slot))
-        if found:
-            return found
+def _writes(select: dict) -> tuple[str, int] | None:
+    """Return why a SELECT would write or lock (message, byte offset or -1), or None: a check only reads."""
+    for kind, node in json_nodes({"SelectStmt": select}):
+        if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:
+            return (f"WITH {node['ctename']} AS (...) changes data; a check only reads: remove it",
+                    node.get("location", -1))
+        if kind == "SelectStmt" and node.get("lockingClause"):
+            return ("SELECT ... FOR UPDATE/SHARE locks rows; a check only reads: remove the locking clause", -1)
     return None
 
 

@@ -201,15 +201,16 @@ def gate_inputs(check: Check) -> list[tuple[str | None, str, int, bool]]:
     (NULL::marts.x), regclass literals ('marts.x'::regclass) and the relation arguments of
     the weir.* check functions.
     """
-    from pglast import parser
-
     from runner.model_files import _found
+    from runner.sqlfile import parse_json
 
     found: list[tuple[str | None, str, int, bool]] = [
         (reference.schema, reference.name, reference.location, False)
         for reference in _found(check.sql, check.display, check.sql_line).references
     ]
-    _walk(parser.parse_sql(check.sql)[0].stmt, found)
+    statements, char_offset = parse_json(check.sql)
+    for schema, name, location, maybe_type in _named_relations(statements[0]["stmt"]):
+        found.append((schema, name, char_offset(location), maybe_type))
     return found
 
 
@@ -221,31 +222,27 @@ def gate_tokens(gates: Sequence[Check]) -> dict[str, dict[str, str]]:
     return {"gates": {check.name: check.checksum for check in gates}} if gates else {}
 
 
-def _walk(node, found: list[tuple[str | None, str, int, bool]]) -> None:
-    from pglast import ast
+def _named_relations(tree: dict) -> list[tuple[str | None, str, int, bool]]:
+    """Return the relations named outside FROM in a JSON parse tree, with byte offsets (see gate_inputs)."""
+    from runner.sqlfile import json_nodes
 
-    if isinstance(node, (list, tuple)):
-        for item in node:
-            _walk(item, found)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    if isinstance(node, ast.TypeCast) and isinstance(node.arg, ast.A_Const):
-        names = [part.sval for part in node.typeName.names]
-        location = node.location or 0
-        if node.arg.isnull and names[0] != "pg_catalog" and len(names) <= 2:
-            found.append((names[0] if len(names) == 2 else None, names[-1], location, len(names) == 1))
-        elif names[-1] == "regclass" and isinstance(node.arg.val, ast.String):
-            _add_named(node.arg.val.sval, location, found)
-    if isinstance(node, ast.FuncCall) and len(node.funcname) == 2 and node.funcname[0].sval == "weir":
-        for position in _RELATION_ARGUMENTS.get(node.funcname[1].sval, ()):
-            args = node.args or ()
-            if position < len(args) and isinstance(args[position], ast.A_Const):
-                value = args[position].val
-                if isinstance(value, ast.String):  # pglast keeps no location for a constant
-                    _add_named(value.sval, node.location or 0, found)
-    for slot in type(node).__slots__:
-        _walk(getattr(node, slot), found)
+    found: list[tuple[str | None, str, int, bool]] = []
+    for kind, node in json_nodes(tree):
+        if kind == "TypeCast" and "A_Const" in node["arg"]:
+            constant = node["arg"]["A_Const"]
+            names = [part["String"]["sval"] for part in node["typeName"]["names"]]
+            location = node.get("location", 0)
+            if constant.get("isnull") and names[0] != "pg_catalog" and len(names) <= 2:
+                found.append((names[0] if len(names) == 2 else None, names[-1], location, len(names) == 1))
+            elif names[-1] == "regclass" and "sval" in constant:
+                _add_named(constant["sval"]["sval"], location, found)
+        if kind == "FuncCall" and len(node["funcname"]) == 2 and node["funcname"][0]["String"]["sval"] == "weir":
+            args = node.get("args", [])
+            for position in _RELATION_ARGUMENTS.get(node["funcname"][1]["String"]["sval"], ()):
+                constant = args[position].get("A_Const", {}) if position < len(args) else {}
+                if "sval" in constant:  # the constant's own location would do too; keep the call's
+                    _add_named(constant["sval"]["sval"], node.get("location", 0), found)
+    return found
 
 
 def _add_named(text: str, location: int, found: list[tuple[str | None, str, int, bool]]) -> None:

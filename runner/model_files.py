@@ -13,7 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from runner.errors import ProjectFileError
-from runner.sqlfile import Directive, SelectRules, checksum, one_select, parse_error_text, parse_header
+from runner.sqlfile import (
+    Directive,
+    SelectRules,
+    char_offset_in,
+    checksum,
+    one_select,
+    parse_error_text,
+    parse_header,
+    json_node,
+    parse_json,
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,7 @@ def _read_model(path: Path, display: str) -> tuple[Model, list[_Reference]]:
     directives = parse_header(text, display, set(DIRECTIVES))
     kind = _validate_directives(directives, display)
     sql, sql_line = _the_select(text, display)
-    found = _extract(sql, display, sql_line)
+    found = _found(sql, display, sql_line)
     tags = directives.get("tags")
     description = directives.get("description")
     model = Model(
@@ -307,12 +317,6 @@ def _the_select(text: str, display: str) -> tuple[str, int]:
     return select.sql, select.line
 
 
-
-
-
-
-
-
 @dataclass(frozen=True)
 class _Reference:
     schema: str | None
@@ -335,64 +339,65 @@ def _extract(sql: str, display: str, sql_line: int) -> _Found:
         return sql_line + sql.count("\n", 0, max(offset, 0))
 
     try:
-        select = parser.parse_sql(sql)[0].stmt
+        statements, char_offset = parse_json(sql)
+        select = statements[0]["stmt"]
     except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
-        offset = exc.args[1] if len(exc.args) > 1 else 0
+        offset = char_offset_in(sql, exc.args[1] if len(exc.args) > 1 else 0)
         raise ProjectFileError(f"{display}:{line(offset)}: {parse_error_text(exc.args[0])}; fix the SQL") from None
     found = _Found()
     try:
         _walk(select, frozenset(), found)
     except _DataModifyingCte as exc:
         raise ProjectFileError(
-            f"{display}:{line(exc.location)}: WITH {exc.name} AS (...) changes data; a model only reads:"
-            " move the change to a migration"
+            f"{display}:{line(char_offset(exc.location))}: WITH {exc.name} AS (...) changes data; a model only"
+            " reads: move the change to a migration"
         ) from None
+    found.references = [replace(ref, location=char_offset(ref.location)) for ref in found.references]
     return found
 
 
-def _walk(node, ctes: frozenset[str], found: _Found) -> None:
-    from pglast import ast
-
-    if isinstance(node, (list, tuple)):
-        for item in node:
+def _walk(value: object, ctes: frozenset[str], found: _Found) -> None:
+    """Walk pglast's JSON parse tree (see runner.sqlfile.parse_json), CTE names in scope in `ctes`."""
+    if isinstance(value, list):
+        for item in value:
             _walk(item, ctes, found)
         return
-    if not isinstance(node, ast.Node):
+    if not isinstance(value, dict):
         return
-    if isinstance(node, ast.RangeVar):
-        if node.schemaname is None and node.relname in ctes:
+    kind, node = json_node(value)
+    if kind == "RangeVar":
+        if "schemaname" not in node and node["relname"] in ctes:
             return
-        found.references.append(_Reference(node.schemaname, node.relname, node.location or 0))
+        found.references.append(_Reference(node.get("schemaname"), node["relname"], node.get("location", 0)))
         return
-    if isinstance(node, ast.CommonTableExpr) and not isinstance(node.ctequery, ast.SelectStmt):
-        raise _DataModifyingCte(node.ctename, node.location or 0)
-    if isinstance(node, ast.FuncCall):
-        function = node.funcname[-1].sval
-        schema = node.funcname[-2].sval if len(node.funcname) > 1 else ""
-        found.functions.add((schema, function))
-        if function in _CLOCK_FUNCTIONS:
-            found.clock.add(f"{function}()")
-    if isinstance(node, ast.SQLValueFunction):
-        name = node.op.name.removeprefix("SVFOP_").removesuffix("_N")
+    if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:
+        raise _DataModifyingCte(node["ctename"], node.get("location", 0))
+    if kind == "FuncCall":
+        names = [part["String"]["sval"] for part in node["funcname"]]
+        found.functions.add((names[-2] if len(names) > 1 else "", names[-1]))
+        if names[-1] in _CLOCK_FUNCTIONS:
+            found.clock.add(f"{names[-1]}()")
+    if kind == "SQLValueFunction":
+        name = node["op"].removeprefix("SVFOP_").removesuffix("_N")
         if name in _CLOCK_SQL_VALUES:
             found.clock.add(name)
     scope = ctes
-    if isinstance(node, ast.SelectStmt) and node.withClause is not None:
-        with_clause = node.withClause
-        names = frozenset(cte.ctename for cte in with_clause.ctes)
-        if with_clause.recursive:
-            _walk(with_clause.ctes, ctes | names, found)
+    with_clause = node.get("withClause") if kind == "SelectStmt" else None
+    if with_clause is not None:
+        names = frozenset(cte["CommonTableExpr"]["ctename"] for cte in with_clause["ctes"])
+        if with_clause.get("recursive"):
+            _walk(with_clause["ctes"], ctes | names, found)
         else:
             # A non-recursive CTE sees only the CTEs before it; a later name there is a table.
             seen = ctes
-            for cte in with_clause.ctes:
+            for cte in with_clause["ctes"]:
                 _walk(cte, seen, found)
-                seen = seen | {cte.ctename}
+                seen = seen | {cte["CommonTableExpr"]["ctename"]}
         scope = ctes | names
-    for slot in type(node).__slots__:
-        if slot in ("withClause", "lockingClause"):
+    for key, item in node.items():
+        if key in ("withClause", "lockingClause") and kind == "SelectStmt":
             continue
-        _walk(getattr(node, slot), scope, found)
+        _walk(item, scope, found)
 
 
 class _DataModifyingCte(Exception):

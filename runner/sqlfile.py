@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,27 +134,16 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
 
 
 def split_statements(text: str, shown: str) -> list[Statement]:
-    """Split `text` into statements with PostgreSQL's own parser (pglast).
-
-    The parse tree comes back as JSON, which is ten times faster to load than
-    pglast's Python node objects; its offsets count bytes, so they are mapped back.
-    """
-    import json
-
+    """Split `text` into statements with PostgreSQL's own parser (pglast)."""
     from pglast import parser
 
-    encoded = text.encode("utf-8")
-
-    def char_offset(byte_offset: int) -> int:
-        return len(encoded[:byte_offset].decode("utf-8", errors="ignore")) if len(encoded) != len(text) else byte_offset
-
     try:
-        tree = json.loads(parser.parse_sql_json(text))
+        tree, char_offset = parse_json(text)
     except parser.ParseError as exc:
         message, offset = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{shown}:{line_at(text, char_offset(offset))}: {message}") from None
+        raise ProjectFileError(f"{shown}:{line_at(text, char_offset_in(text, offset))}: {message}") from None
     statements = []
-    for raw in tree.get("stmts", []):
+    for raw in tree:
         location = raw.get("stmt_location", 0)  # JSON leaves out zero values
         start = char_offset(location)
         end = char_offset(location + raw["stmt_len"]) if raw.get("stmt_len") else len(text)
@@ -163,6 +152,51 @@ def split_statements(text: str, shown: str) -> list[Statement]:
             (kind, node), = raw["stmt"].items()
             statements.append(Statement(body, start, line_at(text, start), kind, _needs_autocommit(kind, node)))
     return statements
+
+
+def parse_json(text: str) -> tuple[list[dict], Callable[[int], int]]:
+    """Parse `text` with PostgreSQL's parser; return its raw statements and a map from byte to character offsets.
+
+    The tree comes back as JSON, ten times faster to load than pglast's Python node
+    objects. Its nodes are `{"RangeVar": {...}}`, fields holding one fixed node type are
+    left unwrapped, zero and false values are left out, and offsets count bytes.
+    Raises pglast's ParseError.
+    """
+    import json
+
+    from pglast import parser
+
+    statements = json.loads(parser.parse_sql_json(text)).get("stmts", [])
+    return statements, lambda byte_offset: char_offset_in(text, byte_offset)
+
+
+def char_offset_in(text: str, byte_offset: int) -> int:
+    """Return the character offset in `text` of a byte offset into its UTF-8 encoding."""
+    if text.isascii():
+        return byte_offset
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
+def json_node(value: dict) -> tuple[str | None, dict]:
+    """Return (node type, fields) of a JSON parse tree object, or (None, value) for an unwrapped struct."""
+    if len(value) == 1:
+        (key, fields), = value.items()
+        if key[:1].isupper() and isinstance(fields, dict):  # node types are CamelCase, fields are not
+            return key, fields
+    return None, value
+
+
+def json_nodes(value: object) -> Iterator[tuple[str, dict]]:
+    """Yield every node of a JSON parse tree below `value` as (node type, fields), depth first."""
+    if isinstance(value, list):
+        for item in value:
+            yield from json_nodes(item)
+    elif isinstance(value, dict):
+        kind, fields = json_node(value)
+        if kind is not None:
+            yield kind, fields
+        for item in fields.values():
+            yield from json_nodes(item)
 
 
 _NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt",
@@ -196,7 +230,8 @@ class OneSelect:
     sql: str  # without header comments or trailing semicolon
     line: int
     offset: int  # character offset of `sql` in the file
-    node: object  # pglast's SelectStmt
+    node: dict  # the SelectStmt's fields in pglast's JSON parse tree (see parse_json)
+    char_offset: Callable[[int], int]  # a byte offset in the tree -> a character offset in the file
 
 
 def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
@@ -204,32 +239,32 @@ def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
     from pglast import parser
 
     try:
-        statements = parser.parse_sql(text)
+        statements, char_offset = parse_json(text)
     except parser.ParseError as exc:
-        offset = exc.args[1] if len(exc.args) > 1 else 0
+        offset = char_offset_in(text, exc.args[1] if len(exc.args) > 1 else 0)
         message = parse_error_text(exc.args[0])
         raise ProjectFileError(f"{display}:{line_at(text, offset)}: {message}; fix the SQL") from None
     if not statements:
         raise ProjectFileError(f"{display}:1: {rules.empty}")
     if len(statements) > 1:
-        second = _first_token(text, statements[1].stmt_location or 0)
+        second = _first_token(text, char_offset(statements[1].get("stmt_location", 0)))
         raise ProjectFileError(f"{display}:{line_at(text, second)}: a second statement; {rules.second}")
     raw = statements[0]
-    start = raw.stmt_location or 0
-    end = start + raw.stmt_len if raw.stmt_len else len(text)
+    start = char_offset(raw.get("stmt_location", 0))
+    end = char_offset(raw.get("stmt_location", 0) + raw["stmt_len"]) if raw.get("stmt_len") else len(text)
     # Comments dropped at the ends: a trailing "-- note" would swallow a ")" wrapped around the SELECT.
     tokens = [token for token in parser.scan(text) if start <= token.start < end and "COMMENT" not in token.name]
     if tokens and tokens[-1].name == "ASCII_59":  # ";"
         tokens.pop()
     first, last = tokens[0], tokens[-1]
     line = line_at(text, first.start)
-    node = raw.stmt
-    if type(node).__name__ != "SelectStmt":
+    (kind, node), = raw["stmt"].items()
+    if kind != "SelectStmt":
         statement = " ".join(text[token.start : token.end + 1].upper() for token in tokens[:2])
         raise ProjectFileError(f"{display}:{line}: {rules.not_select.format(statement=statement)}")
-    if node.intoClause is not None:
+    if "intoClause" in node:
         raise ProjectFileError(f"{display}:{line}: SELECT ... INTO creates a table; {rules.into}")
-    return OneSelect(text[first.start : last.end + 1], line, first.start, node)
+    return OneSelect(text[first.start : last.end + 1], line, first.start, node, char_offset)
 
 
 def parse_error_text(message: str) -> str:

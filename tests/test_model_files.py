@@ -231,6 +231,12 @@ def test_relation_lines_point_at_each_first_reference(tmp_path: Path) -> None:
     assert relation_lines(model) == {("raw", "a"): 4, ("", "b"): 5}
 
 
+def test_relation_lines_count_characters_not_bytes(tmp_path: Path) -> None:
+    # The parser counts bytes: forty two-byte letters would push raw.a two lines down.
+    model = one_model(tmp_path, "SELECT '" + "é" * 40 + "' AS a\nFROM\nraw.a\n, raw.b\n, raw.c\n")
+    assert relation_lines(model) == {("raw", "a"): 3, ("raw", "b"): 4, ("raw", "c"): 5}
+
+
 def test_clock_calls_are_found(tmp_path: Path) -> None:
     clocked = one_model(
         tmp_path, "SELECT now() AS a, CURRENT_DATE AS b, pg_catalog.random() AS c, localtimestamp(2) AS d"
