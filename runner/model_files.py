@@ -18,10 +18,10 @@ from runner.sqlfile import (
     SelectRules,
     char_offset_in,
     checksum,
+    json_node,
     one_select,
     parse_error_text,
     parse_header,
-    json_node,
     parse_json,
 )
 
