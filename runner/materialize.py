@@ -153,7 +153,7 @@ def _build_view(conn: psycopg.Connection, model: Model, full_refresh: bool, prev
 def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
     from psycopg import sql
 
-    from runner.materialize_common import key_columns, run_select
+    from runner.materialize_common import analyze, create_indexes, key_columns, run_select
     from runner.materialize_incremental import add_primary_key
     from runner.materialize_swap import new_name, swap_in
 
@@ -163,6 +163,8 @@ def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, pre
     keys = key_columns(model, "unique_key")
     if keys:
         add_primary_key(conn, model, built, keys)
+    create_indexes(conn, model, built)
+    analyze(conn, model.schema, built)
     notes = swap_in(conn, model, built)
     return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, _join(note, *notes)))
 

@@ -124,6 +124,55 @@ def columns_of(conn: psycopg.Connection, relation: sql.Composable) -> list[str]:
     return [row[0] for row in execute(conn, query)]
 
 
+def index_columns(model: Model) -> list[list[str]]:
+    """Return the column lists of the `indexes` directive, one per index: "updated_at; customer_id valid_from"."""
+    return [
+        [column_name(token) for token in part.split()] for part in (model.option("indexes") or "").split(";")
+        if part.strip()
+    ]
+
+
+def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_missing: bool = False) -> list[str]:
+    """Create the model's declared indexes on `model.schema`.`table`, named after `table`; return their names.
+
+    With `only_missing`, an index whose name exists already is left alone (a table kept across
+    builds whose header gained an index). A column the SELECT does not return raises ModelFailed.
+    """
+    from psycopg import sql
+
+    wanted = index_columns(model)
+    if not wanted:
+        return []
+    relation = sql.Identifier(model.schema, table)
+    present = columns_of(conn, relation)
+    existing = {row[0] for row in execute(
+        conn, "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (model.schema, table)
+    )}
+    created = []
+    for columns in wanted:
+        require_columns(model, present, "indexes", columns)
+        name = derived_name(table, "_" + "_".join(columns) + "_idx")
+        if only_missing and name in existing:
+            continue
+        execute(conn, sql.SQL("CREATE INDEX {} ON {} ({})").format(
+            sql.Identifier(name), relation, sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+        ))
+        created.append(name)
+    return created
+
+
+def analyze(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """Give a table built from scratch its planner statistics before anything reads it.
+
+    Without them the planner guesses: a later incremental build or a downstream model then
+    gets plans for the wrong sizes (and, past jit_above_cost, a quarter second of JIT
+    compiling for a few hundred rows) until autovacuum comes round.
+    """
+    from psycopg import sql
+
+    execute(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
+
+
 def require_columns(model: Model, present: list[str], directive: str, wanted: list[str]) -> None:
     """Raise ModelFailed naming the directive's line if a column it lists is not in the SELECT's output."""
     missing = [column for column in wanted if column not in present]

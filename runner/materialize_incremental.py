@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 from runner.errors import ModelFailed
 from runner.materialize import Built, MaterializeResult, Previous
 from runner.materialize_common import (
+    analyze,
     check_keys,
     column_name,
     columns_of,
+    create_indexes,
     derived_name,
     directive_line,
     execute,
@@ -63,7 +65,8 @@ def build_incremental(conn: psycopg.Connection, model: Model, full_refresh: bool
     rebuild, note = _rebuild_reason(conn, model, full_refresh, previous)
     if rebuild:
         return _from_scratch(conn, model, keys, watermark, note)
-    return _upsert_batch(conn, model, keys, watermark, note)
+    sql_changed = previous is not None and previous.checksum != model.checksum
+    return _upsert_batch(conn, model, keys, watermark, note, sql_changed)
 
 
 def add_primary_key(conn: psycopg.Connection, model: Model, table: str, keys: list[str]) -> None:
@@ -112,6 +115,8 @@ def _from_scratch(conn: psycopg.Connection, model: Model, keys: list[str], water
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
     add_primary_key(conn, model, built, keys)
+    create_indexes(conn, model, built)
+    analyze(conn, model.schema, built)
     notes = swap_in(conn, model, built)
     execute(conn, "SELECT set_config('weir.rebuilding', '', true)")
     high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))
@@ -119,7 +124,9 @@ def _from_scratch(conn: psycopg.Connection, model: Model, keys: list[str], water
     return Built(result, high, keep_watermark=False)
 
 
-def _upsert_batch(conn: psycopg.Connection, model: Model, keys: list[str], watermark: str, note: str) -> Built:
+def _upsert_batch(
+    conn: psycopg.Connection, model: Model, keys: list[str], watermark: str, note: str, sql_changed: bool
+) -> Built:
     from psycopg import sql
 
     execute(
@@ -135,6 +142,9 @@ def _upsert_batch(conn: psycopg.Connection, model: Model, keys: list[str], water
     require_columns(model, columns, "unique_key", keys)
     require_columns(model, columns, "watermark", [watermark])
     check_keys(conn, model, batch, keys, "unique_key")
+    if sql_changed:  # the header may declare an index the table does not have yet
+        created = create_indexes(conn, model, model.name, only_missing=True)
+        note = "; ".join([note, *(f"created index {name}" for name in created)])
     others = [column for column in columns if column not in keys]
     if others:
         action = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(

@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING
 from runner.errors import ModelFailed
 from runner.materialize import Built, MaterializeResult, Previous
 from runner.materialize_common import (
+    analyze,
     check_keys,
     column_name,
     columns_of,
+    create_indexes,
     derived_name,
     directive_line,
     execute,
@@ -121,7 +123,6 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
     check_keys(conn, model, source, keys, "natural_key")
     if updated_at:
         _refuse_null_updated_at(conn, model, keys, updated_at)
-    execute(conn, "ANALYZE pg_temp.weir_source")  # temporary tables get no statistics otherwise
 
     table = sql.Identifier(model.schema, model.name)
     existing = find_relation(conn, model.schema, model.name)
@@ -132,15 +133,20 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
             notes.append(f"{model.qualified} had no history columns: replaced by a new history table")
         built = new_name(model)
         _create(conn, model, built, surrogate, keys)
+        create_indexes(conn, model, built)
         notes += swap_in(conn, model, built)
     else:
         notes += _add_new_columns(conn, model, table, columns, surrogate)
+        if previous is not None and previous.checksum != model.checksum:
+            notes += [f"created index {name}" for name in create_indexes(conn, model, model.name, only_missing=True)]
         if full_refresh:
             notes.append("history kept: --full-refresh does not rebuild an scd2 model (drop its table to start over)")
         elif previous is not None and previous.checksum != model.checksum:
             notes.append("SQL changed: history kept, new versions follow the new SQL")
 
     inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
+    if fresh:
+        analyze(conn, model.schema, model.name)
     return Built(MaterializeResult(inserted, updated, deleted, fresh, "; ".join(notes)))
 
 

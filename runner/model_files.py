@@ -60,10 +60,10 @@ KINDS = ("view", "table", "incremental", "scd2")
 _COMMON = {"kind", "tags", "description"}
 _BY_KIND = {
     "view": _COMMON,
-    "table": _COMMON | {"unique_key"},
-    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change"},
+    "table": _COMMON | {"unique_key", "indexes"},
+    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes"},
     "scd2": _COMMON
-    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change"},
+    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes"},
 }
 DIRECTIVES = frozenset().union(*_BY_KIND.values())
 
@@ -245,6 +245,8 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> str:
             _check_columns(directive, value, fail, many=True)
         elif key in ("watermark", "updated_at", "surrogate_key"):
             _check_columns(directive, value, fail, many=False)
+        elif key == "indexes":
+            _check_indexes(directive, value, fail)
         elif key == "lookback" and not _INTERVAL.match(value):
             raise fail(directive, f"lookback {value!r} is not an interval; write e.g. lookback=2 days")
         elif key == "on_delete" and value.lower() not in ("close", "ignore"):
@@ -282,6 +284,16 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> str:
                 f" ({'both are set' if has_updated_at else 'neither is set'}); keep one"
             )
     return kind
+
+
+def _check_indexes(directive: Directive, value: str, fail) -> None:
+    parts = value.split(";")
+    if not value.strip():
+        raise fail(directive, 'indexes is empty; write indexes="updated_at; customer_id valid_from" or remove it')
+    for part in parts:
+        if not part.strip():
+            raise fail(directive, f"indexes {value!r} has an empty index between semicolons; remove the extra ';'")
+        _check_columns(replace(directive, value=part), part.strip(), fail, many=True)
 
 
 def _check_columns(directive: Directive, value: str, fail, many: bool) -> None:

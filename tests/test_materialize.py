@@ -300,6 +300,40 @@ def test_table_with_unique_key_gets_a_primary_key_and_refuses_duplicates(source:
     assert value(source, "SELECT count(*) FROM marts.t") == 3
 
 
+TABLE_INDEXES = """
+SELECT i.relname, array_agg(a.attname ORDER BY k.position)
+FROM pg_index AS x
+JOIN pg_class AS i ON i.oid = x.indexrelid
+CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k (attnum, position)
+JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+WHERE x.indrelid = %s::regclass
+GROUP BY i.relname ORDER BY 1
+"""
+
+
+def test_table_indexes_are_built_with_the_table_and_named_after_it(source: psycopg.Connection) -> None:
+    model = make_model("SELECT id, name, price FROM raw.items", name="t", kind="table", unique_key="id",
+                       indexes="name; price name")
+    expected = [("t_name_idx", ["name"]), ("t_pkey", ["id"]), ("t_price_name_idx", ["price", "name"])]
+    for _ in range(2):  # built, then rebuilt aside and swapped in
+        materialize(source, model)
+        assert rows(source, TABLE_INDEXES, ("marts.t",)) == expected
+
+
+def test_an_index_on_a_column_the_select_lacks_fails_naming_the_line(source: psycopg.Connection) -> None:
+    model = make_model("SELECT id, name FROM raw.items", name="t", kind="table", indexes="price")
+    with pytest.raises(ModelFailed) as caught:
+        materialize(source, model)
+    assert str(caught.value).startswith("models/marts/t.sql:2: indexes names column price, which the SELECT")
+    assert value(source, "SELECT to_regclass('marts.t')") is None
+
+
+def test_a_table_built_from_scratch_has_planner_statistics(source: psycopg.Connection) -> None:
+    materialize(source, make_model("SELECT id, name FROM raw.items", name="t", kind="table"))
+    assert value(source, "SELECT reltuples FROM pg_class WHERE oid = 'marts.t'::regclass") == 3
+    assert value(source, "SELECT count(*) FROM pg_stats WHERE schemaname = 'marts' AND tablename = 't'") == 2
+
+
 def test_table_readers_see_the_old_rows_while_a_rebuild_runs(source: psycopg.Connection, dsn: str) -> None:
     gated = (
         "SELECT g AS id FROM generate_series(1, {n}) AS g"

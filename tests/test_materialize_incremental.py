@@ -155,6 +155,16 @@ def test_changed_sql_without_full_refresh_on_change_applies_to_new_rows_only(ord
     assert rows(orders, "SELECT doubled FROM marts.orders ORDER BY 1") == [(20,), (40,), (90,)]
 
 
+def test_an_index_added_to_the_header_is_created_without_a_rebuild(orders: psycopg.Connection) -> None:
+    materialize(orders, orders_model(indexes="updated_at"))
+    indexed = orders_model(indexes="updated_at; status", full_refresh_on_change="false")
+    result = materialize(orders, indexed)
+    assert result.note.endswith("; created index orders_status_idx")
+    assert not result.rebuilt
+    indexes = "SELECT indexname FROM pg_indexes WHERE tablename = 'orders' AND schemaname = 'marts' ORDER BY 1"
+    assert [row[0] for row in rows(orders, indexes)] == ["orders_pkey", "orders_status_idx", "orders_updated_at_idx"]
+
+
 def test_full_refresh_rebuilds_with_since_minus_infinity(orders: psycopg.Connection) -> None:
     model = orders_model()
     materialize(orders, model)
