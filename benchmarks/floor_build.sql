@@ -115,6 +115,8 @@ INNER JOIN staging.stg_orders AS o ON i.order_id = o.order_id
 LEFT JOIN customer_versions AS c
     ON o.customer_id = c.customer_id AND o.ordered_at >= c.valid_from AND (o.ordered_at < c.valid_to OR c.valid_to IS NULL);
 ALTER TABLE marts.fact_order_items ADD PRIMARY KEY (order_item_id);
+CREATE INDEX fact_order_items_updated_at_idx ON marts.fact_order_items (updated_at);
+CREATE INDEX fact_order_items_order_date_idx ON marts.fact_order_items (order_date);
 INSERT INTO marts.floor_watermark SELECT 'fact_order_items', max(updated_at) FROM marts.fact_order_items;
 
 CREATE TABLE marts.agg_daily_sales AS

@@ -135,6 +135,10 @@ def _upsert_batch(
         " set_config('weir.since', weir.stored_since(%(model)s)::text, true)",
         {"model": model.qualified},
     )
+    # PostgreSQL decides to JIT-compile from estimated costs, and cannot know weir.since():
+    # it guesses a third of the source, or the whole of a from-scratch branch it will never
+    # run, and spends tenths of a second compiling for a batch of a few thousand rows.
+    execute(conn, "SET LOCAL jit = off")
     batch = sql.Identifier("pg_temp", "weir_batch")
     execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_batch")
     run_select(conn, model, sql.SQL("CREATE TEMP TABLE weir_batch ON COMMIT DROP AS\n"))

@@ -1,4 +1,5 @@
 -- weir: kind=incremental, unique_key=order_item_id, watermark=updated_at, lookback=1 hour
+-- weir: indexes="updated_at; order_date"
 -- weir: tags="marts facts orders"
 -- weir: description="One row per order line, with the customer version valid when the order was placed."
 --
@@ -10,6 +11,8 @@
 --   raw.orders.updated_at. That branch is off when building from scratch, where the
 --   first one already reads every line.
 -- The watermark is the later of the two updated_at, so either change moves it.
+-- The indexes on updated_at and order_date are agg_daily_sales's way in: the facts that
+-- changed since its last build, and every fact of the days they fall on.
 --
 -- customer_key is point in time: the dim_customer version whose [valid_from, valid_to)
 -- holds ordered_at, so a customer moving later does not change facts already placed.
