@@ -60,24 +60,37 @@ def execute(conn: psycopg.Connection, query: sql.Composable | str, params: objec
 
 
 def select_statement(
-    conn: psycopg.Connection, model: Model, before: sql.Composable, after: sql.Composable | None = None
+    conn: psycopg.Connection,
+    model: Model,
+    before: sql.Composable,
+    after: sql.Composable | None = None,
+    since: str | None = None,
 ) -> tuple[sql.Composed, int]:
-    """Return `before` + the model's SELECT + `after`, and the character offset where the SELECT starts."""
+    """Return `before` + the model's SELECT + `after`, and the character offset where the SELECT starts.
+
+    With `since`, the SELECT's weir.since() calls for this model are that literal (see model_files.with_since).
+    """
     from psycopg import sql
 
-    parts = [before, sql.SQL(model.sql)]
+    from runner.model_files import with_since
+
+    parts = [before, sql.SQL(model.sql if since is None else with_since(model, since))]
     if after is not None:
         parts += [sql.SQL("\n"), after]  # the SELECT may end in a line comment
     return sql.Composed(parts), len(before.as_string(conn))
 
 
 def run_select(
-    conn: psycopg.Connection, model: Model, before: sql.Composable, after: sql.Composable | None = None
+    conn: psycopg.Connection,
+    model: Model,
+    before: sql.Composable,
+    after: sql.Composable | None = None,
+    since: str | None = None,
 ) -> psycopg.Cursor:
     """Run `before` + the model's SELECT + `after`; a PostgreSQL error becomes ModelFailed at the file's line."""
     import psycopg
 
-    statement, start = select_statement(conn, model, before, after)
+    statement, start = select_statement(conn, model, before, after, since)
     try:
         return execute(conn, statement)
     except psycopg.Error as exc:

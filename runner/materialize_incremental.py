@@ -1,7 +1,11 @@
 """Incremental models: upsert only the rows past the watermark, stored in the same transaction.
 
-A model file reads `WHERE src.updated_at > weir.since('schema.name')`. Weir answers
-weir.since() through transaction-local settings (see runner/sql/model_state.sql):
+A model file reads `WHERE src.updated_at > weir.since('schema.name')`. Weir runs the SELECT
+with those calls replaced by their value as a literal (runner.model_files.with_since), so the
+planner knows it: it estimates the batch from the source column's statistics and drops a
+branch gated on `weir.since(...) = '-infinity'`. Anything else that calls weir.since() during
+the build (a view, a function) gets the same value from transaction-local settings (see
+runner/sql/model_state.sql):
 
 - built from scratch (first build, --full-refresh, the table is missing, the kind changed, or
   the SQL changed while full_refresh_on_change is true, the default): weir.rebuilding names the
@@ -112,7 +116,8 @@ def _from_scratch(conn: psycopg.Connection, model: Model, keys: list[str], water
 
     execute(conn, "SELECT set_config('weir.rebuilding', %s, true)", (model.qualified,))
     built = new_name(model)
-    rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
+    create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
+    rows = run_select(conn, model, create, since="-infinity").rowcount
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
     add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
@@ -129,19 +134,15 @@ def _upsert_batch(
 ) -> Built:
     from psycopg import sql
 
-    execute(
+    since = execute(
         conn,
         "SELECT set_config('weir.building', %(model)s, true),"
         " set_config('weir.since', weir.stored_since(%(model)s)::text, true)",
         {"model": model.qualified},
-    )
-    # PostgreSQL decides to JIT-compile from estimated costs, and cannot know weir.since():
-    # it guesses a third of the source, or the whole of a from-scratch branch it will never
-    # run, and spends tenths of a second compiling for a batch of a few thousand rows.
-    execute(conn, "SET LOCAL jit = off")
+    ).fetchone()[1]
     batch = sql.Identifier("pg_temp", "weir_batch")
     execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_batch")
-    run_select(conn, model, sql.SQL("CREATE TEMP TABLE weir_batch ON COMMIT DROP AS\n"))
+    run_select(conn, model, sql.SQL("CREATE TEMP TABLE weir_batch ON COMMIT DROP AS\n"), since=since)
     columns = columns_of(conn, batch)
     require_columns(model, columns, "unique_key", keys)
     require_columns(model, columns, "watermark", [watermark])

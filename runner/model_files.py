@@ -132,6 +132,24 @@ def clock_calls(model: Model) -> list[str]:
     return sorted(_found(model.sql, model.display, model.sql_line).clock)
 
 
+def with_since(model: Model, since: str) -> str:
+    """Return the model's SELECT with its `weir.since('<this model>')` calls replaced by the literal `since`.
+
+    Weir runs an incremental model this way: the planner then knows the value when it plans,
+    estimates the batch from the column's statistics, and drops a branch gated on
+    `weir.since(...) = '-infinity'` before running anything. A call that spans lines is padded
+    with the newlines it had, so PostgreSQL's error positions still map to the file's lines.
+    """
+    text, parts, position = model.sql, [], 0
+    literal = "'" + since.replace("'", "''") + "'::timestamptz"
+    for start, end, named in _found(model.sql, model.display, model.sql_line).since_calls:
+        if named != model.qualified:
+            continue
+        parts += [text[position:start], literal, "\n" * text.count("\n", start, end)]
+        position = end
+    return "".join(parts) + text[position:]
+
+
 def function_calls(model: Model) -> list[tuple[str, str]]:
     """Return every function `model`'s SELECT calls as (schema, name); schema "" when unqualified."""
     return sorted(_found(model.sql, model.display, model.sql_line).functions)
@@ -341,6 +359,7 @@ class _Found:
     references: list[_Reference] = field(default_factory=list)
     clock: set[str] = field(default_factory=set)
     functions: set[tuple[str, str]] = field(default_factory=set)
+    since_calls: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, model named)
 
 
 def _extract(sql: str, display: str, sql_line: int) -> _Found:
@@ -365,7 +384,25 @@ def _extract(sql: str, display: str, sql_line: int) -> _Found:
             " reads: move the change to a migration"
         ) from None
     found.references = [replace(ref, location=char_offset(ref.location)) for ref in found.references]
+    found.since_calls = [_call_span(sql, char_offset(start), named) for start, _, named in found.since_calls]
     return found
+
+
+def _call_span(sql: str, start: int, named: str) -> tuple[int, int, str]:
+    """Return (start, end after its closing parenthesis, argument) of the function call at `start`."""
+    from pglast import parser
+
+    depth = 0
+    for token in parser.scan(sql):
+        if token.start < start:
+            continue
+        if token.name == "ASCII_40":  # (
+            depth += 1
+        elif token.name == "ASCII_41":  # )
+            depth -= 1
+            if depth == 0:
+                return start, token.end + 1, named
+    raise AssertionError(f"no closing parenthesis after offset {start}")  # the SELECT parsed, so there is one
 
 
 def _walk(value: object, ctes: frozenset[str], found: _Found) -> None:
@@ -389,6 +426,9 @@ def _walk(value: object, ctes: frozenset[str], found: _Found) -> None:
         found.functions.add((names[-2] if len(names) > 1 else "", names[-1]))
         if names[-1] in _CLOCK_FUNCTIONS:
             found.clock.add(f"{names[-1]}()")
+        arguments = node.get("args", [])
+        if names == ["weir", "since"] and len(arguments) == 1 and "sval" in arguments[0].get("A_Const", {}):
+            found.since_calls.append((node.get("location", 0), 0, arguments[0]["A_Const"]["sval"]["sval"]))
     if kind == "SQLValueFunction":
         name = node["op"].removeprefix("SVFOP_").removesuffix("_N")
         if name in _CLOCK_SQL_VALUES:

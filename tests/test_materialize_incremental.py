@@ -165,6 +165,21 @@ def test_an_index_added_to_the_header_is_created_without_a_rebuild(orders: psyco
     assert [row[0] for row in rows(orders, indexes)] == ["orders_pkey", "orders_status_idx", "orders_updated_at_idx"]
 
 
+def test_an_error_after_a_call_spanning_lines_names_the_right_line(orders: psycopg.Connection) -> None:
+    sql = (
+        "SELECT id AS order_id, updated_at\nFROM raw.orders\n"
+        "WHERE updated_at > weir.since(\n'marts.orders'\n)\nAND missing = 1"
+    )
+    expected = 'models/marts/orders.sql:11: column "missing" does not exist'  # 5 header lines, then line 6
+    with pytest.raises(ModelFailed) as from_scratch:
+        materialize(orders, orders_model(sql, full_refresh_on_change="false"))
+    assert str(from_scratch.value) == expected
+    materialize(orders, orders_model(full_refresh_on_change="false"))
+    with pytest.raises(ModelFailed) as batch:  # changed SQL, applied to a batch
+        materialize(orders, orders_model(sql, full_refresh_on_change="false"))
+    assert str(batch.value) == expected
+
+
 def test_full_refresh_rebuilds_with_since_minus_infinity(orders: psycopg.Connection) -> None:
     model = orders_model()
     materialize(orders, model)

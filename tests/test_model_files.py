@@ -10,7 +10,7 @@ from conftest import write_files
 
 from runner.errors import ProjectFileError
 from runner.graph import ModelGraph
-from runner.model_files import Model, clock_calls, read_models, relation_lines
+from runner.model_files import Model, clock_calls, read_models, relation_lines, with_since
 from runner.sqlfile import checksum
 
 BAD_MODELS = yaml.safe_load((Path(__file__).parent / "models_fixtures" / "bad_models.yml").read_text())
@@ -235,6 +235,22 @@ def test_relation_lines_count_characters_not_bytes(tmp_path: Path) -> None:
     # The parser counts bytes: forty two-byte letters would push raw.a two lines down.
     model = one_model(tmp_path, "SELECT '" + "é" * 40 + "' AS a\nFROM\nraw.a\n, raw.b\n, raw.c\n")
     assert relation_lines(model) == {("raw", "a"): 3, ("raw", "b"): 4, ("raw", "c"): 5}
+
+
+def test_with_since_puts_the_value_in_place_of_the_models_own_calls(tmp_path: Path) -> None:
+    model = one_model(
+        tmp_path,
+        "-- weir: kind=incremental, unique_key=id, watermark=at\n"
+        "SELECT id, at FROM raw.a WHERE at > weir.since('marts.m')\n"
+        "AND at > weir.since(\n  'marts.m'\n) AND at > weir.since('marts.other')\n"
+        "AND note <> 'weir.since(''marts.m'')'",
+    )
+    assert with_since(model, "2024-01-01 00:00:00+00") == (
+        "SELECT id, at FROM raw.a WHERE at > '2024-01-01 00:00:00+00'::timestamptz\n"
+        "AND at > '2024-01-01 00:00:00+00'::timestamptz\n\n AND at > weir.since('marts.other')\n"
+        "AND note <> 'weir.since(''marts.m'')'"
+    )
+    assert with_since(model, "-infinity").count("'-infinity'::timestamptz") == 2
 
 
 def test_clock_calls_are_found(tmp_path: Path) -> None:

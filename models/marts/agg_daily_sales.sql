@@ -6,12 +6,14 @@
 -- weir.since() (new lines, late orders, status changes) through the fact's updated_at
 -- index, then aggregates all facts of those days through its order_date index and
 -- upserts them whole. Built from scratch (weir.since() is -infinity) it aggregates every
--- fact instead. The two branches are gated on weir.since(), so PostgreSQL runs only one.
+-- fact instead. The two branches are gated on weir.since(), which Weir passes to
+-- PostgreSQL as a literal, so the planner drops the branch that does not apply.
 -- The lookback is at least the fact's, so a fact row that arrives late there is still seen.
 --
--- The changed days are an array (= ANY (ARRAY(...))) rather than IN (SELECT ...): the
--- planner cannot know weir.since(), guesses that a third of the fact changed, and would
--- read the whole fact for IN; for an array it guesses a few values, and uses the index.
+-- The changed days are an array (= any(array(...))) rather than IN (SELECT ...): for IN
+-- the planner guesses the number of days from the changed rows (hundreds, where a batch
+-- touches a handful) and reads the whole fact; for an array it guesses a few values and
+-- uses the index.
 SELECT
     f.order_date AS sale_date,
     f.date_key,
