@@ -164,7 +164,7 @@ def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, pre
     if keys:
         add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
-    analyze(conn, model.schema, built)
+    analyze(conn, model, built, keys)
     notes = swap_in(conn, model, built)
     return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, _join(note, *notes)))
 

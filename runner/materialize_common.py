@@ -174,16 +174,26 @@ def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_miss
     return created
 
 
-def analyze(conn: psycopg.Connection, schema: str, table: str) -> None:
-    """Give a table built from scratch its planner statistics before anything reads it.
+def analyze(conn: psycopg.Connection, model: Model, table: str, columns: list[str]) -> None:
+    """Sample the columns the next build filters and joins on, so its plans fit the table's size.
 
-    Without them the planner guesses: a later incremental build or a downstream model then
-    gets plans for the wrong sizes (and, past jit_above_cost, a quarter second of JIT
-    compiling for a few hundred rows) until autovacuum comes round.
+    A table built from scratch has no statistics until autovacuum comes round, up to a minute
+    later; an incremental build planned blind guesses a third of the table for a 1% batch and
+    may spend a quarter second JIT-compiling. This is a quick pass over `model.schema`.`table`:
+    `columns` (keys, watermark) and the indexed ones only, from 3,000 rows (statistics target 10).
+    A column list leaves the table's change counter alone, so autovacuum still runs its full
+    ANALYZE later.
     """
     from psycopg import sql
 
-    execute(conn, sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
+    columns = list(dict.fromkeys([*columns, *(column for index in index_columns(model) for column in index)]))
+    if not columns:
+        return
+    execute(conn, "SET LOCAL default_statistics_target = 10")
+    execute(conn, sql.SQL("ANALYZE {} ({})").format(
+        sql.Identifier(model.schema, table), sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    ))
+    execute(conn, "SET LOCAL default_statistics_target TO DEFAULT")
 
 
 def require_columns(model: Model, present: list[str], directive: str, wanted: list[str]) -> None:

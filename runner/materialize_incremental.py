@@ -121,7 +121,7 @@ def _from_scratch(conn: psycopg.Connection, model: Model, keys: list[str], water
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
     add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
-    analyze(conn, model.schema, built)
+    analyze(conn, model, built, [*keys, watermark])
     notes = swap_in(conn, model, built)
     execute(conn, "SELECT set_config('weir.rebuilding', '', true)")
     high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))

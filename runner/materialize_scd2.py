@@ -22,7 +22,8 @@ naming samples) with the current versions, set-based:
 - a key missing from the SELECT has its current version closed at build time (on_delete=close,
   the default) or kept (on_delete=ignore); a key that comes back opens a new version from its
   updated_at (never before its last version closed) or, in check_cols mode, from build time.
-Unchanged input changes nothing. History is never rebuilt from scratch implicitly: neither
+A new history table (first build, or a table without history columns) is filled directly:
+one current version per row. Unchanged input changes nothing. History is never rebuilt from scratch implicitly: neither
 --full-refresh nor a changed SQL drops it (columns the SELECT adds are added to the table,
 NULL in older versions); drop the table to start over.
 """
@@ -144,9 +145,11 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
         elif previous is not None and previous.checksum != model.checksum:
             notes.append("SQL changed: history kept, new versions follow the new SQL")
 
-    inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
     if fresh:
-        analyze(conn, model.schema, model.name)
+        inserted, updated, deleted = _first_versions(conn, table, columns, updated_at), 0, 0
+        analyze(conn, model, model.name, [*keys, "valid_from", "valid_to", "is_current"])
+    else:
+        inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
     return Built(MaterializeResult(inserted, updated, deleted, fresh, "; ".join(notes)))
 
 
@@ -196,6 +199,17 @@ def _apply(
         **names,
     )).rowcount
     return inserted, updated, deleted
+
+
+def _first_versions(conn: psycopg.Connection, table: sql.Identifier, columns: list[str], updated_at: str | None) -> int:
+    """Fill a new history table with one current version per source row; return how many."""
+    from psycopg import sql
+
+    valid_from = sql.Identifier(updated_at) if updated_at else sql.SQL("'-infinity'::timestamptz")
+    names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    return execute(conn, sql.SQL("INSERT INTO {} ({}, valid_from) SELECT {}, {} FROM pg_temp.weir_source").format(
+        table, names, names, valid_from
+    )).rowcount
 
 
 def _create(conn: psycopg.Connection, model: Model, built: str, surrogate: str, keys: list[str]) -> None:
