@@ -13,9 +13,13 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from runner.errors import ConfigError, ProjectFileError
 from runner.sqlfile import Directive, SelectRules, checksum, json_nodes, line_at, one_select, parse_header
+
+if TYPE_CHECKING:
+    from runner.parse_cache import ParseCache
 
 DIRECTIVES = frozenset({"severity", "warn_if", "error_if", "tags", "description", "show", "gate", "quarantine"})
 SEVERITIES = ("error", "warn")
@@ -98,17 +102,24 @@ def read_checks(checks_dir: Path, root: Path) -> list[Check]:
     """
     if not checks_dir.is_dir():
         return []
+    from runner.parse_cache import ParseCache
+
+    cache = ParseCache.open(root)
     checks = []
     for path in sorted(checks_dir.rglob("*.sql")):
         relative = path.relative_to(checks_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        checks.append(read_check(path, relative.with_suffix("").as_posix(), _display(path, root)))
+        checks.append(read_check(path, relative.with_suffix("").as_posix(), _display(path, root), cache))
+    cache.save()
     return sorted(checks, key=lambda check: check.name)
 
 
-def read_check(path: Path, name: str, display: str) -> Check:
-    """Read one check file as check `name`; `display` is how messages name the file."""
+def read_check(path: Path, name: str, display: str, cache: ParseCache | None = None) -> Check:
+    """Read one check file as check `name`; `display` is how messages name the file.
+
+    With a `cache`, an unchanged file's SELECT comes from it instead of the parser.
+    """
     for part in name.split("/"):
         if not _NAME_PART.match(part):
             raise ProjectFileError(
@@ -132,7 +143,13 @@ def read_check(path: Path, name: str, display: str) -> Check:
         raise ProjectFileError(f"{message}; keep one of them" if "set twice" in message else
                                f"{message}; fix the header: -- weir: key=value, other=\"a value\"") from None
     options = _validate_directives(directives, display)
-    sql, sql_line = _the_select(text, display)
+    hit = cache.get("check", text) if cache is not None else None
+    if hit is not None:
+        sql, sql_line = hit["sql"], hit["line"]
+    else:
+        sql, sql_line = _the_select(text, display)
+        if cache is not None:
+            cache.put("check", text, {"sql": sql, "line": sql_line})
     return Check(
         name=name,
         path=path,

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.errors import ProjectFileError
 from runner.sqlfile import (
     Directive,
     SelectRules,
-    char_offset_in,
     checksum,
+    error_offset,
     json_node,
     one_select,
     parse_error_text,
     parse_header,
     parse_json,
 )
+
+if TYPE_CHECKING:
+    from runner.parse_cache import ParseCache
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,13 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
     Raises ProjectFileError (`path:line: message; what to do`) for the first bad file, and
     for two files that build the same relation. A missing `models_dir` has no models.
     """
+    from runner.parse_cache import ParseCache
+
+    cache = ParseCache.open(root)
     parsed: list[tuple[Model, list[_Reference]]] = []
     built_by: dict[tuple[str, str], Model] = {}
     for path in _model_paths(models_dir, root):
-        model, references = _read_model(path, _display(path, root))
+        model, references = _read_model(path, _display(path, root), cache)
         other = built_by.get((model.schema, model.name))
         if other is not None:
             raise ProjectFileError(
@@ -106,6 +112,7 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
             )
         built_by[(model.schema, model.name)] = model
         parsed.append((model, references))
+    cache.save()
     by_name: dict[str, list[Model]] = {}
     for model, _ in parsed:
         by_name.setdefault(model.name, []).append(model)
@@ -155,9 +162,14 @@ def function_calls(model: Model) -> list[tuple[str, str]]:
     return sorted(_found(model.sql, model.display, model.sql_line).functions)
 
 
-@lru_cache(maxsize=256)
+_FOUND: dict[tuple[str, str, int], _Found] = {}  # what _extract found, by (sql, display, sql_line)
+
+
 def _found(sql: str, display: str, sql_line: int) -> _Found:
-    return _extract(sql, display, sql_line)
+    key = (sql, display, sql_line)
+    if key not in _FOUND:
+        _FOUND[key] = _extract(sql, display, sql_line)
+    return _FOUND[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +202,7 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _read_model(path: Path, display: str) -> tuple[Model, list[_Reference]]:
+def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, list[_Reference]]:
     schema, name = path.parent.name, path.stem
     for what, identifier in (("schema directory", schema), ("model name", name)):
         if not _IDENTIFIER.match(identifier):
@@ -218,8 +230,7 @@ def _read_model(path: Path, display: str) -> tuple[Model, list[_Reference]]:
         raise ProjectFileError(f"{display}:1: cannot be read: {exc.strerror}") from None
     directives = parse_header(text, display, set(DIRECTIVES))
     kind = _validate_directives(directives, display)
-    sql, sql_line = _the_select(text, display)
-    found = _found(sql, display, sql_line)
+    sql, sql_line, found = _parsed(text, display, cache)
     tags = directives.get("tags")
     description = directives.get("description")
     model = Model(
@@ -341,6 +352,31 @@ _MODEL_SELECT = SelectRules(
 )
 
 
+def _parsed(text: str, display: str, cache: ParseCache) -> tuple[str, int, _Found]:
+    """Return the file's SELECT, its line and what it reads: from the cache, else parsed and cached."""
+    hit = cache.get("model", text)
+    if hit is not None:
+        found = _Found(
+            [_Reference(schema, name, location) for schema, name, location in hit["references"]],
+            set(hit["clock"]),
+            {(schema, name) for schema, name in hit["functions"]},
+            [(start, end, named) for start, end, named in hit["since_calls"]],
+        )
+        _FOUND[(hit["sql"], display, hit["sql_line"])] = found
+        return hit["sql"], hit["sql_line"], found
+    sql, sql_line = _the_select(text, display)
+    found = _found(sql, display, sql_line)
+    cache.put("model", text, {
+        "sql": sql,
+        "sql_line": sql_line,
+        "references": [[ref.schema, ref.name, ref.location] for ref in found.references],
+        "clock": sorted(found.clock),
+        "functions": sorted(found.functions),
+        "since_calls": found.since_calls,
+    })
+    return sql, sql_line, found
+
+
 def _the_select(text: str, display: str) -> tuple[str, int]:
     """Return the file's one SELECT without header comments or trailing semicolon, and its line."""
     select = one_select(text, display, _MODEL_SELECT)
@@ -373,8 +409,8 @@ def _extract(sql: str, display: str, sql_line: int) -> _Found:
         statements, char_offset = parse_json(sql)
         select = statements[0]["stmt"]
     except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
-        offset = char_offset_in(sql, exc.args[1] if len(exc.args) > 1 else 0)
-        raise ProjectFileError(f"{display}:{line(offset)}: {parse_error_text(exc.args[0])}; fix the SQL") from None
+        message = parse_error_text(exc.args[0])
+        raise ProjectFileError(f"{display}:{line(error_offset(sql, exc))}: {message}; fix the SQL") from None
     found = _Found()
     try:
         _walk(select, frozenset(), found)

@@ -140,8 +140,7 @@ def split_statements(text: str, shown: str) -> list[Statement]:
     try:
         tree, char_offset = parse_json(text)
     except parser.ParseError as exc:
-        message, offset = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
-        raise ProjectFileError(f"{shown}:{line_at(text, char_offset_in(text, offset))}: {message}") from None
+        raise ProjectFileError(f"{shown}:{line_at(text, error_offset(text, exc))}: {exc.args[0]}") from None
     statements = []
     for raw in tree:
         location = raw.get("stmt_location", 0)  # JSON leaves out zero values
@@ -168,6 +167,12 @@ def parse_json(text: str) -> tuple[list[dict], Callable[[int], int]]:
 
     statements = json.loads(parser.parse_sql_json(text)).get("stmts", [])
     return statements, lambda byte_offset: char_offset_in(text, byte_offset)
+
+
+def error_offset(text: str, exc: Exception) -> int:
+    """Return the character offset of a pglast ParseError in `text`; "at end of input" has none: the end."""
+    byte_offset = exc.args[1] if len(exc.args) > 1 else None
+    return len(text.rstrip()) if byte_offset is None else char_offset_in(text, byte_offset)
 
 
 def char_offset_in(text: str, byte_offset: int) -> int:
@@ -241,9 +246,8 @@ def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
     try:
         statements, char_offset = parse_json(text)
     except parser.ParseError as exc:
-        offset = char_offset_in(text, exc.args[1] if len(exc.args) > 1 else 0)
         message = parse_error_text(exc.args[0])
-        raise ProjectFileError(f"{display}:{line_at(text, offset)}: {message}; fix the SQL") from None
+        raise ProjectFileError(f"{display}:{line_at(text, error_offset(text, exc))}: {message}; fix the SQL") from None
     if not statements:
         raise ProjectFileError(f"{display}:1: {rules.empty}")
     if len(statements) > 1:
