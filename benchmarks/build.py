@@ -151,13 +151,8 @@ def measure(server: Server, fraction: float, weir_first: bool) -> dict[str, obje
 
 
 def weir_command(conninfo: str) -> list[str]:
-    """Return the command that runs `weir build` on `conninfo`: the CLI if it has a build command."""
-    cli = [str(BIN / "weir"), "build", "--project", str(ROOT), "--dsn", conninfo]
-    probe = subprocess.run([str(BIN / "weir"), "build", "--help"], capture_output=True, cwd=ROOT)
-    if probe.returncode == 0:
-        return cli
-    print("(weir has no build command yet: timing runner.build.build() in a child process instead)")
-    return [sys.executable, str(Path(__file__).resolve()), "--child-build", conninfo]
+    """Return the command that runs `weir build` on `conninfo`."""
+    return [str(BIN / "weir"), "build", "--project", str(ROOT), "--dsn", conninfo]
 
 
 def timed(server: Server, command: list[str], conninfo: str) -> Run:
@@ -258,18 +253,5 @@ def _drop(server: Server, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _child_build(conninfo: str) -> None:
-    """Run one build in this process, as `weir build` would; exit 1 if a model failed."""
-    from runner.build import build
-
-    report = build(conninfo, load_settings(ROOT))
-    for error in report.errors:
-        print(error)
-    sys.exit(0 if report.ok else 1)
-
-
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--child-build":
-        _child_build(sys.argv[2])
-    else:
-        main()
+    main()

@@ -125,7 +125,8 @@ def build(
     Failed models do not raise: they are in the report, whose `.ok` is then False.
     """
     from runner.connection import connect
-    from runner.gates import prepare_gates, read_gates
+    from runner.gate_files import read_gates
+    from runner.gates import prepare_gates
     from runner.graph import ModelGraph
     from runner.locking import run_lock
     from runner.model_files import read_models
@@ -439,7 +440,8 @@ class _Runner:
     def _build_one(self, model: Model) -> ModelResult:
         import psycopg
 
-        from runner.gates import gate_tokens, record_gate_results, run_gates
+        from runner.gate_files import gate_tokens
+        from runner.gates import record_gate_results, run_gates
         from runner.materialize import materialize, model_checksum_changed
 
         gates = self.gates.get(model.qualified, ())

@@ -155,15 +155,17 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 @common_options
 @click.pass_context
 def status(ctx, as_json, project, dsn, debug):
-    """Show every migration: applied, pending, edited or missing-file."""
+    """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrations
     from runner.checks import LATEST_HEADERS, latest_results
+    from runner.gates import LATEST_GATE_HEADERS, latest_gate_results
 
     settings = _settings(ctx, project, debug)
     with _connection(settings, dsn, "weir status") as conn:
         states = migrations.status(conn, settings)
         invalid = migrations.invalid_indexes(conn)
         checks = latest_results(conn)
+        gates = latest_gate_results(conn)
     if as_json:
         rows = [
             {"id": s.id, "state": s.state, "applied_at": s.applied_at.isoformat() if s.applied_at else None,
@@ -171,8 +173,9 @@ def status(ctx, as_json, project, dsn, debug):
             for s in states
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
-        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows}, indent=2,
-                              default=str))
+        gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
+        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows,
+                               "gates": gate_rows}, indent=2, default=str))
         return
     from tabulate import tabulate
 
@@ -184,11 +187,12 @@ def status(ctx, as_json, project, dsn, debug):
     counts = {state: sum(1 for s in states if s.state == state) for state in ("applied", "pending", "edited",
                                                                              "missing-file")}
     click.echo(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "no migrations")
-    if checks:
-        click.echo()
-        rows = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in result.row]
-                for result in checks]
-        click.echo(tabulate(rows, headers=LATEST_HEADERS, tablefmt="simple"))
+    for headers, found in ((LATEST_HEADERS, [result.row for result in checks]), (LATEST_GATE_HEADERS, gates)):
+        if found:
+            click.echo()
+            rows = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
+                    for row in found]
+            click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
     for index in invalid:
         click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
                    err=True)

@@ -54,7 +54,7 @@ class PipelineReport:
 def validate_project(settings: Settings) -> None:
     """Read every migration, model and check, so a malformed file stops the run before it migrates."""
     from runner.check_files import read_checks
-    from runner.gates import read_gates
+    from runner.gate_files import read_gates
     from runner.graph import ModelGraph
     from runner.migration_files import read_migrations
     from runner.model_files import read_models

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal as D
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from conftest import write_migration
 
 from runner.build import BuildReport, build
+from runner.cli import cli
 from runner.errors import ProjectFileError
-from runner.gates import read_gates
+from runner.gate_files import read_gates
 from runner.graph import ModelGraph
 from runner.model_files import read_models
 from runner.pipeline import run_pipeline
@@ -124,6 +127,10 @@ def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(w
     gate = rows(db, "SELECT build_run_id, model, check_name, status, violations, sample->0->>'order_id'"
                     " FROM weir.gate_result ORDER BY gate_result_id DESC LIMIT 1")
     assert gate == [(report.run_id, "marts.orders", "orders_positive", "fail", 1, "4")]
+    shown = CliRunner().invoke(cli, ["status", "--project", str(warehouse), "--dsn", dsn, "--json"], obj={})
+    assert [(row["gate"], row["model"], row["status"], row["violations"], row["build run"])
+            for row in json.loads(shown.stdout)["gates"]] == [("orders_positive", "marts.orders", "fail", 1,
+                                                                report.run_id)]
 
 
 def test_failing_gate_message_names_the_file_the_count_and_the_first_rows(warehouse, dsn, db) -> None:
