@@ -160,18 +160,23 @@ def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_miss
     present = columns_of(conn, relation)
     existing = {row[0] for row in execute(
         conn, "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (model.schema, table)
-    )}
+    )} if only_missing else set()
     created = []
     for columns in wanted:
         require_columns(model, present, "indexes", columns)
         name = derived_name(table, "_" + "_".join(columns) + "_idx")
-        if only_missing and name in existing:
+        if name in existing:
             continue
         execute(conn, sql.SQL("CREATE INDEX {} ON {} ({})").format(
             sql.Identifier(name), relation, sql.SQL(", ").join(sql.Identifier(column) for column in columns)
         ))
         created.append(name)
     return created
+
+
+def add_missing_indexes(conn: psycopg.Connection, model: Model) -> list[str]:
+    """Create the indexes the header declares and the kept table lacks; return a note for each."""
+    return [f"created index {name}" for name in create_indexes(conn, model, model.name, only_missing=True)]
 
 
 def analyze(conn: psycopg.Connection, model: Model, table: str, columns: list[str]) -> None:
@@ -189,11 +194,13 @@ def analyze(conn: psycopg.Connection, model: Model, table: str, columns: list[st
     columns = list(dict.fromkeys([*columns, *(column for index in index_columns(model) for column in index)]))
     if not columns:
         return
-    execute(conn, "SET LOCAL default_statistics_target = 10")
+    previous = execute(
+        conn, "SELECT current_setting('default_statistics_target'), set_config('default_statistics_target', '10', true)"
+    ).fetchone()[0]
     execute(conn, sql.SQL("ANALYZE {} ({})").format(
         sql.Identifier(model.schema, table), sql.SQL(", ").join(sql.Identifier(column) for column in columns)
     ))
-    execute(conn, "SET LOCAL default_statistics_target TO DEFAULT")
+    execute(conn, "SELECT set_config('default_statistics_target', %s, true)", (previous,))
 
 
 def require_columns(model: Model, present: list[str], directive: str, wanted: list[str]) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from runner.errors import ModelFailed
 from runner.materialize import Built, MaterializeResult, Previous
 from runner.materialize_common import (
+    add_missing_indexes,
     analyze,
     check_keys,
     column_name,
@@ -148,8 +149,7 @@ def _upsert_batch(
     require_columns(model, columns, "watermark", [watermark])
     check_keys(conn, model, batch, keys, "unique_key")
     if sql_changed:  # the header may declare an index the table does not have yet
-        created = create_indexes(conn, model, model.name, only_missing=True)
-        note = "; ".join([note, *(f"created index {name}" for name in created)])
+        note = "; ".join([note, *add_missing_indexes(conn, model)])
     others = [column for column in columns if column not in keys]
     if others:
         action = sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(

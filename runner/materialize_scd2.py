@@ -23,9 +23,9 @@ naming samples) with the current versions, set-based:
   the default) or kept (on_delete=ignore); a key that comes back opens a new version from its
   updated_at (never before its last version closed) or, in check_cols mode, from build time.
 A new history table (first build, or a table without history columns) is filled directly:
-one current version per row. Unchanged input changes nothing. History is never rebuilt from scratch implicitly: neither
---full-refresh nor a changed SQL drops it (columns the SELECT adds are added to the table,
-NULL in older versions); drop the table to start over.
+one current version per row. Unchanged input changes nothing. History is never rebuilt from
+scratch implicitly: neither --full-refresh nor a changed SQL drops it (columns the SELECT adds
+are added to the table, NULL in older versions); drop the table to start over.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from runner.errors import ModelFailed
 from runner.materialize import Built, MaterializeResult, Previous
 from runner.materialize_common import (
+    add_missing_indexes,
     analyze,
     check_keys,
     column_name,
@@ -138,11 +139,12 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
         notes += swap_in(conn, model, built)
     else:
         notes += _add_new_columns(conn, model, table, columns, surrogate)
-        if previous is not None and previous.checksum != model.checksum:
-            notes += [f"created index {name}" for name in create_indexes(conn, model, model.name, only_missing=True)]
+        sql_changed = previous is not None and previous.checksum != model.checksum
+        if sql_changed:
+            notes += add_missing_indexes(conn, model)
         if full_refresh:
             notes.append("history kept: --full-refresh does not rebuild an scd2 model (drop its table to start over)")
-        elif previous is not None and previous.checksum != model.checksum:
+        elif sql_changed:
             notes.append("SQL changed: history kept, new versions follow the new SQL")
 
     if fresh:

@@ -12,6 +12,7 @@ The cache is only an accelerator: if it cannot be read or written, Weir parses a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -82,6 +83,7 @@ def _key(kind: str, text: str) -> str:
     return hashlib.sha256(f"{kind}\0{text}".encode()).hexdigest()
 
 
+@functools.cache
 def _code_version() -> str:
     """Hash the modules that parse, and pglast's version, without importing pglast."""
     from importlib import metadata
