@@ -1,6 +1,6 @@
 """Build the example warehouse by weir and by hand-written SQL in psql (the floor), fully and after a change batch.
 
-    .venv/bin/python benchmarks/build.py SCALE [--dsn DSN] [--fraction 0.01] [--repeat 1] [--keep]
+    .venv/bin/python benchmarks/build.py SCALE [--dsn DSN] [--fraction 0.01] [--threads 1] [--repeat 1] [--keep]
 
 On one server (--dsn, $WEIR_BENCH_DSN, else the system PostgreSQL at 127.0.0.1:5432, else
 the embedded one): a fresh database is migrated and loaded with SCALE order items by the
@@ -12,6 +12,8 @@ seconds of a child process:
 2. the same change batch on both; incremental build: `weir build` against
    benchmarks/floor_incremental.sql;
 3. a no-op `weir build` right after.
+
+Every `weir build` runs with --threads (default 1, as the floor runs one statement at a time).
 
 The results of both are compared (they must be equal), and weir's peak RSS is the largest
 of its build processes' (wait4's ru_maxrss). With --repeat N the median of N is reported.
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from common import ROOT, Server, database_conninfo, find_server, verdict
+from common import ROOT, Server, compile_weir, database_conninfo, find_server, verdict
 from psycopg import sql
 
 from runner import sample_data
@@ -81,14 +83,20 @@ def main() -> None:
     parser.add_argument("scale", type=int, help="order items to load, e.g. 1000000")
     parser.add_argument("--dsn", help="server to use (an administrative connection); default $WEIR_BENCH_DSN")
     parser.add_argument("--fraction", type=float, default=0.01, help="share of rows the change batch touches")
+    parser.add_argument("--threads", type=int, default=1, help="weir build --threads for every weir build")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions; the median is reported")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
+    compile_weir()
     server = find_server(args.dsn)
-    print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%}")
+    print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%};"
+          f" weir build --threads {args.threads}")
     with databases(server, args.keep):
         load_source(server, args.scale)
-        runs = [measure(server, args.fraction, weir_first=bool(repetition % 2)) for repetition in range(args.repeat)]
+        runs = [
+            measure(server, args.fraction, args.threads, weir_first=bool(repetition % 2))
+            for repetition in range(args.repeat)
+        ]
     print(report(runs))
 
 
@@ -118,7 +126,7 @@ def load_source(server: Server, scale: int) -> None:
         conn.execute("VACUUM ANALYZE raw.customers, raw.products, raw.orders, raw.order_items")
 
 
-def measure(server: Server, fraction: float, weir_first: bool) -> dict[str, object]:
+def measure(server: Server, fraction: float, threads: int, weir_first: bool) -> dict[str, object]:
     """Clone the source twice, build fully and incrementally both ways; return every measurement.
 
     Whichever of a pair runs second may pay for the first's writes still being flushed, so
@@ -128,7 +136,7 @@ def measure(server: Server, fraction: float, weir_first: bool) -> dict[str, obje
         _drop(server, name)
         _create(server, name, template=SOURCE_DB)
     weir_dsn, floor_dsn = (database_conninfo(server.conninfo, name) for name in (WEIR_DB, FLOOR_DB))
-    weir = weir_command(weir_dsn)
+    weir = weir_command(weir_dsn, threads)
     floor = [server.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", floor_dsn, "-f"]
     results: dict[str, object] = {}
 
@@ -150,9 +158,9 @@ def measure(server: Server, fraction: float, weir_first: bool) -> dict[str, obje
     return results
 
 
-def weir_command(conninfo: str) -> list[str]:
+def weir_command(conninfo: str, threads: int) -> list[str]:
     """Return the command that runs `weir build` on `conninfo`."""
-    return [str(BIN / "weir"), "build", "--project", str(ROOT), "--dsn", conninfo]
+    return [str(BIN / "weir"), "build", "--project", str(ROOT), "--dsn", conninfo, "--threads", str(threads)]
 
 
 def timed(server: Server, command: list[str], conninfo: str) -> Run:

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import ROOT, Server, find_server, fresh_database, median, results_table, timed, verdict
+from common import ROOT, Server, compile_weir, find_server, fresh_database, median, results_table, timed, verdict
 from psycopg import sql
 
 from runner import sample_data
@@ -70,6 +70,7 @@ CLIENT_CPU: dict[str, list[float]] = {}
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, prepare the warehouse, time every method, print the table and the targets."""
     args = parse_args(argv)
+    compile_weir()
     server = find_server(args.dsn)
     settings = load_settings(ROOT)
     checks = read_checks(settings.checks_dir, settings.root)

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
-from common import Server, find_server, fresh_database, median, results_table, timed, verdict
+from common import Server, compile_weir, find_server, fresh_database, median, results_table, timed, verdict
 from psycopg.conninfo import conninfo_to_dict
 
 BIN = Path(sys.executable).parent
@@ -130,6 +130,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    compile_weir()
     server = find_server(args.dsn)
     print(f"{args.count} migrations, {args.repeat} runs each, on {server.description}")
     with tempfile.TemporaryDirectory(prefix="weir-bench-") as tmp:
