@@ -9,20 +9,7 @@ A model's gates (checks declaring gate=schema.name, runner/gates.py) run in its 
 before it commits: a failing gate rolls the model back like any other failure.
 
 A model is skipped when its SQL, everything it reads and the relation itself are as they
-were at its last build (see `_skip_reason`). When in doubt it is built: a needless build
-costs time, a wrong skip costs correctness. "Everything it reads" is, through any views:
-- upstream models: the run in which each last changed rows or was rebuilt from scratch,
-  kept in weir.build_input and written in the same transaction as the model's data;
-- sources: weir.relation_token() (runner/sql/build_state.sql) per relation: relfilenode,
-  the statistics counters of inserted/updated/deleted rows, and max() of each timestamp
-  column leading a btree index. Its limits, honestly: the counters reach
-  pg_stat_all_tables only when the writing session flushes its statistics (at most about
-  ten seconds after its commit, at once when it disconnects), so a change visible only
-  to them (a delete, or an insert or update of a table without an indexed timestamp)
-  made by a still-connected session moments before a build can be missed by that build;
-  the next build sees it, because a skip keeps the old tokens. A table read inside a
-  function is invisible to the parser, so a model calling a SQL or PL/pgSQL function that
-  is not immutable is never skipped, nor one calling now(), random() and the like.
+were at its last build; runner/freshness.py decides, and says what it cannot see.
 """
 
 from __future__ import annotations
@@ -32,7 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runner.errors import GateFailed, WeirError
 from runner.workers import WorkerConnections
@@ -125,6 +112,7 @@ def build(
     Failed models do not raise: they are in the report, whose `.ok` is then False.
     """
     from runner.connection import connect
+    from runner.freshness import opaque_calls
     from runner.gate_files import read_gates
     from runner.gates import prepare_gates
     from runner.graph import ModelGraph
@@ -147,7 +135,7 @@ def build(
             if any(model.qualified in gates for model in selected):
                 prepare_gates(conn)
             _ensure_schemas(conn, sorted({model.schema for model in selected}))
-            opaque = _calls_reading_tables(conn, selected)
+            opaque = opaque_calls(conn, selected)
             run_id = _start_run(conn, select, exclude, full_refresh, threads)
             runner = _Runner(conninfo, settings, graph, selected, run_id, full_refresh, threads, emit, conn, opaque,
                              gates)
@@ -232,34 +220,6 @@ INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, d
 VALUES (%(run_id)s, %(model)s, %(kind)s, %(status)s, %(inserted)s, %(updated)s, %(deleted)s,
         round(%(seconds)s::numeric, 3), %(error)s, %(note)s)
 """
-_RECORD_INPUTS = """
-INSERT INTO weir.build_input AS b (model, inputs, built_run_id, changed_run_id, rebuilt_run_id)
-VALUES (%(model)s, %(inputs)s, %(run_id)s,
-        CASE WHEN %(changed)s THEN %(run_id)s ELSE 0 END,
-        CASE WHEN %(rebuilt)s THEN %(run_id)s ELSE 0 END)
-ON CONFLICT (model) DO UPDATE SET
-    inputs = excluded.inputs,
-    built_run_id = excluded.built_run_id,
-    changed_run_id = CASE WHEN %(changed)s THEN excluded.built_run_id ELSE b.changed_run_id END,
-    rebuilt_run_id = CASE WHEN %(rebuilt)s THEN excluded.built_run_id ELSE b.rebuilt_run_id END,
-    built_at = clock_timestamp()
-"""
-# One round trip for everything a skip decision needs except the checksum: whether the
-# relation exists, what its last build read, the upstream models' markers, source tokens.
-_INPUTS = """
-SELECT
-    to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
-    (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
-    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
-     FROM unnest(%(upstream)s::text[]) AS m (model)
-     LEFT JOIN weir.build_input AS b ON b.model = m.model),
-    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
-                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
-            '{}')
-     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
-"""
-
-
 def _start_run(
     conn: psycopg.Connection, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, threads: int
 ) -> int:
@@ -284,84 +244,12 @@ def _ensure_schemas(conn: psycopg.Connection, schemas: list[str]) -> None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-# Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
-# sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
-_OPAQUE_FUNCTIONS = """
-SELECT DISTINCT c.schema, c.name
-FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS c (schema, name)
-JOIN pg_proc AS p ON p.proname = c.name
-JOIN pg_namespace AS n ON n.oid = p.pronamespace
-JOIN pg_language AS l ON l.oid = p.prolang
-WHERE l.lanname NOT IN ('internal', 'c')
-  AND p.provolatile <> 'i'
-  AND n.nspname NOT IN ('weir', 'pg_catalog', 'information_schema')
-  AND (c.schema = n.nspname OR (c.schema = '' AND n.nspname = ANY (current_schemas(false))))
-"""
-
-
-def _calls_reading_tables(conn: psycopg.Connection, models: list[Model]) -> dict[str, list[str]]:
-    """Return, per model, the functions it calls that may read tables (so it is never skipped)."""
-    from runner.model_files import function_calls
-
-    calls = {model.qualified: function_calls(model) for model in models}
-    every = sorted({call for called in calls.values() for call in called})
-    if not every:
-        return {}
-    rows = conn.execute(
-        _OPAQUE_FUNCTIONS, {"schemas": [schema for schema, _ in every], "names": [name for _, name in every]}
-    ).fetchall()
-    opaque = {(schema, name) for schema, name in rows}
-    return {
-        model: [_shown(call) + "()" for call in called if call in opaque]
-        for model, called in calls.items()
-        if any(call in opaque for call in called)
-    }
-
-
 def _last_built(conn: psycopg.Connection) -> dict[str, datetime]:
     from runner.materialize import last_built
 
     if conn.execute("SELECT to_regnamespace('weir') IS NULL").fetchone()[0]:
         return {}
     return last_built(conn)
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """What a model reads, seen through the views it reads: sources and upstream models."""
-
-    sources: tuple[tuple[str, str], ...]
-    upstream: tuple[str, ...]
-
-
-def _inputs_of(graph: ModelGraph, model: Model) -> _Inputs:
-    """Return the sources and models `model` depends on for its content.
-
-    A view holds no data, so what a view reads counts as read by its readers too.
-    """
-    built = {(other.schema, other.name): other for other in graph.models.values()}
-    sources: set[tuple[str, str]] = set()
-    upstream: set[str] = set()
-    stack, seen = [model], {model.qualified}
-    while stack:
-        reader = stack.pop()
-        for relation in reader.relations:
-            if relation == (reader.schema, reader.name):
-                continue
-            other = built.get(relation)
-            if other is None:
-                sources.add(relation)
-                continue
-            upstream.add(other.qualified)
-            if other.kind == "view" and other.qualified not in seen:
-                seen.add(other.qualified)
-                stack.append(other)
-    return _Inputs(tuple(sorted(sources)), tuple(sorted(upstream)))
-
-
-def _shown(relation: tuple[str, str]) -> str:
-    schema, name = relation
-    return f"{schema}.{name}" if schema else name
 
 
 class _Runner:
@@ -440,6 +328,7 @@ class _Runner:
     def _build_one(self, model: Model) -> ModelResult:
         import psycopg
 
+        from runner import freshness
         from runner.gate_files import gate_tokens
         from runner.gates import record_gate_results, run_gates
         from runner.materialize import materialize, model_checksum_changed
@@ -451,10 +340,10 @@ class _Runner:
             with self.workers.busy(model.qualified, conn):
                 sql_changed = model_checksum_changed(conn, model)
                 # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
-                inputs = _inputs_of(self.graph, model) if model.kind != "view" else _Inputs((), ())
-                exists, stored, markers, tokens = self._look(conn, model, inputs)
-                current = {"sources": tokens, "models": markers, **gate_tokens(gates)}
-                reason = _skip_reason(model, self.full_refresh, sql_changed, exists, stored, current)
+                inputs = freshness.inputs_of(self.graph, model) if model.kind != "view" else freshness.NO_INPUTS
+                seen = freshness.look(conn, model, inputs)
+                current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
+                reason = freshness.skip_reason(model, self.full_refresh, sql_changed, seen, current)
                 if reason is not None and model.kind != "view" and self.opaque.get(model.qualified):
                     reason = None  # it calls a function that may read tables Weir cannot see
                 if reason is not None:
@@ -462,7 +351,7 @@ class _Runner:
                                          seconds=time.perf_counter() - started)
                     self._record(conn, result)
                     return result
-                full_refresh, why = self._full_refresh_for(model, stored, markers)
+                full_refresh, why = freshness.full_refresh_for(model, self.full_refresh, seen)
                 with conn.transaction():
                     conn.execute(
                         "SELECT set_config('statement_timeout', %s, true)", (self.settings.statement_timeout,)
@@ -481,16 +370,7 @@ class _Runner:
                         model.qualified, model.kind, "success", built.inserted, built.updated, built.deleted,
                         time.perf_counter() - started, None, note,
                     )
-                    conn.execute(
-                        _RECORD_INPUTS,
-                        {
-                            "model": model.qualified,
-                            "inputs": _jsonb(current),
-                            "run_id": self.run_id,
-                            "changed": changed,
-                            "rebuilt": rebuilt,
-                        },
-                    )
+                    freshness.record_inputs(conn, model, current, self.run_id, changed=changed, rebuilt=rebuilt)
                     self._record(conn, result)
                 return result
         except (WeirError, psycopg.Error) as exc:
@@ -502,39 +382,6 @@ class _Runner:
             if isinstance(exc, GateFailed):
                 record_gate_results(self.workers.get(), self.run_id, exc.results)
             return result
-
-    def _look(self, conn: psycopg.Connection, model: Model, inputs: _Inputs) -> tuple[bool, Any, dict, dict]:
-        row = conn.execute(
-            _INPUTS,
-            {
-                "schema": model.schema,
-                "name": model.name,
-                "model": model.qualified,
-                "upstream": list(inputs.upstream),
-                "schemas": [schema for schema, _ in inputs.sources],
-                "names": [name for _, name in inputs.sources],
-                "shown": [_shown(relation) for relation in inputs.sources],
-            },
-        ).fetchone()
-        return bool(row[0]), row[1], row[2], row[3]
-
-    def _full_refresh_for(self, model: Model, stored: Any, markers: dict) -> tuple[bool, str]:
-        """Say whether to rebuild `model` from scratch, and why when it is not the user's --full-refresh."""
-        if self.full_refresh:
-            return True, ""
-        # An incremental model must not mix rows made from an upstream model's old logic with
-        # its new logic: when an upstream model was rebuilt from scratch (its SQL changed, or a
-        # full refresh) since this model's last build, this one is rebuilt from scratch too.
-        # scd2 is not: a rebuild would throw away history; its versions follow the change.
-        if model.kind != "incremental" or not stored:
-            return False, ""
-        if (model.option("full_refresh_on_change", "true") or "true").lower() in ("false", "no", "off", "0"):
-            return False, ""
-        before = (stored or {}).get("models", {})
-        rebuilt = sorted(name for name, marker in markers.items() if name in before and marker[1] != before[name][1])
-        if rebuilt:
-            return True, f"rebuilt from scratch because upstream {', '.join(rebuilt)} was"
-        return False, ""
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -562,31 +409,6 @@ class _Runner:
 
 _NOT_YET = ModelResult("", "", "pending")
 _FAILED = ("failed", "upstream-failed")
-
-
-def _skip_reason(
-    model: Model, full_refresh: bool, sql_changed: bool, exists: bool, stored: Any, current: dict
-) -> str | None:
-    """Return why `model` can be skipped ("unchanged"), or None when it must be built."""
-    from runner.model_files import clock_calls
-
-    if full_refresh or sql_changed or not exists:
-        return None
-    if model.kind == "view":
-        return "unchanged: a view is always current"  # its SQL is unchanged and it exists
-    if stored is None or stored != current:
-        return None
-    if any(token is None for token in current["sources"].values()):
-        return None  # a source Weir cannot fingerprint (missing, foreign, statistics off)
-    if clock_calls(model):
-        return None  # now(), random(), ...: the same inputs can give other rows
-    return "unchanged"
-
-
-def _jsonb(value: Any) -> Any:
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(value)
 
 
 def _database_error(model: Model, exc: Exception) -> str:
