@@ -3,7 +3,8 @@
 --   psql -X -q -v ON_ERROR_STOP=1 -d DATABASE -f benchmarks/floor_incremental.sql
 -- dim_customer: close changed and deleted versions, open new ones; dim_product and dim_date:
 -- rebuilt whole; fact_order_items: upsert the lines (or lines of orders) changed since its
--- watermark minus the lookback; agg_daily_sales: re-aggregate the days those facts touched.
+-- watermark minus the lookback; agg_daily_sales: re-aggregate the days those facts touched
+-- (found as models/marts/agg_daily_sales.sql finds them, through an array of days).
 -- Each upsert moves its watermark in the same statement.
 
 BEGIN;
@@ -142,7 +143,7 @@ SELECT
     coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status = 'cancelled'), 0),
     max(f.updated_at)
 FROM marts.fact_order_items AS f
-WHERE f.order_date IN (SELECT c.order_date FROM marts.fact_order_items AS c WHERE c.updated_at > :'since')
+WHERE f.order_date = any(array(SELECT DISTINCT c.order_date FROM marts.fact_order_items AS c WHERE c.updated_at > :'since'))
 GROUP BY f.order_date, f.date_key
 ON CONFLICT (sale_date) DO UPDATE SET
     date_key = excluded.date_key,
