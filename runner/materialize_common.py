@@ -240,6 +240,15 @@ def key_problem(conn: psycopg.Connection, relation: sql.Composable, keys: list[s
     columns = sql.SQL(", ").join(sql.Identifier(key) for key in keys)
     shown = "(" + ", ".join(keys) + ")"
     any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(key)) for key in keys)
+    # One pass answers "is anything wrong?"; the samples below are looked up only when it is.
+    wrong = execute(
+        conn,
+        sql.SQL("SELECT EXISTS (SELECT FROM {} GROUP BY {} HAVING count(*) > 1 OR {})").format(
+            relation, columns, any_null
+        ),
+    ).fetchone()[0]
+    if not wrong:
+        return None
     nulls = execute(
         conn,
         sql.SQL(
