@@ -343,9 +343,9 @@ class _Runner:
                 inputs = freshness.inputs_of(self.graph, model) if model.kind != "view" else freshness.NO_INPUTS
                 seen = freshness.look(conn, model, inputs)
                 current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
-                reason = freshness.skip_reason(model, self.full_refresh, sql_changed, seen, current)
-                if reason is not None and model.kind != "view" and self.opaque.get(model.qualified):
-                    reason = None  # it calls a function that may read tables Weir cannot see
+                reason = freshness.skip_reason(
+                    model, self.full_refresh, sql_changed, seen, current, bool(self.opaque.get(model.qualified))
+                )
                 if reason is not None:
                     result = ModelResult(model.qualified, model.kind, "skipped", note=reason,
                                          seconds=time.perf_counter() - started)

@@ -154,10 +154,13 @@ def opaque_calls(conn: psycopg.Connection, models: list[Model]) -> dict[str, lis
     }
 
 
-def skip_reason(model: Model, full_refresh: bool, sql_changed: bool, seen: Seen, current: dict) -> str | None:
+def skip_reason(
+    model: Model, full_refresh: bool, sql_changed: bool, seen: Seen, current: dict, calls_opaque: bool
+) -> str | None:
     """Return why `model` can be skipped ("unchanged"), or None when it must be built.
 
-    `current` is what it reads now, as it would be recorded: {"sources": ..., "models": ...}.
+    `current` is what it reads now, as it would be recorded: {"sources": ..., "models": ...};
+    `calls_opaque` says it calls a function that may read tables Weir cannot see (opaque_calls).
     """
     from runner.model_files import clock_calls
 
@@ -167,6 +170,8 @@ def skip_reason(model: Model, full_refresh: bool, sql_changed: bool, seen: Seen,
         return "unchanged: a view is always current"  # its SQL is unchanged and it exists
     if seen.stored is None or seen.stored != current:
         return None
+    if calls_opaque:
+        return None  # what such a function reads never shows in the tokens
     if any(token is None for token in current["sources"].values()):
         return None  # a source Weir cannot fingerprint (missing, foreign, statistics off)
     if clock_calls(model):
