@@ -8,6 +8,7 @@
 -- Each upsert moves its watermark in the same statement.
 
 BEGIN;
+-- One pass finds new, changed and returning customers, and current versions of deleted ones.
 CREATE TEMPORARY TABLE customer_delta ON COMMIT DROP AS
 SELECT
     s.*,
@@ -15,20 +16,20 @@ SELECT
     CASE
         WHEN c.customer_key IS NULL
             THEN (SELECT max(h.valid_to) FROM marts.dim_customer AS h WHERE h.customer_id = s.customer_id)
-    END AS last_to
+    END AS last_to,
+    s.customer_id IS NULL AS gone
 FROM staging.stg_customers AS s
-LEFT JOIN marts.dim_customer AS c ON c.is_current AND s.customer_id = c.customer_id
-WHERE c.customer_key IS NULL OR s.updated_at > c.updated_at;
-UPDATE marts.dim_customer AS t SET valid_to = d.updated_at
+FULL JOIN (SELECT * FROM marts.dim_customer WHERE is_current) AS c ON s.customer_id = c.customer_id
+WHERE c.customer_key IS NULL OR s.customer_id IS NULL OR s.updated_at > c.updated_at;
+UPDATE marts.dim_customer AS t SET valid_to = CASE WHEN d.gone THEN now() ELSE d.updated_at END
 FROM customer_delta AS d
 WHERE t.customer_key = d.current_key;
-UPDATE marts.dim_customer AS t SET valid_to = now()
-WHERE t.is_current AND NOT EXISTS (SELECT FROM staging.stg_customers AS s WHERE s.customer_id = t.customer_id);
 INSERT INTO marts.dim_customer (customer_id, email, full_name, city, country, created_at, updated_at, valid_from)
 SELECT
     d.customer_id, d.email, d.full_name, d.city, d.country, d.created_at, d.updated_at,
     greatest(d.updated_at, d.last_to)
-FROM customer_delta AS d;
+FROM customer_delta AS d
+WHERE NOT d.gone;
 COMMIT;
 
 BEGIN;

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from runner.model_files import Model
 
 _VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
-_DELTA_COLUMNS = ["weir__current", "weir__last_to"]
+_DELTA_COLUMNS = ["weir__current", "weir__last_to", "weir__gone"]
 
 _CREATE = """
 CREATE TABLE {table} (
@@ -75,31 +75,37 @@ CREATE TABLE {table} (
 """
 _ONE_CURRENT = "CREATE UNIQUE INDEX {index} ON {table} ({keys}) WHERE is_current"
 
-# Source rows that are new, changed or back, with the current version they replace (if any)
-# and, for a key without one, when its last version closed (NULL for a key never seen).
+# One pass over the source and the current versions finds every difference: source rows
+# that are new, changed or back, with the current version they replace (if any) and, for a
+# key without one, when its last version closed (NULL for a key never seen); and current
+# versions whose key left the source (weir__gone: the source's columns are NULL, even its
+# key, which is never NULL in a source row). One UPDATE then closes the versions named
+# here; two, or an anti-join for the deleted keys, each read the whole history again.
 _DELTA = """
 CREATE TEMP TABLE weir_delta ON COMMIT DROP AS
 SELECT s.*,
        c.{surrogate} AS weir__current,
        CASE WHEN c.{surrogate} IS NULL THEN
            (SELECT max(h.valid_to) FROM {table} AS h WHERE {history_match})
-       END AS weir__last_to
+       END AS weir__last_to,
+       s.{first_key} IS NULL AS weir__gone
 FROM pg_temp.weir_source AS s
-LEFT JOIN {table} AS c ON c.is_current AND {current_match}
-WHERE c.{surrogate} IS NULL OR {changed}
+FULL JOIN (SELECT * FROM {table} WHERE is_current) AS c ON {current_match}
+WHERE c.{surrogate} IS NULL OR s.{first_key} IS NULL OR {changed}
 """
-_CLOSE_CHANGED = """
-UPDATE {table} AS t SET valid_to = {closed_at}
-FROM pg_temp.weir_delta AS d
-WHERE t.{surrogate} = d.weir__current
-"""
-_CLOSE_DELETED = """
-UPDATE {table} AS t SET valid_to = now()
-WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM pg_temp.weir_source AS s WHERE {deleted_match})
+_CLOSE = """
+WITH closed AS (
+    UPDATE {table} AS t SET valid_to = CASE WHEN d.weir__gone THEN now() ELSE {closed_at} END
+    FROM pg_temp.weir_delta AS d
+    WHERE t.{surrogate} = d.weir__current AND (NOT d.weir__gone OR {close_deleted})
+    RETURNING d.weir__gone
+)
+SELECT count(*) FILTER (WHERE NOT weir__gone), count(*) FILTER (WHERE weir__gone) FROM closed
 """
 _OPEN = """
 INSERT INTO {table} ({columns}, valid_from)
 SELECT {delta_columns}, {valid_from} FROM pg_temp.weir_delta AS d
+WHERE NOT d.weir__gone
 """
 
 
@@ -188,12 +194,13 @@ def _apply(
         )
     names = {"table": table, "surrogate": sql.Identifier(surrogate)}
     execute(conn, sql.SQL(_DELTA).format(
-        history_match=match("h", "s"), current_match=match("c", "s"), changed=changed, **names
+        history_match=match("h", "s"), current_match=match("c", "s"), changed=changed,
+        first_key=sql.Identifier(keys[0]), **names
     ))
-    updated = execute(conn, sql.SQL(_CLOSE_CHANGED).format(closed_at=closed_at, **names)).rowcount
-    deleted = 0
-    if (model.option("on_delete") or "close").lower() == "close":
-        deleted = execute(conn, sql.SQL(_CLOSE_DELETED).format(deleted_match=match("s", "t"), **names)).rowcount
+    close_deleted = (model.option("on_delete") or "close").lower() == "close"
+    updated, deleted = execute(conn, sql.SQL(_CLOSE).format(
+        closed_at=closed_at, close_deleted=sql.Literal(close_deleted), **names
+    )).fetchone()
     inserted = execute(conn, sql.SQL(_OPEN).format(
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
         delta_columns=row("d", columns),

@@ -11,6 +11,8 @@
 --   raw.orders.updated_at. That branch is off when building from scratch, where the
 --   first one already reads every line.
 -- The watermark is the later of the two updated_at, so either change moves it.
+-- Each branch takes the order's columns from the join it makes anyway, so no line
+-- looks its order up a second time.
 -- The indexes on updated_at and order_date are agg_daily_sales's way in: the facts that
 -- changed since its last build, and every fact of the days they fall on.
 --
@@ -30,8 +32,13 @@ WITH changed_lines AS (
         i.quantity,
         i.unit_price_cents,
         i.line_total_cents,
-        i.updated_at
+        o.customer_id,
+        o.order_date,
+        o.ordered_at,
+        o.order_status,
+        greatest(i.updated_at, o.updated_at) AS updated_at
     FROM staging.stg_order_items AS i
+    INNER JOIN staging.stg_orders AS o ON i.order_id = o.order_id
     WHERE i.updated_at > weir.since('marts.fact_order_items')
     UNION ALL
     SELECT
@@ -41,7 +48,11 @@ WITH changed_lines AS (
         i.quantity,
         i.unit_price_cents,
         i.line_total_cents,
-        i.updated_at
+        o.customer_id,
+        o.order_date,
+        o.ordered_at,
+        o.order_status,
+        greatest(i.updated_at, o.updated_at) AS updated_at
     FROM staging.stg_orders AS o
     INNER JOIN staging.stg_order_items AS i ON o.order_id = i.order_id
     WHERE
@@ -66,20 +77,19 @@ SELECT
     l.order_item_id,
     l.order_id,
     c.customer_key,
-    o.customer_id,
+    l.customer_id,
     l.product_id AS product_key,
-    o.order_date,
-    o.ordered_at,
-    o.order_status,
+    l.order_date,
+    l.ordered_at,
+    l.order_status,
     l.quantity,
     l.unit_price_cents,
     l.line_total_cents,
-    to_char(o.order_date, 'YYYYMMDD')::integer AS date_key,
-    greatest(l.updated_at, o.updated_at) AS updated_at
+    l.updated_at,
+    to_char(l.order_date, 'YYYYMMDD')::integer AS date_key
 FROM changed_lines AS l
-INNER JOIN staging.stg_orders AS o ON l.order_id = o.order_id
 LEFT JOIN customer_versions AS c
     ON
-        o.customer_id = c.customer_id
-        AND o.ordered_at >= c.valid_from
-        AND (o.ordered_at < c.valid_to OR c.valid_to IS NULL);
+        l.customer_id = c.customer_id
+        AND l.ordered_at >= c.valid_from
+        AND (l.ordered_at < c.valid_to OR c.valid_to IS NULL);
