@@ -42,7 +42,7 @@ _VERSIONED = (
     "EXISTS (SELECT FROM pg_class WHERE relname = 'state_version' AND relnamespace::regnamespace::text = 'weir')"
 )
 _RECORD_VERSION = """
-INSERT INTO weir.state_version AS v (part, version) VALUES (%(part)s, %(version)s)
+INSERT INTO weir.state_version (part, version) VALUES (%(part)s, %(version)s)
 ON CONFLICT (part) DO UPDATE SET version = excluded.version, changed_at = excluded.changed_at
 """
 
