@@ -10,25 +10,23 @@
 BEGIN;
 -- One pass finds new, changed and returning customers, and current versions of deleted ones.
 CREATE TEMPORARY TABLE customer_delta ON COMMIT DROP AS
-SELECT
-    s.*,
-    c.customer_key AS current_key,
-    CASE
-        WHEN c.customer_key IS NULL
-            THEN (SELECT max(h.valid_to) FROM marts.dim_customer AS h WHERE h.customer_id = s.customer_id)
-    END AS last_to,
-    s.customer_id IS NULL AS gone
+SELECT s.*, c.customer_key AS current_key, s.customer_id IS NULL AS gone
 FROM staging.stg_customers AS s
 FULL JOIN (SELECT * FROM marts.dim_customer WHERE is_current) AS c ON s.customer_id = c.customer_id
 WHERE c.customer_key IS NULL OR s.customer_id IS NULL OR s.updated_at > c.updated_at;
 UPDATE marts.dim_customer AS t SET valid_to = CASE WHEN d.gone THEN now() ELSE d.updated_at END
 FROM customer_delta AS d
 WHERE t.customer_key = d.current_key;
+-- A customer who comes back starts no earlier than their last version closed.
 INSERT INTO marts.dim_customer (customer_id, email, full_name, city, country, created_at, updated_at, valid_from)
 SELECT
     d.customer_id, d.email, d.full_name, d.city, d.country, d.created_at, d.updated_at,
-    greatest(d.updated_at, d.last_to)
+    greatest(d.updated_at, h.last_to)
 FROM customer_delta AS d
+CROSS JOIN LATERAL (
+    SELECT max(h.valid_to) AS last_to FROM marts.dim_customer AS h
+    WHERE d.current_key IS NULL AND h.customer_id = d.customer_id
+) AS h
 WHERE NOT d.gone;
 COMMIT;
 

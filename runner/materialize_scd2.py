@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from runner.model_files import Model
 
 _VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
-_DELTA_COLUMNS = ["weir__current", "weir__last_to", "weir__gone"]
+_DELTA_COLUMNS = ["weir__current", "weir__gone"]
 
 _CREATE = """
 CREATE TABLE {table} (
@@ -76,19 +76,16 @@ CREATE TABLE {table} (
 _ONE_CURRENT = "CREATE UNIQUE INDEX {index} ON {table} ({keys}) WHERE is_current"
 
 # One pass over the source and the current versions finds every difference: source rows
-# that are new, changed or back, with the current version they replace (if any) and, for a
-# key without one, when its last version closed (NULL for a key never seen); and current
-# versions whose key left the source (weir__gone: the source's columns are NULL, even its
-# key, which is never NULL in a source row). One UPDATE then closes the versions named
-# here; two, or an anti-join for the deleted keys, each read the whole history again.
+# that are new, changed or back, with the current version they replace (if any), and
+# current versions whose key left the source (weir__gone: the source's columns are NULL,
+# even its key, which is never NULL in a source row). One UPDATE then closes the versions
+# named here; two, or an anti-join for the deleted keys, each read the whole history again.
+# When a returning key last closed is looked up in _OPEN, only for the rows that need it:
+# asked here, per source row, its estimated cost made PostgreSQL JIT-compile the join
+# (180 ms of 350 at 10M order items).
 _DELTA = """
 CREATE TEMP TABLE weir_delta ON COMMIT DROP AS
-SELECT s.*,
-       c.{surrogate} AS weir__current,
-       CASE WHEN c.{surrogate} IS NULL THEN
-           (SELECT max(h.valid_to) FROM {table} AS h WHERE {history_match})
-       END AS weir__last_to,
-       s.{first_key} IS NULL AS weir__gone
+SELECT s.*, c.{surrogate} AS weir__current, s.{first_key} IS NULL AS weir__gone
 FROM pg_temp.weir_source AS s
 FULL JOIN (SELECT * FROM {table} WHERE is_current) AS c ON {current_match}
 WHERE c.{surrogate} IS NULL OR s.{first_key} IS NULL OR {changed}
@@ -102,9 +99,15 @@ WITH closed AS (
 )
 SELECT count(*) FILTER (WHERE NOT weir__gone), count(*) FILTER (WHERE weir__gone) FROM closed
 """
+# weir__last_to: when a key without a current version (new, or back) last closed, NULL for a
+# key never seen. This build's UPDATE closes only current versions, so it does not change it.
 _OPEN = """
 INSERT INTO {table} ({columns}, valid_from)
-SELECT {delta_columns}, {valid_from} FROM pg_temp.weir_delta AS d
+SELECT {delta_columns}, {valid_from}
+FROM pg_temp.weir_delta AS d
+CROSS JOIN LATERAL (
+    SELECT max(h.valid_to) AS weir__last_to FROM {table} AS h WHERE d.weir__current IS NULL AND {history_match}
+) AS h
 WHERE NOT d.weir__gone
 """
 
@@ -185,17 +188,16 @@ def _apply(
     if updated_at:
         changed = sql.SQL("{} > {}").format(sql.Identifier("s", updated_at), sql.Identifier("c", updated_at))
         closed_at = sql.Identifier("d", updated_at)
-        valid_from = sql.SQL("greatest({}, d.weir__last_to)").format(sql.Identifier("d", updated_at))
+        valid_from = sql.SQL("greatest({}, h.weir__last_to)").format(sql.Identifier("d", updated_at))
     else:
         changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(row("s", check_cols), row("c", check_cols))
         closed_at = sql.SQL("now()")
         valid_from = sql.SQL(
-            "CASE WHEN d.weir__current IS NULL AND d.weir__last_to IS NULL THEN '-infinity'::timestamptz ELSE now() END"
+            "CASE WHEN d.weir__current IS NULL AND h.weir__last_to IS NULL THEN '-infinity'::timestamptz ELSE now() END"
         )
     names = {"table": table, "surrogate": sql.Identifier(surrogate)}
     execute(conn, sql.SQL(_DELTA).format(
-        history_match=match("h", "s"), current_match=match("c", "s"), changed=changed,
-        first_key=sql.Identifier(keys[0]), **names
+        current_match=match("c", "s"), changed=changed, first_key=sql.Identifier(keys[0]), **names
     ))
     close_deleted = (model.option("on_delete") or "close").lower() == "close"
     updated, deleted = execute(conn, sql.SQL(_CLOSE).format(
@@ -205,6 +207,7 @@ def _apply(
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
         delta_columns=row("d", columns),
         valid_from=valid_from,
+        history_match=match("h", "d"),
         **names,
     )).rowcount
     return inserted, updated, deleted
