@@ -1,0 +1,11 @@
+"""The `weir` command: a thin Click layer over the runner library.
+
+Each command reads its options, calls one library function and reports. Heavy modules
+are imported inside the commands so `weir --help` starts fast. `app` holds the group and
+what commands share; each other module registers one family of commands on it.
+"""
+
+from runner.cli import checks, database, migrations, models  # noqa: F401 (each registers its commands)
+from runner.cli.app import cli, main
+
+__all__ = ["cli", "main"]

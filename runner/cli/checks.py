@@ -1,0 +1,60 @@
+"""`weir check`, and `weir run`: migrate, build, then check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runner.cli.app import cli, common_options, say, settings_for
+from runner.cli.models import report_build, report_build_event
+
+
+@cli.command()
+@click.option("--select", "select", multiple=True, metavar="SELECTOR",
+              help="Checks to run: name, tag:x or path:dir (repeatable). Default: all.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run checks in parallel on this many connections.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write a JUnit XML report for CI.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@common_options
+@click.pass_context
+def check(ctx, select, threads, junit, as_json, project, dsn, debug):
+    """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
+    from runner.check_report import render_json, render_text, write_junit
+    from runner.checks import run_checks
+    from runner.connection import resolve_target
+
+    settings = settings_for(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = run_checks(target.conninfo, settings, select=select, threads=threads)
+    click.echo(render_json(report) if as_json else render_text(report))
+    if junit:
+        write_junit(report, junit)
+    ctx.exit(report.exit_code)
+
+
+@cli.command("run")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Build models and run checks on this many connections.")
+@common_options
+@click.pass_context
+def run_all(ctx, threads, project, dsn, debug):
+    """Migrate, build (with gates), then check: what CI and `make check` call."""
+    from runner.check_report import render_text
+    from runner.connection import resolve_target
+    from runner.pipeline import run_pipeline
+
+    settings = settings_for(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = run_pipeline(target.conninfo, settings, threads=threads, on_progress=say,
+                          on_build_event=report_build_event)
+    if report.build is not None:
+        report_build(report.build)
+    if report.checks is not None:
+        click.echo(render_text(report.checks))
+    click.echo()
+    for line in report.summary():
+        click.echo(line)
+    ctx.exit(report.exit_code)

@@ -1,0 +1,151 @@
+"""`weir migrate`, `rollback`, `status`, `verify` and `new migration`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from runner.cli.app import cli, common_options, connection_for, say, settings_for
+
+
+@cli.command()
+@click.option("--to", "to", metavar="ID", help="Apply up to and including this migration (id or number).")
+@click.option("--dry-run", is_flag=True, help="Run in a transaction that is rolled back; report what would change.")
+@click.option("--accept-edit", "accept_edits", multiple=True, metavar="ID",
+              help="Record the current checksum of an applied migration whose file was deliberately edited.")
+@common_options
+@click.pass_context
+def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
+    """Apply pending migrations, each in its own transaction."""
+    from runner import migrations
+
+    settings = settings_for(ctx, project, debug)
+    with connection_for(settings, dsn, "weir migrate") as conn:
+        results = migrations.migrate(conn, settings, to=to, dry_run=dry_run, accept_edits=accept_edits,
+                                     on_progress=say)
+    _report_steps(results, "applied", dry_run)
+
+
+@cli.command()
+@click.option("--steps", type=click.IntRange(min=1), metavar="N", help="Roll back the last N migrations (default 1).")
+@click.option("--to", "to", metavar="ID", help="Roll back every migration after this one.")
+@click.option("--all", "everything", is_flag=True, help="Roll back every applied migration.")
+@click.option("--dry-run", is_flag=True, help="Run in a transaction that is rolled back; report what would change.")
+@common_options
+@click.pass_context
+def rollback(ctx, steps, to, everything, dry_run, project, dsn, debug):
+    """Roll back applied migrations, newest first, with their rollback files."""
+    from runner import migrations
+
+    if sum(option is not None and option is not False for option in (steps, to, everything)) > 1:
+        raise click.UsageError("give one of --steps, --to and --all")
+    settings = settings_for(ctx, project, debug)
+    with connection_for(settings, dsn, "weir rollback") as conn:
+        results = migrations.rollback(conn, settings, steps=steps, to=to, everything=everything, dry_run=dry_run,
+                                      on_progress=say)
+    _report_steps(results, "rolled back", dry_run)
+
+
+def _report_steps(results, verb: str, dry_run: bool) -> None:
+    if dry_run:
+        for result in results:
+            changes = f"{len(result.changes)} catalog change(s)" if result.changes else "no catalog change"
+            detail = result.note or changes
+            click.echo(f"would {result.action} {result.id}: {detail}")
+            for change in result.changes:
+                click.echo(f"  {change}")
+        click.echo(f"dry run: {len(results)} migration(s) would be {verb}; nothing was changed")
+        return
+    total = sum(result.milliseconds for result in results) / 1000
+    if results:
+        click.echo(f"{len(results)} migration(s) {verb} in {total:.2f} s")
+    else:
+        click.echo(f"nothing to do: no migration to be {verb}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@common_options
+@click.pass_context
+def status(ctx, as_json, project, dsn, debug):
+    """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
+    from runner import migrations
+    from runner.checks import LATEST_HEADERS, latest_results
+    from runner.gates import LATEST_GATE_HEADERS, latest_gate_results
+
+    settings = settings_for(ctx, project, debug)
+    with connection_for(settings, dsn, "weir status") as conn:
+        states = migrations.status(conn, settings)
+        invalid = migrations.invalid_indexes(conn)
+        checks = latest_results(conn)
+        gates = latest_gate_results(conn)
+    if as_json:
+        rows = [
+            {"id": s.id, "state": s.state, "applied_at": s.applied_at.isoformat() if s.applied_at else None,
+             "checksum": s.checksum, "file": s.display}
+            for s in states
+        ]
+        check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
+        gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
+        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows,
+                               "gates": gate_rows}, indent=2, default=str))
+        return
+    from tabulate import tabulate
+
+    table = [
+        (s.id, s.state, f"{s.applied_at:%Y-%m-%d %H:%M:%S}" if s.applied_at else "", (s.checksum or "")[:12])
+        for s in states
+    ]
+    click.echo(tabulate(table, headers=["migration", "state", "applied at", "checksum"], tablefmt="simple"))
+    counts = {state: sum(1 for s in states if s.state == state) for state in ("applied", "pending", "edited",
+                                                                             "missing-file")}
+    click.echo(", ".join(f"{count} {state}" for state, count in counts.items() if count) or "no migrations")
+    for headers, found in ((LATEST_HEADERS, [result.row for result in checks]), (LATEST_GATE_HEADERS, gates)):
+        if found:
+            click.echo()
+            rows = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
+                    for row in found]
+            click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
+    for index in invalid:
+        click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
+                   err=True)
+
+
+@cli.command()
+@common_options
+@click.pass_context
+def verify(ctx, project, dsn, debug):
+    """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
+    from runner.connection import resolve_target
+    from runner.verify import verify_project
+
+    settings = settings_for(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = verify_project(target.conninfo, settings, on_step=_report_verified)
+    click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
+
+
+def _report_verified(result) -> None:
+    detail = f" ({result.message})" if result.status == "skipped" and result.message else ""
+    say(f"{result.status:<7} {result.id} ({result.seconds:.2f} s){detail}")
+
+
+@cli.group()
+def new() -> None:
+    """Create a new migration file pair."""
+
+
+@new.command("migration")
+@click.argument("title")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@click.pass_context
+def new_migration(ctx, title, project):
+    """Create NNNN_<slug>.sql and its .rollback.sql with the next number."""
+    from runner.migration_files import new_migration as create
+
+    settings = settings_for(ctx, project, False)
+    for path in create(settings.migrations_dir, title):
+        click.echo(f"created {path.relative_to(settings.root)}")

@@ -1,0 +1,134 @@
+"""`weir build`, `ls`, `lineage`, and `sample` for the example warehouse's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runner.cli.app import cli, common_options, connection_for, say, settings_for
+from runner.errors import EXIT_FAIL
+
+
+@cli.command()
+@click.option("--select", "select", multiple=True, metavar="SELECTOR",
+              help="Models to build: name, schema.name, +name, name+, tag:x, path:dir (repeatable). Default: all.")
+@click.option("--exclude", "exclude", multiple=True, metavar="SELECTOR", help="Models to leave out (repeatable).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental and scd2 models from scratch.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Build independent models in parallel on this many connections.")
+@common_options
+@click.pass_context
+def build(ctx, select, exclude, full_refresh, threads, project, dsn, debug):
+    """Build models/ into tables and views, in dependency order, doing only what changed."""
+    from runner.build import build as build_models
+    from runner.connection import resolve_target
+
+    settings = settings_for(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    report = build_models(target.conninfo, settings, select=select, exclude=exclude, full_refresh=full_refresh,
+                          threads=threads, on_event=report_build_event)
+    report_build(report)
+    ctx.exit(0 if report.ok else EXIT_FAIL)
+
+
+def report_build_event(event) -> None:
+    """Say what a build is waiting for, and each model's note as it finishes."""
+    if event.kind == "waiting":
+        say(event.message)
+    elif event.kind == "finished" and event.result and event.result.note and event.result.status != "skipped":
+        say(f"{event.result.model}: {event.result.note}")
+
+
+def report_build(report) -> None:
+    """Print the table of every model, the run's counts and its errors."""
+    from tabulate import tabulate
+
+    from runner.build import HEADERS
+
+    click.echo(tabulate(report.rows, headers=HEADERS, tablefmt="simple", floatfmt=".2f"))
+    counts = ", ".join(f"{count} {status}" for status, count in report.counts().items() if count)
+    click.echo(f"run {report.run_id}: {counts or 'no models'}")
+    for error in report.errors:
+        click.echo(f"weir: {error}", err=True)
+
+
+@cli.command("ls")
+@common_options
+@click.pass_context
+def list_models(ctx, project, dsn, debug):
+    """List models with their kind, upstream models and last build."""
+    from tabulate import tabulate
+
+    from runner.build import LS_HEADERS
+    from runner.build import list_models as rows_of_models
+    from runner.connection import resolve_target
+
+    settings = settings_for(ctx, project, debug)
+    target = resolve_target(dsn, settings)
+    rows = [(model, kind, upstream, f"{built:%Y-%m-%d %H:%M:%S}" if built else "never")
+            for model, kind, upstream, built in rows_of_models(target.conninfo, settings)]
+    click.echo(tabulate(rows, headers=LS_HEADERS, tablefmt="simple"))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@click.pass_context
+def lineage(ctx, name, project):
+    """Print the models upstream and downstream of NAME."""
+    from runner.build import lineage as lineage_of
+
+    settings = settings_for(ctx, project, False)
+    upstream, downstream = lineage_of(settings, name)
+    click.echo("upstream:")
+    for model in upstream or ["(none)"]:
+        click.echo(f"  {model}")
+    click.echo("downstream:")
+    for model in downstream or ["(none)"]:
+        click.echo(f"  {model}")
+
+
+@cli.group()
+def sample() -> None:
+    """Load the example warehouse's deterministic sample data and change batches."""
+
+
+@sample.command("load")
+@click.option("--scale", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Order items to generate; customers, products and orders follow in proportion.")
+@common_options
+@click.pass_context
+def sample_load(ctx, scale, project, dsn, debug):
+    """Fill the freshly migrated raw schema with sample data."""
+    from runner import sample_data
+
+    settings = settings_for(ctx, project, debug)
+    with connection_for(settings, dsn, "weir sample") as conn:
+        steps = sample_data.load(conn, scale)
+    _report_sample(steps, f"loaded sample data at scale {scale:,}")
+
+
+@sample.command("change")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch number; batches apply in increasing order.")
+@click.option("--fraction", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.01, show_default=True,
+              help="Share of the rows each kind of change touches.")
+@common_options
+@click.pass_context
+def sample_change(ctx, batch, fraction, project, dsn, debug):
+    """Apply a change batch: new orders, status changes, moved and deleted customers, new prices."""
+    from runner import sample_data
+
+    settings = settings_for(ctx, project, debug)
+    with connection_for(settings, dsn, "weir sample") as conn:
+        steps = sample_data.change_batch(conn, batch, fraction)
+    _report_sample(steps, f"applied change batch {batch}")
+
+
+def _report_sample(steps, done: str) -> None:
+    from tabulate import tabulate
+
+    click.echo(tabulate([(step.name, step.rows, step.seconds) for step in steps], headers=("step", "rows", "seconds"),
+                        tablefmt="simple", floatfmt=".2f", intfmt=","))
+    click.echo(f"{done} in {sum(step.seconds for step in steps):.2f} s")
