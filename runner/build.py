@@ -130,10 +130,6 @@ def build(
     emit = on_event or (lambda event: None)
     conn = connect(conninfo, "weir build")
     try:
-        # This connection writes the run's history, not models: a crash may lose its last
-        # rows (the run then reads as interrupted), so it need not wait for each to reach disk.
-        # What it creates (state tables, schemas) is flushed by the first model's commit.
-        conn.execute("SET synchronous_commit = off")
         with run_lock(conn, LOCK_NAME, settings.lock_wait, lambda message: emit(BuildEvent("waiting", None, message))):
             ensure_build_state(conn)
             if any(model.qualified in gates for model in selected):
@@ -353,9 +349,7 @@ class _Runner:
                 if reason is not None:
                     result = ModelResult(model.qualified, model.kind, "skipped", note=reason,
                                          seconds=time.perf_counter() - started)
-                    with conn.transaction():
-                        conn.execute("SET LOCAL synchronous_commit = off")  # history alone: see build()
-                        self._record(conn, result)
+                    self._record(conn, result)
                     return result
                 full_refresh, why = freshness.full_refresh_for(model, self.full_refresh, seen)
                 with conn.transaction():
