@@ -110,3 +110,8 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_bytes(content)
         else:
             path.write_text(content)
+
+
+def flush_statistics(db: psycopg.Connection) -> None:
+    """Make this session's table statistics visible to others now, not within seconds (what skipping reads)."""
+    db.execute("SELECT pg_stat_force_next_flush()")

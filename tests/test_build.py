@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import flush_statistics
 
 from runner.build import BuildEvent, BuildReport, build, lineage, list_models
 from runner.errors import ConfigError, LockHeld, ProjectFileError
@@ -97,11 +98,6 @@ def run(project: Path, dsn: str, **options) -> BuildReport:
 
 def statuses(report: BuildReport) -> dict[str, str]:
     return {result.model: result.status for result in report.results}
-
-
-def flush_statistics(db: psycopg.Connection) -> None:
-    """Make this session's table statistics visible to others now, not within seconds."""
-    db.execute("SELECT pg_stat_force_next_flush()")
 
 
 # -- order, results, history ---------------------------------------------------------------------

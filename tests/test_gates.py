@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import write_migration
+from conftest import flush_statistics, write_migration
 
 from runner.build import BuildReport, build
 from runner.cli import cli
@@ -73,15 +73,10 @@ def warehouse(project: Path, db: psycopg.Connection) -> Path:
         "[weir]\nlock_timeout = 2s\nlock_retries = 1\nstatement_timeout = 60s\nlock_wait = 60s\n"
     )
     db.execute(RAW)
-    changed(db)
+    flush_statistics(db)
     for relative, sql in MODELS.items():
         write(project, f"models/{relative}", sql)
     return project
-
-
-def changed(db: psycopg.Connection) -> None:
-    """Make this session's table statistics visible to the build now (what skipping reads)."""
-    db.execute("SELECT pg_stat_force_next_flush()")
 
 
 def run(project: Path, dsn: str, **options) -> BuildReport:
@@ -105,7 +100,7 @@ def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(w
     before = rows(db, "SELECT * FROM marts.orders ORDER BY order_id")
     db.execute("INSERT INTO raw.orders VALUES (4, 'grace', -3.00, '2024-01-03 08:00')")
     db.execute("INSERT INTO raw.codes VALUES ('b', 'Beta')")
-    changed(db)
+    flush_statistics(db)
 
     report = run(warehouse, dsn)
 
@@ -137,7 +132,7 @@ def test_failing_gate_message_names_the_file_the_count_and_the_first_rows(wareho
     write(warehouse, "checks/orders_positive.sql", POSITIVE.format(model="marts.orders"))
     db.execute("INSERT INTO raw.orders VALUES (4, 'grace', -3.00, '2024-01-03 08:00'),"
                " (5, 'ada', -1.00, '2024-01-03 09:00')")
-    changed(db)
+    flush_statistics(db)
 
     error = by_model(run(warehouse, dsn))["marts.orders"].error
 
@@ -156,7 +151,7 @@ def test_failing_gate_keeps_the_old_incremental_rows_and_watermark(warehouse, ds
     db.execute("INSERT INTO raw.orders VALUES (4, 'grace', -3.00, '2024-01-05 08:00'),"
                " (5, 'ada', 2.00, '2024-01-05 09:00')")
     db.execute("UPDATE raw.orders SET amount = 9.99, updated_at = '2024-01-05 10:00' WHERE order_id = 1")
-    changed(db)
+    flush_statistics(db)
 
     report = run(warehouse, dsn)
 
@@ -168,7 +163,7 @@ def test_failing_gate_keeps_the_old_incremental_rows_and_watermark(warehouse, ds
     assert rows(db, state) == before_state
 
     db.execute("UPDATE raw.orders SET amount = 3.00, updated_at = '2024-01-06 08:00' WHERE order_id = 4")
-    changed(db)
+    flush_statistics(db)
     fixed = run(warehouse, dsn)
     assert fixed.ok, fixed.errors
     assert rows(db, "SELECT order_id, amount FROM marts.fact_orders ORDER BY order_id") == [
@@ -236,7 +231,7 @@ def test_error_gate_below_its_threshold_passes(warehouse, dsn, db) -> None:
     assert by_model(first)["marts.orders"].status == "failed"
     assert "gate failed: 2 rows, error_if > 1 (first rows:" in by_model(first)["marts.orders"].error
     db.execute("UPDATE raw.orders SET amount = 6 WHERE order_id = 1")
-    changed(db)
+    flush_statistics(db)
     assert run(warehouse, dsn, select=["marts.orders"]).ok
 
 
@@ -341,7 +336,7 @@ def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(warehou
               "-- weir: kind=table, unique_key=order_id\nSELECT order_id, customer, amount, updated_at FROM raw.orders")
     write(warehouse, "checks/orders_quarantine.sql", QUARANTINE.format(model="marts.orders"))
     db.execute(BAD_ROWS)
-    changed(db)
+    flush_statistics(db)
 
     report = run(warehouse, dsn)
 
@@ -363,7 +358,7 @@ def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(warehou
 
     # A rebuilt table's __rejected describes the new version: not accumulated across builds.
     db.execute("UPDATE raw.orders SET amount = 1 WHERE order_id = 5")
-    changed(db)
+    flush_statistics(db)
     second = run(warehouse, dsn)
     assert second.ok
     loaded = rows(db, "SELECT count(*) FROM marts.orders")[0][0]
@@ -375,7 +370,7 @@ def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(warehou
 def test_quarantine_over_incremental_batches_never_duplicates_a_rejected_key(warehouse, dsn, db) -> None:
     write(warehouse, "checks/fact_quarantine.sql", QUARANTINE.format(model="marts.fact_orders"))
     db.execute(BAD_ROWS)
-    changed(db)
+    flush_statistics(db)
     first = run(warehouse, dsn, select=["marts.fact_orders"])
     assert first.ok, first.errors
     assert rows(db, "SELECT order_id FROM marts.fact_orders__rejected ORDER BY 1") == [(4,), (5,), (7,)]
@@ -387,7 +382,7 @@ def test_quarantine_over_incremental_batches_never_duplicates_a_rejected_key(war
         UPDATE raw.orders SET amount = -1.00, updated_at = '2024-01-04 09:00' WHERE order_id = 3;
         INSERT INTO raw.orders VALUES (8, 'ada', -2.00, '2024-01-04 10:00'), (9, 'ada', 3.00, '2024-01-04 11:00');
     """)
-    changed(db)
+    flush_statistics(db)
     second = run(warehouse, dsn, select=["marts.fact_orders"])
 
     assert second.ok, second.errors
@@ -418,7 +413,7 @@ def test_quarantine_with_an_explicit_error_threshold_fails_when_too_many_rows_ar
           '-- weir: gate=marts.orders, quarantine=true, error_if="> 2"\nSELECT * FROM marts.orders WHERE amount <= 0\n')
     assert run(warehouse, dsn, select=["marts.orders"]).ok
     db.execute(BAD_ROWS)
-    changed(db)
+    flush_statistics(db)
     report = run(warehouse, dsn, select=["marts.orders"])
     error = by_model(report)["marts.orders"].error
     assert error.startswith("checks/orders_quarantine.sql: gate failed: 3 rows, error_if > 2: too many to quarantine")
@@ -446,7 +441,7 @@ def test_quarantine_refuses_rows_the_check_changed(warehouse, dsn, db) -> None:
           "-- weir: gate=marts.orders, quarantine=true\n"
           "SELECT order_id, customer, -amount AS amount, updated_at FROM marts.orders WHERE amount < 0\n")
     db.execute(BAD_ROWS)
-    changed(db)
+    flush_statistics(db)
     error = by_model(run(warehouse, dsn, select=["marts.orders"]))["marts.orders"].error
     assert error.startswith("checks/orders_quarantine.sql:2: quarantine=true: 2 of the rows the check returned"
                             " are not rows of marts.orders as built")
@@ -472,7 +467,7 @@ def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(project, db, 
     assert [result.status for result in first.build.results] == ["success", "success"]
 
     db.execute("INSERT INTO source VALUES (3, -7)")
-    changed(db)
+    flush_statistics(db)
     second = run_pipeline(dsn, settings)
     assert second.exit_code == 1
     assert [(result.model, result.status) for result in second.build.results] == [
@@ -484,7 +479,7 @@ def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(project, db, 
     assert rows(db, "SELECT total FROM marts.total") == [(15,)]
 
     db.execute("UPDATE source SET amount = 7 WHERE id = 3")
-    changed(db)
+    flush_statistics(db)
     third = run_pipeline(dsn, settings)
     assert third.exit_code == 0
     assert rows(db, "SELECT total FROM marts.total") == [(22,)]

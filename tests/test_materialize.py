@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import flush_statistics
 
 from runner.errors import ModelFailed
 from runner.materialize import (
@@ -336,7 +337,7 @@ def test_a_table_built_from_scratch_has_statistics_on_its_key_and_indexed_column
     assert [row[0] for row in rows(source, analyzed)] == ["id", "price"]
     assert value(source, "SELECT reltuples FROM pg_class WHERE oid = 'marts.t'::regclass") == 3
     # A quick pass: autovacuum still sees three changed rows and runs its own full ANALYZE.
-    source.execute("SELECT pg_stat_force_next_flush()")  # PostgreSQL 15 and later
+    flush_statistics(source)
     changed = "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = 'marts.t'::regclass"
     assert value(source, changed) == 3
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg.errors
 import pytest
 from click.testing import CliRunner
 from conftest import write_migration
@@ -64,7 +65,7 @@ def test_a_failing_upgrade_leaves_the_part_as_it_was(db, monkeypatch):
         "upgrade/migration_state.3": "ALTER TABLE weir.no_such_table ADD COLUMN x int;\n",
     }.get(name) or real_sql_file(name))
 
-    with pytest.raises(Exception, match="no_such_table"):
+    with pytest.raises(psycopg.errors.UndefinedTable, match="no_such_table"):
         state.install(db, "migration_state", _MIGRATION_PRESENT)
     assert recorded_versions(db) == {"migration_state": 1}
     columns = db.execute(
