@@ -5,14 +5,16 @@ were at its last build (`skip_reason`). When in doubt it is built: a needless bu
 time, a wrong skip costs correctness. "Everything it reads" is, through any views:
 - upstream models: the run in which each last changed rows or was rebuilt from scratch,
   kept in weir.build_input and written in the same transaction as the model's data;
-- sources: weir.relation_token() (runner/sql/build_state.sql) per relation: relfilenode,
-  the statistics counters of inserted/updated/deleted rows, and max() of each timestamp
-  column leading a btree index. Its limits, honestly: the counters reach
-  pg_stat_all_tables only when the writing session flushes its statistics (at most about
-  ten seconds after its commit, at once when it disconnects), so a change visible only
-  to them (a delete, or an insert or update of a table without an indexed timestamp)
-  made by a still-connected session moments before a build can be missed by that build;
-  the next build sees it, because a skip keeps the old tokens. A table read inside a
+- sources: weir.relation_token() (runner/sql/upgrade/build_state.2.sql) per relation:
+  relfilenode, and for a table of up to 16 MB a hash of its row versions (ctid, xmin),
+  which is exact; for a larger one the statistics counters of inserted/updated/deleted
+  rows, and max() of each timestamp column leading a btree index. Its limits, honestly,
+  for a larger table: the counters reach pg_stat_all_tables only when the writing
+  session flushes its statistics (at most about ten seconds after its commit, at once
+  when it disconnects), so a change visible only to them (a delete, or an insert or
+  update of a table without an indexed timestamp) made by a still-connected session
+  moments before a build can be missed by that build; the next build sees it, because
+  a skip keeps the old tokens. A table read inside a
   function is invisible to the parser, so a model calling a SQL or PL/pgSQL function that
   is not immutable is never skipped, nor one calling now(), random() and the like.
 

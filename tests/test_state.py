@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from conftest import write_migration
 
 from runner import state
+from runner.build import ensure_build_state
 from runner.cli import cli
 from runner.migration_state import ensure_schema
 
@@ -89,3 +90,17 @@ def test_state_from_a_newer_weir_is_refused_with_one_line_and_nothing_changes(pr
     assert "upgrade Weir" in message
     assert db.execute("SELECT to_regclass('public.u')").fetchone()[0] is None
 
+
+
+def test_the_shipped_build_state_upgrade_applies_over_version_1(db):
+    db.execute(state.sql_file("build_state"))  # a database a version 1 Weir left
+    assert "xmin" not in relation_token_source(db)
+    ensure_build_state(db)
+    assert recorded_versions(db)["build_state"] == state.known_version("build_state") == 2
+    assert "xmin" in relation_token_source(db)
+    db.execute("CREATE TABLE small (id int)")
+    assert "versions" in str(db.execute("SELECT weir.relation_token('small')").fetchone()[0])
+
+
+def relation_token_source(db) -> str:
+    return db.execute("SELECT prosrc FROM pg_proc WHERE proname = 'relation_token'").fetchone()[0]

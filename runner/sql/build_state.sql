@@ -47,6 +47,7 @@ COMMENT ON COLUMN weir.build_input.changed_run_id IS 'Last run whose build of th
 COMMENT ON COLUMN weir.build_input.rebuilt_run_id IS
     'Last run that rebuilt this model from scratch or with changed SQL: downstream incremental models follow';
 
+-- Version 1 of weir.relation_token(); upgrade/build_state.2.sql replaces it.
 -- A cheap fingerprint of what a source relation holds: NULL when Weir cannot tell
 -- (missing relation, foreign table, statistics off), which means "changed".
 -- Views are followed to the tables they read, and partitions and inheritance children
