@@ -274,7 +274,11 @@ class _Runner:
         self.opaque = opaque  # model -> functions it calls that may read tables
         self.selected, self.run_id, self.full_refresh = selected, run_id, full_refresh
         self.threads, self.emit, self.conn = threads, emit, conn
-        self.workers = WorkerConnections(conninfo, "weir build")
+        self.workers = WorkerConnections(conninfo, "weir build", self._prepare)
+
+    def _prepare(self, conn: psycopg.Connection) -> None:
+        """Set up a worker's new connection once, rather than again for every model it builds."""
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (self.settings.statement_timeout,))
 
     def run(self) -> BuildReport:
         names = {model.qualified for model in self.selected}
@@ -331,17 +335,17 @@ class _Runner:
         from runner import freshness
         from runner.gate_files import gate_tokens
         from runner.gates import record_gate_results, run_gates
-        from runner.materialize import materialize, model_checksum_changed
+        from runner.materialize import materialize
 
         gates = self.gates.get(model.qualified, ())
         started = time.perf_counter()
         try:
             conn = self.workers.get()
             with self.workers.busy(model.qualified, conn):
-                sql_changed = model_checksum_changed(conn, model)
                 # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
                 inputs = freshness.inputs_of(self.graph, model) if model.kind != "view" else freshness.NO_INPUTS
                 seen = freshness.look(conn, model, inputs)
+                sql_changed = seen.checksum != model.checksum
                 current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
                 reason = freshness.skip_reason(
                     model, self.full_refresh, sql_changed, seen, current, bool(self.opaque.get(model.qualified))
@@ -353,10 +357,9 @@ class _Runner:
                     return result
                 full_refresh, why = freshness.full_refresh_for(model, self.full_refresh, seen)
                 with conn.transaction():
-                    conn.execute(
-                        "SELECT set_config('statement_timeout', %s, true)", (self.settings.statement_timeout,)
+                    built = materialize(
+                        conn, model, full_refresh=full_refresh, run_id=self.run_id, prepared=True
                     )
-                    built = materialize(conn, model, full_refresh=full_refresh, run_id=self.run_id)
                     built = run_gates(conn, model, gates, built, run_id=self.run_id)
                     # A view or table is replaced whole, so its content may differ even with 0 rows
                     # now; an incremental or scd2 model changed only where it says it did.

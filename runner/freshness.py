@@ -47,6 +47,7 @@ class Seen:
     """What the database says now about a model and its inputs."""
 
     exists: bool  # the model's relation is there
+    checksum: str | None  # of the file its last successful build used (weir.model_state), or None
     stored: Any  # the inputs recorded at its last build (weir.build_input), or None
     markers: dict  # upstream model -> [changed_run_id, rebuilt_run_id]
     tokens: dict  # source relation -> weir.relation_token()
@@ -54,11 +55,12 @@ class Seen:
 
 NO_INPUTS = Inputs((), ())
 
-# One round trip for everything a skip decision needs except the checksum: whether the
-# relation exists, what its last build read, the upstream models' markers, source tokens.
+# One round trip for everything a skip decision needs: whether the relation exists, the
+# checksum and inputs of its last build, the upstream models' markers, source tokens.
 _SEEN = """
 SELECT
     to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
+    (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
     (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
     (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
      FROM unnest(%(upstream)s::text[]) AS m (model)
@@ -121,7 +123,10 @@ def inputs_of(graph: ModelGraph, model: Model) -> Inputs:
 
 
 def look(conn: psycopg.Connection, model: Model, inputs: Inputs) -> Seen:
-    """Ask the database, in one round trip, what `model` and its `inputs` look like now."""
+    """Ask the database, in one round trip, what `model` and its `inputs` look like now.
+
+    Needs Weir's build state (runner.build.ensure_build_state) to be installed.
+    """
     row = conn.execute(
         _SEEN,
         {
@@ -134,7 +139,7 @@ def look(conn: psycopg.Connection, model: Model, inputs: Inputs) -> Seen:
             "shown": [shown(relation) for relation in inputs.sources],
         },
     ).fetchone()
-    return Seen(bool(row[0]), row[1], row[2], row[3])
+    return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
 
 
 def opaque_calls(conn: psycopg.Connection, models: list[Model]) -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """Building one model in its own transaction, by kind, and the state Weir keeps about it.
 
-`materialize(conn, model)` opens one transaction on the autocommit connection, builds the
+`materialize(conn, model)` opens one transaction on the autocommit connection (or works in
+the caller's, as a build's does, which records its own history with it), builds the
 model's relation, and records the model's checksum (and an incremental model's watermark) in
 `weir.model_state` in that same transaction: a crash or an error leaves the previous version
 of the relation and its state together, never one without the other.
@@ -16,6 +17,7 @@ Kinds (the details live in the materialize_* modules):
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -71,35 +73,42 @@ def ensure_model_state(conn: psycopg.Connection) -> None:
 
 
 def materialize(
-    conn: psycopg.Connection, model: Model, *, full_refresh: bool = False, run_id: int | None = None
+    conn: psycopg.Connection,
+    model: Model,
+    *,
+    full_refresh: bool = False,
+    run_id: int | None = None,
+    prepared: bool = False,
 ) -> MaterializeResult:
-    """Build `model` in one transaction and record it; raise ModelFailed (rolled back) on any error."""
+    """Build `model` in one transaction and record it; raise ModelFailed (rolled back) on any error.
+
+    `prepared` says the caller has installed weir.model_state and created the model's
+    schema already (a build does, once per run), which spares asking again for every model.
+    Inside the caller's transaction it uses that one, else it opens its own.
+    """
     import psycopg
+    from psycopg import sql
 
     builders = {"view": _build_view, "table": _build_table, "incremental": _incremental, "scd2": _scd2}
     if model.kind not in builders:
         raise ModelFailed(f"{model.display}:1: unknown kind {model.kind!r}; use one of {', '.join(builders)}")
-    ensure_model_state(conn)
+    if not prepared:
+        ensure_model_state(conn)
+    # A savepoint inside the caller's transaction would cost two round trips and buy
+    # nothing: a failure here fails the caller's transaction anyway.
+    in_transaction = conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
     try:
-        with conn.transaction():
-            _ensure_schema(conn, model.schema)
+        with nullcontext() if in_transaction else conn.transaction():
+            if not prepared:
+                _ensure_schema(conn, model.schema)
             previous = _previous(conn, model)
             built = builders[model.kind](conn, model, full_refresh, previous)
-            _comment(conn, model)
-            _record(conn, model, built, run_id)
+            conn.execute(sql.SQL(";\n").join([_comment(model), _record(model, built, run_id)]))
     except psycopg.Error as exc:
         from runner.materialize_common import failure_message
 
         raise ModelFailed(failure_message(model, exc)) from None
     return built.result
-
-
-def model_checksum_changed(conn: psycopg.Connection, model: Model) -> bool:
-    """Return True unless the model's last recorded build used exactly this file."""
-    if not conn.execute("SELECT to_regclass('weir.model_state') IS NOT NULL").fetchone()[0]:
-        return True
-    row = conn.execute("SELECT checksum FROM weir.model_state WHERE model = %s", (model.qualified,)).fetchone()
-    return row is None or row[0] != model.checksum
 
 
 def last_built(conn: psycopg.Connection) -> dict[str, datetime]:
@@ -204,14 +213,14 @@ def _previous(conn: psycopg.Connection, model: Model) -> Previous | None:
     return Previous(*row) if row else None
 
 
-def _comment(conn: psycopg.Connection, model: Model) -> None:
-    """Store the model's description as the relation's comment (or clear a stale one)."""
+def _comment(model: Model) -> sql.Composed:
+    """Return the statement storing the model's description as the relation's comment (or clearing a stale one)."""
     from psycopg import sql
 
     keyword = "VIEW" if model.kind == "view" else "TABLE"
-    conn.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
+    return sql.SQL("COMMENT ON {} {} IS {}").format(
         sql.SQL(keyword), sql.Identifier(model.schema, model.name), sql.Literal(model.description)
-    ))
+    )
 
 
 _RECORD = """
@@ -232,12 +241,12 @@ ON CONFLICT (model) DO UPDATE SET
 """
 
 
-def _record(conn: psycopg.Connection, model: Model, built: Built, run_id: int | None) -> None:
-    """Record the build in weir.model_state, in the build's transaction."""
+def _record(model: Model, built: Built, run_id: int | None) -> sql.Composed:
+    """Return the statement recording the build in weir.model_state, run in the build's transaction."""
     from psycopg import sql
 
     result = built.result
-    conn.execute(sql.SQL(_RECORD).format(
+    return sql.SQL(_RECORD).format(
         model=sql.Literal(model.qualified),
         kind=sql.Literal(model.kind),
         checksum=sql.Literal(model.checksum),
@@ -248,4 +257,4 @@ def _record(conn: psycopg.Connection, model: Model, built: Built, run_id: int | 
         updated=sql.Literal(result.updated),
         deleted=sql.Literal(result.deleted),
         keep=sql.Literal(built.keep_watermark),
-    ))
+    )
