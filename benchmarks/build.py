@@ -11,6 +11,8 @@ seconds of a child process:
 1. full build: `weir build` on one copy, benchmarks/floor_build.sql on the other;
 2. both settled as autovacuum would settle them (VACUUM ANALYZE), the same change batch
    on both; incremental build: `weir build` against benchmarks/floor_incremental.sql;
+   and, for reference, the same floor file sent from Python by benchmarks/floor_psycopg.py
+   on a third copy: what starting Python and psycopg costs any Python tool;
 3. a no-op `weir build` right after.
 
 Every `weir build` runs with --threads (default 1, as the floor runs one statement at a time).
@@ -49,8 +51,9 @@ HERE = Path(__file__).resolve().parent
 SOURCE_DB = "weir_bench_build_source"
 WEIR_DB = "weir_bench_build"
 FLOOR_DB = "weir_bench_build_floor"
-DATABASES = (SOURCE_DB, WEIR_DB, FLOOR_DB)
-STEPS = ("floor full", "weir full", "floor incremental", "weir incremental", "weir no-op")
+PSYCOPG_FLOOR_DB = "weir_bench_build_floor_psycopg"
+DATABASES = (SOURCE_DB, WEIR_DB, FLOOR_DB, PSYCOPG_FLOOR_DB)
+STEPS = ("floor full", "weir full", "floor incremental", "psycopg floor incremental", "weir incremental", "weir no-op")
 FULL_RATIO, INCREMENTAL_RATIO, SPEEDUP, NOOP_SECONDS, RSS_MB = 1.1, 1.2, 10.0, 0.5, 150.0
 MARTS = ["marts.dim_customer", "marts.dim_product", "marts.dim_date", "marts.fact_order_items", "marts.agg_daily_sales"]
 # Surrogate keys depend on insertion order and a deleted key's version closes at build time,
@@ -155,9 +158,16 @@ def measure(server: Server, fraction: float, threads: int, weir_first: bool) -> 
             # incremental build or the other's, at 10M by seconds.
             conn.execute("VACUUM ANALYZE")
             sample_data.change_batch(conn, 1, fraction)
+    _drop(server, PSYCOPG_FLOOR_DB)
+    _create(server, PSYCOPG_FLOOR_DB, template=FLOOR_DB)
+    psycopg_floor_dsn = database_conninfo(server.conninfo, PSYCOPG_FLOOR_DB)
     pair("incremental", "floor_incremental.sql")
+    results["psycopg floor incremental"] = timed(
+        server, [sys.executable, str(HERE / "floor_psycopg.py"), str(HERE / "floor_incremental.sql"),
+                 psycopg_floor_dsn], psycopg_floor_dsn)
     results["weir no-op"] = timed(server, weir, weir_dsn)
-    results["same results"] = same_results(weir_dsn, floor_dsn)
+    results["same results"] = same_results(weir_dsn, floor_dsn) + [
+        f"{name} (psycopg floor)" for name in same_results(psycopg_floor_dsn, floor_dsn)]
     print("  " + ", ".join(f"{step} {results[step].seconds:.3f} s" for step in STEPS))
     return results
 
@@ -249,7 +259,13 @@ def report(runs: list[dict[str, object]]) -> str:
         headers=["model (last run)", "full s", "incremental s"],
         tablefmt="simple",
     )
-    return f"{table}\n\nweir and the floor built {same} marts.\n\n{models}"
+    python = (
+        f"For reference, the floor's incremental SQL sent from Python through psycopg"
+        f" (benchmarks/floor_psycopg.py) took {seconds('psycopg floor incremental'):.3f} s,"
+        f" {ratio('psycopg floor incremental', 'floor incremental'):.2f}x psql's: the share of weir's"
+        " incremental ratio that is starting Python and psycopg."
+    )
+    return f"{table}\n\n{python}\n\nweir and the floor built {same} marts.\n\n{models}"
 
 
 def _create(server: Server, name: str, template: str | None = None) -> None:
