@@ -262,8 +262,8 @@ def report(runs: list[dict[str, object]]) -> str:
     python = (
         f"For reference, the floor's incremental SQL sent from Python through psycopg"
         f" (benchmarks/floor_psycopg.py) took {seconds('psycopg floor incremental'):.3f} s,"
-        f" {ratio('psycopg floor incremental', 'floor incremental'):.2f}x psql's: the share of weir's"
-        " incremental ratio that is starting Python and psycopg."
+        f" {ratio('psycopg floor incremental', 'floor incremental'):.2f}x psql's: where a Python tool starts"
+        " before any work of its own."
     )
     return f"{table}\n\n{python}\n\nweir and the floor built {same} marts.\n\n{models}"
 
