@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,7 +89,12 @@ def say(message: str) -> None:
     click.echo(message, err=True)
 
 
-
 def main() -> None:
-    """Run the weir command."""
-    cli(obj={}, prog_name="weir")
+    """Run the weir command: the process's entry point (the `weir` script, python -m runner.cli)."""
+    try:
+        cli(obj={}, prog_name="weir")
+    finally:
+        # The process is about to end: spare the interpreter's final garbage collections
+        # over every object of psycopg and Weir (about 50 ms, a tenth of a no-op build).
+        # Objects are still freed by reference counting; exit handlers still run.
+        gc.freeze()
