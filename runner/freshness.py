@@ -6,7 +6,7 @@ time, a wrong skip costs correctness. "Everything it reads" is, through any view
 - upstream models: the run in which each last changed rows or was rebuilt from scratch,
   kept in weir.build_input and written in the same transaction as the model's data;
 - sources: weir.relation_token() (runner/sql/upgrade/build_state.2.sql) per relation:
-  relfilenode, and for a table of up to 16 MB a hash of its row versions (ctid, xmin),
+  relfilenode, and for a table under 16 MB a hash of its row versions (ctid, xmin),
   which is exact; for a larger one the statistics counters of inserted/updated/deleted
   rows, and max() of each timestamp column leading a btree index. Its limits, honestly,
   for a larger table: the counters reach pg_stat_all_tables only when the writing

@@ -9,7 +9,7 @@
 -- are included. Per table: relfilenode (TRUNCATE, rewrites), the statistics counters of
 -- inserted, updated and deleted rows, and max() of every timestamp column that leads a
 -- plain btree index (read from the index's end, so it costs a few page reads);
--- a table of up to 16 MB is exact instead: its row versions are hashed.
+-- a table under 16 MB is exact instead: its row versions are hashed.
 -- The counters reach pg_stat_all_tables when the writing session flushes its statistics,
 -- up to a few seconds after its commit, so they may lag; max() does not, which makes
 -- inserts and updates that set such a column exact. A delete is seen only through the
