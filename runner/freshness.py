@@ -14,9 +14,9 @@ time, a wrong skip costs correctness. "Everything it reads" is, through any view
   when it disconnects), so a change visible only to them (a delete, or an insert or
   update of a table without an indexed timestamp) made by a still-connected session
   moments before a build can be missed by that build; the next build sees it, because
-  a skip keeps the old tokens. A table read inside a
-  function is invisible to the parser, so a model calling a SQL or PL/pgSQL function that
-  is not immutable is never skipped, nor one calling now(), random() and the like.
+  a skip keeps the old tokens. A table read inside a function is invisible to the
+  parser, so a model calling a SQL or PL/pgSQL function that is not immutable is never
+  skipped, nor one calling now(), random() and the like.
 
 The same markers tell an incremental model that an upstream model was rebuilt from
 scratch since its last build (`full_refresh_for`).

@@ -96,7 +96,7 @@ def test_the_shipped_build_state_upgrade_applies_over_version_1(db):
     db.execute(state.sql_file("build_state"))  # a database a version 1 Weir left
     assert "xmin" not in relation_token_source(db)
     ensure_build_state(db)
-    assert recorded_versions(db)["build_state"] == state.known_version("build_state") == 2
+    assert recorded_versions(db)["build_state"] == state.known_version("build_state") >= 2
     assert "xmin" in relation_token_source(db)
     db.execute("CREATE TABLE small (id int)")
     assert "versions" in str(db.execute("SELECT weir.relation_token('small')").fetchone()[0])
