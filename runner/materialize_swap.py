@@ -52,6 +52,23 @@ if TYPE_CHECKING:
 _KEYWORD = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}
 _PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
 
+# The table's constraints, each with the index behind it (if any), then its indexes.
+_PARTS = """
+SELECT * FROM (
+    SELECT c.conname, true, i.relname
+    FROM pg_constraint AS c LEFT JOIN pg_class AS i ON i.oid = c.conindid AND c.contype IN ('p', 'u', 'x')
+    WHERE c.conrelid = %(table)s::regclass
+    ORDER BY 1
+) AS constraints
+UNION ALL
+SELECT * FROM (
+    SELECT c.relname, false, c.relname
+    FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indexrelid
+    WHERE x.indrelid = %(table)s::regclass
+    ORDER BY 1
+) AS indexes
+"""
+
 _GRANTS = """
 SELECT a.privilege_type, a.is_grantable, CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END
 FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a
@@ -104,7 +121,8 @@ def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
         grants = execute(conn, _GRANTS, (old.oid,)).fetchall()
         # Readers lock a view before the tables it reads; lock the views first too, or a reader
         # holding a view while waiting for the old table deadlocks with this transaction.
-        _replace_views(conn, model, dependents, lock_only=True)
+        if dependents:
+            _replace_views(conn, model, dependents, lock_only=True)
         retired_name = derived_name(model.name, "__weir_old")
         retired = sql.Identifier(model.schema, retired_name)
         execute(conn, sql.SQL("ALTER {} {} RENAME TO {}").format(
@@ -114,7 +132,8 @@ def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
         sql.Identifier(model.schema, built), sql.Identifier(model.name)
     ))
     if old is not None:
-        notes += _replace_views(conn, model, dependents)
+        if dependents:
+            notes += _replace_views(conn, model, dependents)
         _grant(conn, target, grants)
         try:
             execute(conn, sql.SQL("DROP {} {}").format(sql.SQL(keyword), retired))
@@ -133,25 +152,24 @@ def _rename_parts(conn: psycopg.Connection, model: Model, built: str) -> None:
     from psycopg import sql
 
     table = sql.Identifier(model.schema, model.name)
-    oid = find_relation(conn, model.schema, model.name).oid
 
     def renamed(name: str) -> sql.Identifier:
         return sql.Identifier(derived_name(model.name, name[len(built):]))
 
-    # Renaming a constraint renames the index behind it, so constraints go first.
-    for (name,) in execute(conn, "SELECT conname FROM pg_constraint WHERE conrelid = %s ORDER BY 1", (oid,)).fetchall():
-        if name.startswith(built):
+    # Renaming a constraint renames the index behind it, so constraints go first; an index
+    # is listed under the name it has before that.
+    parts = execute(conn, _PARTS, {"table": table.as_string(conn)}).fetchall()
+    renamed_by_constraint: set[str] = set()
+    for name, is_constraint, index in parts:
+        if not name.startswith(built):
+            continue
+        if is_constraint:
             execute(conn, sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
                 table, sql.Identifier(name), renamed(name)
             ))
-    indexes = execute(
-        conn,
-        "SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid WHERE i.indrelid = %s"
-        " ORDER BY 1",
-        (oid,),
-    ).fetchall()
-    for (name,) in indexes:
-        if name.startswith(built):
+            if index is not None:
+                renamed_by_constraint.add(index)
+        elif name not in renamed_by_constraint:
             execute(conn, sql.SQL("ALTER INDEX {} RENAME TO {}").format(
                 sql.Identifier(model.schema, name), renamed(name)
             ))
