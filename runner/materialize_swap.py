@@ -54,19 +54,14 @@ _PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "RE
 
 # The table's constraints, each with the index behind it (if any), then its indexes.
 _PARTS = """
-SELECT * FROM (
-    SELECT c.conname, true, i.relname
-    FROM pg_constraint AS c LEFT JOIN pg_class AS i ON i.oid = c.conindid AND c.contype IN ('p', 'u', 'x')
-    WHERE c.conrelid = %(table)s::regclass
-    ORDER BY 1
-) AS constraints
+SELECT c.conname AS name, true AS is_constraint, i.relname AS index
+FROM pg_constraint AS c LEFT JOIN pg_class AS i ON i.oid = c.conindid AND c.contype IN ('p', 'u', 'x')
+WHERE c.conrelid = %(table)s::regclass
 UNION ALL
-SELECT * FROM (
-    SELECT c.relname, false, c.relname
-    FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indexrelid
-    WHERE x.indrelid = %(table)s::regclass
-    ORDER BY 1
-) AS indexes
+SELECT c.relname, false, c.relname
+FROM pg_index AS x JOIN pg_class AS c ON c.oid = x.indexrelid
+WHERE x.indrelid = %(table)s::regclass
+ORDER BY is_constraint DESC, name
 """
 
 _GRANTS = """

@@ -87,8 +87,9 @@ def _key(kind: str, text: str) -> str:
 def _code_version() -> str:
     """Hash the modules that parse, and pglast's own __init__.py, without importing pglast.
 
-    pglast's __init__.py holds its __version__, so an upgrade changes the hash. It is found
-    rather than asked for through importlib.metadata, whose import alone costs 15-25 ms a run.
+    pglast's __init__.py holds its __version__, so an upgrade changes the hash. Finding the
+    file takes 0.1 ms; asking importlib.metadata for the version reads every installed
+    distribution's metadata (about 3 ms), after importing it (about 10 ms) where nothing has.
     """
     from importlib.util import find_spec
 
