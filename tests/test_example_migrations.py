@@ -126,6 +126,26 @@ def test_only_the_concurrent_index_runs_outside_a_transaction():
     assert migration.forward.statements[0].outside_transaction
 
 
+def test_the_concurrent_index_rerun_replaces_the_invalid_index_a_failed_build_left(db):
+    *earlier, index = example_migrations()
+    for migration in earlier:
+        run(db, migration.forward, migration.display, migration.transactional)
+    db.execute("""
+        INSERT INTO raw.customers (customer_id, email, full_name, city, country, created_at, updated_at)
+        VALUES (1, 'ada@example.com', 'Ada L', 'London', 'GB', '2024-01-01', '2024-01-01');
+        INSERT INTO raw.orders (order_id, customer_id, ordered_at)
+        VALUES (1, 1, '2024-02-01 10:00+00'), (2, 1, '2024-02-02 10:00+00');
+    """)
+    # A concurrent build that fails (here: a unique index over a repeated value) leaves its index INVALID.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("CREATE UNIQUE INDEX CONCURRENTLY orders_ordered_at_idx ON raw.orders (customer_id)")
+    run(db, index.forward, index.display, index.transactional)
+    assert db.execute(
+        "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " WHERE i.indexrelid = 'raw.orders_ordered_at_idx'::regclass"
+    ).fetchone() == (True, "CREATE INDEX orders_ordered_at_idx ON raw.orders USING btree (ordered_at)")
+
+
 def test_applying_them_creates_the_raw_tables(raw):
     assert [row[0] for row in raw.execute(_TABLES)] == RAW_TABLES
     assert scalar(raw, "SELECT to_regprocedure('raw.touch_updated_at()') IS NOT NULL") is True
