@@ -53,9 +53,10 @@ verify: $(STAMP) ## Prove every rollback on a scratch database
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## Lint Python with ruff and SQL with sqlfluff
+lint: $(STAMP) ## Lint Python with ruff, SQL with sqlfluff, the project with weir lint (squawk)
 	$(BIN)/ruff check runner tests benchmarks
 	$(BIN)/sqlfluff lint migrations models checks
+	$(WEIR) lint
 
 BENCH_SCALE ?= 1000000
 

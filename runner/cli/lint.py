@@ -1,0 +1,37 @@
+"""`weir lint`: the project's files checked without a database, for pre-commit and CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runner.cli.app import cli, say, settings_for
+from runner.errors import EXIT_ERROR, EXIT_FAIL
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@click.pass_context
+def lint(ctx, paths, project):
+    """Read every migration, model and check as Weir runs them; squawk the forward migrations.
+
+    With PATHS (as pre-commit passes the files it changed), squawk reads only the forward
+    migrations among them; Weir's own reading always covers the whole project, since one
+    changed model can make a cycle with another.
+    """
+    from runner.lint import RULES_URL
+    from runner.lint import lint as lint_project
+
+    settings = settings_for(ctx, project, False)
+    report = lint_project(settings, paths)
+    for line in [*report.errors, *map(str, report.findings)]:
+        click.echo(line)
+    read = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())
+    say(f"read {read or 'no files'}; squawk read {report.squawked} migration(s):"
+        f" {len(report.findings)} finding(s), {len(report.errors)} file(s) Weir would refuse")
+    if report.findings:
+        say(f"rules: {RULES_URL}; let one statement through with -- squawk-ignore <rule>,"
+            " or a rule everywhere with [weir] squawk_exclude")
+    ctx.exit(EXIT_ERROR if report.errors else EXIT_FAIL if report.findings else 0)

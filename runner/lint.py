@@ -1,0 +1,178 @@
+"""Linting a project without a database: what Weir would refuse, then squawk's migration safety rules.
+
+First every migration, model and check is read as `weir migrate`, `build` and `check` read
+them before touching a database, so a malformed header, a missing rollback or a cycle fails
+in pre-commit or CI, not at deploy time.
+
+Then squawk reads each forward migration, told two things Weir knows and squawk cannot:
+- whether the file runs in a transaction (Weir's default) or not (`-- transactional: false`),
+  which decides rules such as ban-concurrent-index-creation-in-transaction and
+  prefer-robust-stmts;
+- that Weir itself sets lock_timeout and statement_timeout around every migration
+  ([weir] lock_timeout, statement_timeout), so require-lock-timeout and
+  require-statement-timeout are always excluded.
+Rollback files are left out: undoing what the forward file made is their job, and squawk's
+ban-drop-table would flag every one.
+
+Settings, in setup.cfg's [weir] section (squawk's `--exclude` overrides the exclusions of a
+.squawk.toml, so they are set here):
+- squawk_exclude: more rules to exclude, comma-separated;
+- squawk_start_after: a migration number; migrations up to it are not squawk-linted (they are
+  applied everywhere and cannot be edited, as strong_migrations' start_after);
+- squawk_pg_version: the PostgreSQL version the rules assume, e.g. 15.
+A single statement can be let through with squawk's own `-- squawk-ignore rule-name` comment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sysconfig
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import ConfigError, ProjectFileError
+from runner.settings import Settings
+
+# Weir sets both around every migration (runner/execute.py).
+ALWAYS_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
+RULES_URL = "https://squawkhq.com/docs/rules"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One squawk finding in a migration file, at a 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    message: str
+    help: str | None = None
+
+    def __str__(self) -> str:
+        advice = f" {self.help}" if self.help else ""
+        return f"{self.path}:{self.line}:{self.column}: {self.rule}: {self.message}{advice}"
+
+
+@dataclass
+class LintReport:
+    """What `lint` found: files Weir refuses (one per kind, as the readers stop at the first) and squawk's findings."""
+
+    errors: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # files read per kind
+    squawked: int = 0  # forward migrations squawk read
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.findings
+
+
+def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
+    """Lint the project in `settings`; with `paths`, squawk reads only the forward migrations among them.
+
+    Raises ConfigError when squawk is missing or rejects the [weir] squawk_* settings.
+    """
+    report = LintReport()
+    migrations = _read_project(settings, report)
+    chosen = {path.resolve() for path in paths}
+    start_after = _start_after(settings)
+    to_squawk = [
+        migration for migration in migrations
+        if migration.number > start_after and (not chosen or migration.forward.path.resolve() in chosen)
+    ]
+    report.squawked = len(to_squawk)
+    for transactional in (True, False):
+        files = [migration for migration in to_squawk if migration.transactional == transactional]
+        if files:
+            shown = {str(migration.forward.path): migration.display for migration in files}
+            report.findings += _squawk(settings, list(shown), transactional, shown)
+    return report
+
+
+def _read_project(settings: Settings, report: LintReport) -> list:
+    """Read migrations, models and checks as the commands do; note the first error of each kind."""
+    from runner.check_files import read_checks
+    from runner.gate_files import read_gates
+    from runner.graph import ModelGraph
+    from runner.migration_files import read_migrations
+    from runner.model_files import read_models
+
+    migrations = []
+    if settings.migrations_dir.is_dir():
+        try:
+            migrations = read_migrations(settings.migrations_dir, settings.root)
+        except ProjectFileError as exc:
+            report.errors.append(str(exc))
+        report.counts["migrations"] = len(migrations)
+    try:
+        graph = ModelGraph(read_models(settings.models_dir, settings.root))
+        report.counts["models"] = len(graph.models)
+    except ProjectFileError as exc:
+        report.errors.append(str(exc))
+        graph = None
+    try:
+        report.counts["checks"] = len(read_checks(settings.checks_dir, settings.root))
+        if graph is not None:  # gates name models; read_gates reads the checks again, from the parse cache
+            read_gates(settings, graph.models.values())
+    except ProjectFileError as exc:
+        report.errors.append(str(exc))
+    return migrations
+
+
+def _start_after(settings: Settings) -> int:
+    value = settings.options.get("squawk_start_after", "0").strip() or "0"
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(
+            f"{settings.root / 'setup.cfg'}: [weir] squawk_start_after = {value!r} is not a migration number"
+        ) from None
+
+
+def _squawk(settings: Settings, files: list[str], transactional: bool, shown: dict[str, str]) -> list[Finding]:
+    excluded = [*ALWAYS_EXCLUDED, *_split(settings.options.get("squawk_exclude", ""))]
+    command = [_squawk_binary(), "--reporter", "json", "--exclude", ",".join(excluded)]
+    if transactional:
+        command.append("--assume-in-transaction")
+    pg_version = settings.options.get("squawk_pg_version", "").strip()
+    if pg_version:
+        command += ["--pg-version", pg_version]
+    # stdin is not a terminal either way; squawk reads the files named, never stdin, when given some.
+    done = subprocess.run([*command, *files], cwd=settings.root, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, check=False)
+    try:
+        found = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        said = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()[0]
+        raise ConfigError(
+            f"{settings.root / 'setup.cfg'}: squawk refused its [weir] squawk_* settings: {said}"
+            f" (rule names: {RULES_URL})"
+        ) from None
+    return [
+        Finding(
+            path=shown.get(item["file"], item["file"]),
+            line=int(item["line"]) + 1,  # squawk's JSON counts lines and columns from 0
+            column=int(item["column"]) + 1,
+            rule=item["rule_name"],
+            message=item["message"],
+            help=item.get("help"),
+        )
+        for item in found
+    ]
+
+
+def _squawk_binary() -> str:
+    # squawk-cli installs the binary beside this interpreter's scripts, which need not be on PATH.
+    beside = Path(sysconfig.get_path("scripts")) / "squawk"
+    found = str(beside) if beside.is_file() else shutil.which("squawk")
+    if found is None:
+        raise ConfigError("squawk is not installed: pip install squawk-cli (Weir's setup installs it)")
+    return found
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]

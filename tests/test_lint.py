@@ -1,0 +1,146 @@
+"""`weir lint`: Weir's own reading of every file, and squawk on forward migrations, without a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_files, write_migration
+
+from runner.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+INDEX_ON_EXISTING_TABLE = "CREATE INDEX accounts_email_idx ON accounts (email);\n"
+CONCURRENT_INDEX = "CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);\n"
+ROBUST_CONCURRENT_INDEX = "CREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_email_idx ON accounts (email);\nSELECT 1;\n"
+
+
+def weir(*args: str):
+    return CliRunner().invoke(cli, list(args), obj={})
+
+
+def lint(project: Path, *args: str):
+    return weir("lint", "--project", str(project), *args)
+
+
+def test_the_example_project_lints_clean():
+    result = lint(REPO)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "squawk read 5 migration(s): 0 finding(s), 0 file(s) Weir would refuse" in result.stderr
+
+
+# (forward SQL, transactional, the rules squawk should report at line 2): whether the file runs
+# in a transaction, which Weir knows from its header, decides some of them.
+SQUAWK_CASES = [
+    pytest.param(INDEX_ON_EXISTING_TABLE, True, ["require-concurrent-index-creation"], id="blocking-index"),
+    pytest.param(ROBUST_CONCURRENT_INDEX, True, ["ban-concurrent-index-creation-in-transaction"],
+                 id="concurrent-in-transaction"),
+    pytest.param(ROBUST_CONCURRENT_INDEX, False, [], id="concurrent-outside-transaction"),
+    pytest.param(CONCURRENT_INDEX, False, ["prefer-robust-stmts"], id="concurrent-not-rerunnable"),
+    pytest.param("ALTER TABLE accounts ADD COLUMN plan text NOT NULL;\n", True, ["adding-required-field"],
+                 id="required-column"),
+]
+
+
+@pytest.mark.parametrize(("statement", "transactional", "rules"), SQUAWK_CASES)
+def test_squawk_reports_findings_at_their_line_and_exits_1(project, statement, transactional, rules):
+    header = "-- Lint case.\n" if transactional else "-- transactional: false\n"
+    write_migration(project, "0001_change", header + statement, "SELECT 1;\n")
+    result = lint(project)
+    assert result.exit_code == (1 if rules else 0), result.output
+    lines = result.stdout.splitlines()
+    assert sorted(line.split(": ")[1] for line in lines) == sorted(rules)
+    assert all(line.startswith("migrations/0001_change.sql:2:") for line in lines)
+    assert f"{len(rules)} finding(s)" in result.stderr
+    assert ("-- squawk-ignore <rule>" in result.stderr) == bool(rules)
+
+
+def test_weir_sets_the_timeouts_so_squawk_never_asks_for_them(project):
+    write_migration(project, "0001_concurrent", "-- transactional: false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS"
+                    " accounts_email_idx ON accounts (email);\n", "SELECT 1;\n")
+    result = lint(project)
+    assert result.exit_code == 0, result.output
+    assert "lock-timeout" not in result.output and "statement-timeout" not in result.output
+
+
+def test_rollback_files_are_not_squawked(project):
+    write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
+    result = lint(project)
+    assert result.exit_code == 0, result.output
+    assert "squawk read 1 migration(s): 0 finding(s)" in result.stderr
+
+
+def test_squawk_ignore_comment_lets_one_statement_through(project):
+    write_migration(project, "0001_index", "-- squawk-ignore require-concurrent-index-creation\n"
+                    + INDEX_ON_EXISTING_TABLE + INDEX_ON_EXISTING_TABLE.replace("email", "name"), "SELECT 1;\n")
+    result = lint(project)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("migrations/0001_index.sql:3:1: require-concurrent-index-creation: ")
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_settings_exclude_rules_and_skip_migrations_up_to_start_after(project):
+    write_migration(project, "0001_old", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
+    write_migration(project, "0002_new", "ALTER TABLE accounts ADD COLUMN plan text NOT NULL;\n"
+                    + INDEX_ON_EXISTING_TABLE.replace("email", "plan"), "SELECT 1;\n")
+    (project / "setup.cfg").write_text("[weir]\nsquawk_start_after = 1\nsquawk_exclude = adding-required-field\n")
+    result = lint(project)
+    assert result.exit_code == 1
+    assert [line.split(": ")[0:2] for line in result.stdout.splitlines()] == [
+        ["migrations/0002_new.sql:2:1", "require-concurrent-index-creation"]]
+    assert "squawk read 1 migration(s)" in result.stderr
+
+
+def test_paths_limit_squawk_to_the_forward_migrations_named(project):
+    write_migration(project, "0001_one", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
+    write_migration(project, "0002_two", INDEX_ON_EXISTING_TABLE.replace("email", "name"), "SELECT 1;\n")
+    named = lint(project, str(project / "migrations" / "0002_two.sql"))
+    assert named.exit_code == 1
+    assert [line.split(":")[0] for line in named.stdout.splitlines()] == ["migrations/0002_two.sql"]
+    rollback_only = lint(project, str(project / "migrations" / "0001_one.rollback.sql"))
+    assert rollback_only.exit_code == 0, rollback_only.output
+    assert "squawk read 0 migration(s)" in rollback_only.stderr
+
+
+REFUSED = "squawk refused its [weir] squawk_* settings: error: invalid value"
+
+
+@pytest.mark.parametrize(("setting", "named"), [
+    ("squawk_exclude = no-such-rule", f"{REFUSED} 'no-such-rule'"),
+    ("squawk_pg_version = banana", f"{REFUSED} 'banana'"),
+    ("squawk_start_after = first", "[weir] squawk_start_after = 'first' is not a migration number"),
+])
+def test_a_bad_squawk_setting_is_one_line_and_exit_2(project, setting, named):
+    write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
+    (project / "setup.cfg").write_text(f"[weir]\n{setting}\n")
+    result = lint(project)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"weir: {project / 'setup.cfg'}: {named}")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_files_weir_would_refuse_are_named_one_per_kind_and_exit_2(project):
+    write_migration(project, "0001_no_rollback", "CREATE TABLE t (id bigint);\n", rollback=None)
+    write_files(project, {
+        "models/marts/a.sql": "SELECT * FROM marts.b\n",
+        "models/marts/b.sql": "SELECT * FROM marts.a\n",
+        "checks/bad_header.sql": "-- weir: colour=red\nSELECT 1 WHERE false\n",
+    })
+    result = lint(project)
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("migrations/0001_no_rollback.sql: no rollback file")
+    assert lines[1].startswith("models/marts/") and "cycle" in lines[1]
+    assert lines[2].startswith("checks/bad_header.sql:1: ")
+    assert "3 file(s) Weir would refuse" in result.stderr
+
+
+def test_a_model_error_is_found_even_when_only_a_migration_is_named(project):
+    write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
+    write_files(project, {"models/marts/a.sql": "-- weir: kind=sometimes\nSELECT 1 AS x\n"})
+    result = lint(project, str(project / "migrations" / "0001_table.sql"))
+    assert result.exit_code == 2
+    assert result.stdout.startswith("models/marts/a.sql:1: ")
