@@ -32,9 +32,13 @@ import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.errors import ConfigError, ProjectFileError
-from runner.settings import Settings
+
+if TYPE_CHECKING:
+    from runner.migration_files import Migration
+    from runner.settings import Settings
 
 # Weir sets both around every migration (runner/execute.py).
 ALWAYS_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
@@ -93,7 +97,7 @@ def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
     return report
 
 
-def _read_project(settings: Settings, report: LintReport) -> list:
+def _read_project(settings: Settings, report: LintReport) -> list[Migration]:
     """Read migrations, models and checks as the commands do; note the first error of each kind."""
     from runner.check_files import read_checks
     from runner.gate_files import read_gates
@@ -101,7 +105,7 @@ def _read_project(settings: Settings, report: LintReport) -> list:
     from runner.migration_files import read_migrations
     from runner.model_files import read_models
 
-    migrations = []
+    migrations: list[Migration] = []
     if settings.migrations_dir.is_dir():
         try:
             migrations = read_migrations(settings.migrations_dir, settings.root)

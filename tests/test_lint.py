@@ -28,7 +28,7 @@ def test_the_example_project_lints_clean():
     result = lint(REPO)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert "squawk read 5 migration(s): 0 finding(s), 0 file(s) Weir would refuse" in result.stderr
+    assert ": 0 refused; squawk read 5 forward migration(s): 0 finding(s)" in result.stderr
 
 
 # (forward SQL, transactional, the rules squawk should report at line 2): whether the file runs
@@ -69,7 +69,7 @@ def test_rollback_files_are_not_squawked(project):
     write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
     result = lint(project)
     assert result.exit_code == 0, result.output
-    assert "squawk read 1 migration(s): 0 finding(s)" in result.stderr
+    assert "squawk read 1 forward migration(s): 0 finding(s)" in result.stderr
 
 
 def test_squawk_ignore_comment_lets_one_statement_through(project):
@@ -90,7 +90,7 @@ def test_settings_exclude_rules_and_skip_migrations_up_to_start_after(project):
     assert result.exit_code == 1
     assert [line.split(": ")[0:2] for line in result.stdout.splitlines()] == [
         ["migrations/0002_new.sql:2:1", "require-concurrent-index-creation"]]
-    assert "squawk read 1 migration(s)" in result.stderr
+    assert "squawk read 1 forward migration(s)" in result.stderr
 
 
 def test_paths_limit_squawk_to_the_forward_migrations_named(project):
@@ -101,7 +101,7 @@ def test_paths_limit_squawk_to_the_forward_migrations_named(project):
     assert [line.split(":")[0] for line in named.stdout.splitlines()] == ["migrations/0002_two.sql"]
     rollback_only = lint(project, str(project / "migrations" / "0001_one.rollback.sql"))
     assert rollback_only.exit_code == 0, rollback_only.output
-    assert "squawk read 0 migration(s)" in rollback_only.stderr
+    assert "squawk read 0 forward migration(s)" in rollback_only.stderr
 
 
 REFUSED = "squawk refused its [weir] squawk_* settings: error: invalid value"
@@ -135,7 +135,7 @@ def test_files_weir_would_refuse_are_named_one_per_kind_and_exit_2(project):
     assert lines[0].startswith("migrations/0001_no_rollback.sql: no rollback file")
     assert lines[1].startswith("models/marts/") and "cycle" in lines[1]
     assert lines[2].startswith("checks/bad_header.sql:1: ")
-    assert "3 file(s) Weir would refuse" in result.stderr
+    assert "3 refused;" in result.stderr
 
 
 def test_a_model_error_is_found_even_when_only_a_migration_is_named(project):

@@ -29,8 +29,8 @@ def lint(ctx, paths, project):
     for line in [*report.errors, *map(str, report.findings)]:
         click.echo(line)
     read = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())
-    say(f"read {read or 'no files'}; squawk read {report.squawked} migration(s):"
-        f" {len(report.findings)} finding(s), {len(report.errors)} file(s) Weir would refuse")
+    say(f"read {read or 'no files'}: {len(report.errors)} refused;"
+        f" squawk read {report.squawked} forward migration(s): {len(report.findings)} finding(s)")
     if report.findings:
         say(f"rules: {RULES_URL}; let one statement through with -- squawk-ignore <rule>,"
             " or a rule everywhere with [weir] squawk_exclude")
