@@ -70,10 +70,6 @@ class LintReport:
     counts: dict[str, int] = field(default_factory=dict)  # files read per kind
     squawked: int = 0  # forward migrations squawk read
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.findings
-
 
 def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
     """Lint the project in `settings`; with `paths`, squawk reads only the forward migrations among them.
@@ -94,6 +90,7 @@ def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
         if files:
             shown = {str(migration.forward.path): migration.display for migration in files}
             report.findings += _squawk(settings, list(shown), transactional, shown)
+    report.findings.sort(key=lambda finding: (finding.path, finding.line, finding.column, finding.rule))
     return report
 
 

@@ -144,3 +144,11 @@ def test_a_model_error_is_found_even_when_only_a_migration_is_named(project):
     result = lint(project, str(project / "migrations" / "0001_table.sql"))
     assert result.exit_code == 2
     assert result.stdout.startswith("models/marts/a.sql:1: ")
+
+
+def test_findings_come_in_file_order_whether_or_not_a_file_runs_in_a_transaction(project):
+    write_migration(project, "0001_concurrent", "-- transactional: false\n" + CONCURRENT_INDEX, "SELECT 1;\n")
+    write_migration(project, "0002_blocking", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
+    result = lint(project)
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        "migrations/0001_concurrent.sql", "migrations/0002_blocking.sql"]
