@@ -42,9 +42,14 @@ def read_gates(settings: Settings, models: Iterable[Model]) -> dict[str, tuple[C
     """
     from runner.check_files import read_checks
 
+    return gates_of(read_checks(settings.checks_dir, settings.root), models)
+
+
+def gates_of(checks: Iterable[Check], models: Iterable[Model]) -> dict[str, tuple[Check, ...]]:
+    """Return the gates among `checks` of each model, as read_gates does, for checks already read."""
     by_name = {model.qualified: model for model in models}
     gates: dict[str, list[Check]] = {}
-    for check in read_checks(settings.checks_dir, settings.root):
+    for check in checks:
         if check.gate is None:
             continue
         model = by_name.get(check.gate)

@@ -97,7 +97,7 @@ def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
 def _read_project(settings: Settings, report: LintReport) -> list[Migration]:
     """Read migrations, models and checks as the commands do; note the first error of each kind."""
     from runner.check_files import read_checks
-    from runner.gate_files import read_gates
+    from runner.gate_files import gates_of
     from runner.graph import ModelGraph
     from runner.migration_files import read_migrations
     from runner.model_files import read_models
@@ -116,9 +116,10 @@ def _read_project(settings: Settings, report: LintReport) -> list[Migration]:
         report.errors.append(str(exc))
         graph = None
     try:
-        report.counts["checks"] = len(read_checks(settings.checks_dir, settings.root))
-        if graph is not None:  # gates name models; read_gates reads the checks again, from the parse cache
-            read_gates(settings, graph.models.values())
+        checks = read_checks(settings.checks_dir, settings.root)
+        report.counts["checks"] = len(checks)
+        if graph is not None:  # a gate must name a model and read only it
+            gates_of(checks, graph.models.values())
     except ProjectFileError as exc:
         report.errors.append(str(exc))
     return migrations

@@ -152,3 +152,13 @@ def test_findings_come_in_file_order_whether_or_not_a_file_runs_in_a_transaction
     result = lint(project)
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
         "migrations/0001_concurrent.sql", "migrations/0002_blocking.sql"]
+
+
+def test_a_gate_naming_no_model_is_refused(project):
+    write_files(project, {
+        "models/marts/orders.sql": "SELECT 1 AS order_id\n",
+        "checks/gate.sql": "-- weir: gate=marts.ordres\nSELECT * FROM marts.ordres WHERE order_id IS NULL\n",
+    })
+    result = lint(project)
+    assert result.exit_code == 2
+    assert result.stdout.startswith("checks/gate.sql:1: gate=marts.ordres names no model")
