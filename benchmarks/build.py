@@ -41,10 +41,10 @@ import psycopg
 from common import ROOT, Server, compile_weir, database_conninfo, find_server, verdict
 from psycopg import sql
 
-from runner import sample_data
-from runner.connection import redact
-from runner.migrations import migrate
-from runner.settings import load_settings
+from runner.db.connection import redact
+from runner.migrate.apply import migrate
+from runner.project.settings import load_settings
+from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent

@@ -4,7 +4,7 @@
 
 On one server (--dsn, $WEIR_BENCH_DSN, else the system PostgreSQL at 127.0.0.1:5432, else
 the embedded one), a fresh database is migrated, loaded with SCALE order items by the
-deterministic generator, built (runner.build, as `weir build`) and vacuumed. The check
+deterministic generator, built (runner.build.run, as `weir build`) and vacuumed. The check
 library is installed and each method runs once untimed, so caches are warm, weir's history
 tables exist and `--threads 2` knows which checks are long. Then, interleaved, --repeat
 times each, as wall-clock seconds of a child process:
@@ -40,12 +40,12 @@ import psycopg
 from common import ROOT, Server, compile_weir, find_server, fresh_database, median, results_table, timed, verdict
 from psycopg import sql
 
-from runner import sample_data
-from runner.build import build
-from runner.check_files import read_checks
-from runner.check_library import install
-from runner.migrations import migrate
-from runner.settings import load_settings
+from runner.build.run import build
+from runner.checks.library import install
+from runner.migrate.apply import migrate
+from runner.project.checks import read_checks
+from runner.project.settings import load_settings
+from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
 DBNAME = "weir_bench_checks"

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from runner.errors import ConfigError, ProjectFileError
 
 if TYPE_CHECKING:
-    from runner.migration_files import Migration
-    from runner.settings import Settings
+    from runner.project.migrations import Migration
+    from runner.project.settings import Settings
 
 # Weir sets both around every migration (runner/execute.py).
 ALWAYS_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
@@ -96,11 +96,11 @@ def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
 
 def _read_project(settings: Settings, report: LintReport) -> list[Migration]:
     """Read migrations, models and checks as the commands do; note the first error of each kind."""
-    from runner.check_files import read_checks
-    from runner.gate_files import gates_of
-    from runner.graph import ModelGraph
-    from runner.migration_files import read_migrations
-    from runner.model_files import read_models
+    from runner.build.graph import ModelGraph
+    from runner.project.checks import read_checks
+    from runner.project.gates import gates_of
+    from runner.project.migrations import read_migrations
+    from runner.project.models import read_models
 
     migrations: list[Migration] = []
     if settings.migrations_dir.is_dir():

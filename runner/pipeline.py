@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from runner.errors import EXIT_FAIL, EXIT_OK
 
 if TYPE_CHECKING:
-    from runner.build import BuildEvent, BuildReport
-    from runner.checks import CheckReport
-    from runner.migrations import StepResult
-    from runner.settings import Settings
+    from runner.build.run import BuildEvent, BuildReport
+    from runner.checks.run import CheckReport
+    from runner.migrate.apply import StepResult
+    from runner.project.settings import Settings
 
 
 @dataclass
@@ -53,11 +53,11 @@ class PipelineReport:
 
 def validate_project(settings: Settings) -> None:
     """Read every migration, model and check, so a malformed file stops the run before it migrates."""
-    from runner.check_files import read_checks
-    from runner.gate_files import read_gates
-    from runner.graph import ModelGraph
-    from runner.migration_files import read_migrations
-    from runner.model_files import read_models
+    from runner.build.graph import ModelGraph
+    from runner.project.checks import read_checks
+    from runner.project.gates import read_gates
+    from runner.project.migrations import read_migrations
+    from runner.project.models import read_models
 
     read_migrations(settings.migrations_dir, settings.root)
     if settings.models_dir.is_dir():
@@ -77,11 +77,11 @@ def run_pipeline(
     on_build_event: Callable[[BuildEvent], None] | None = None,
 ) -> PipelineReport:
     """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
-    from runner import migrations
-    from runner.build import build
-    from runner.checks import run_checks
-    from runner.connection import connect
+    from runner.build.run import build
+    from runner.checks.run import run_checks
+    from runner.db.connection import connect
     from runner.errors import MigrationFailed
+    from runner.migrate import apply as migrations
 
     validate_project(settings)
     report = PipelineReport()

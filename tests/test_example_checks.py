@@ -10,13 +10,13 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from runner import sample_data
-from runner.build import build
-from runner.check_files import read_checks
-from runner.checks import CheckReport, run_checks
+from runner.build.run import build
+from runner.checks.run import CheckReport, run_checks
 from runner.cli import cli
-from runner.migrations import migrate
-from runner.settings import Settings, load_settings
+from runner.migrate.apply import migrate
+from runner.project.checks import read_checks
+from runner.project.settings import Settings, load_settings
+from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 3000

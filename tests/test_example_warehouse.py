@@ -7,10 +7,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner import sample_data
-from runner.build import BuildReport, build
-from runner.migrations import migrate
-from runner.settings import load_settings
+from runner.build.run import BuildReport, build
+from runner.migrate.apply import migrate
+from runner.project.settings import load_settings
+from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 6000

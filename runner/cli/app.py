@@ -35,7 +35,7 @@ class WeirGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    from runner.connection import redact
+    from runner.db.connection import redact
 
     click.echo(f"weir: {redact(message)}", err=True)
     ctx.exit(code)
@@ -65,7 +65,7 @@ def cli(ctx: click.Context) -> None:
 
 def settings_for(ctx: click.Context, project: Path | None, debug: bool):
     """Load the project's settings; remember --debug for the error handler."""
-    from runner.settings import load_settings
+    from runner.project.settings import load_settings
 
     ctx.obj["debug"] = debug
     return load_settings(project)
@@ -74,7 +74,7 @@ def settings_for(ctx: click.Context, project: Path | None, debug: bool):
 @contextmanager
 def connection_for(settings, dsn: str | None, purpose: str):
     """Open a connection to the target database for one command, closed when it ends."""
-    from runner.connection import connect, resolve_target
+    from runner.db.connection import connect, resolve_target
 
     target = resolve_target(dsn, settings)
     conn = connect(target.conninfo, purpose=purpose)

@@ -22,9 +22,9 @@ from runner.cli.models import report_build, report_build_event
 @click.pass_context
 def check(ctx, select, threads, junit, as_json, project, dsn, debug):
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
-    from runner.check_report import render_json, render_text, write_junit
-    from runner.checks import run_checks
-    from runner.connection import resolve_target
+    from runner.checks.report import render_json, render_text, write_junit
+    from runner.checks.run import run_checks
+    from runner.db.connection import resolve_target
 
     settings = settings_for(ctx, project, debug)
     target = resolve_target(dsn, settings)
@@ -42,8 +42,8 @@ def check(ctx, select, threads, junit, as_json, project, dsn, debug):
 @click.pass_context
 def run_all(ctx, threads, project, dsn, debug):
     """Migrate, build (with gates), then check: what CI and `make check` call."""
-    from runner.check_report import render_text
-    from runner.connection import resolve_target
+    from runner.checks.report import render_text
+    from runner.db.connection import resolve_target
     from runner.pipeline import run_pipeline
 
     settings = settings_for(ctx, project, debug)

@@ -26,7 +26,7 @@ def _project_option(command: Callable) -> Callable:
 @click.pass_context
 def db_start(ctx, project):
     """Start the embedded server (or find it running)."""
-    from runner import embedded
+    from runner.db import embedded
 
     settings = settings_for(ctx, project, False)
     state = embedded.start(settings.state_dir)
@@ -38,7 +38,7 @@ def db_start(ctx, project):
 @click.pass_context
 def db_stop(ctx, project):
     """Stop the embedded server."""
-    from runner import embedded
+    from runner.db import embedded
 
     settings = settings_for(ctx, project, False)
     click.echo("stopped" if embedded.stop(settings.state_dir) else "not running")
@@ -49,7 +49,7 @@ def db_stop(ctx, project):
 @click.pass_context
 def db_status(ctx, project):
     """Say whether the embedded server runs, and where."""
-    from runner import embedded
+    from runner.db import embedded
 
     settings = settings_for(ctx, project, False)
     state = embedded.running_state(settings.state_dir)
@@ -64,7 +64,7 @@ def db_status(ctx, project):
 @click.pass_context
 def db_url(ctx, project):
     """Print a psql-ready URI of the embedded server, starting it if needed."""
-    from runner import embedded
+    from runner.db import embedded
 
     settings = settings_for(ctx, project, False)
     state = embedded.start(settings.state_dir)

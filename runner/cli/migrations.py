@@ -20,7 +20,7 @@ from runner.cli.app import cli, common_options, connection_for, say, settings_fo
 @click.pass_context
 def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
     """Apply pending migrations, each in its own transaction."""
-    from runner import migrations
+    from runner.migrate import apply as migrations
 
     settings = settings_for(ctx, project, debug)
     with connection_for(settings, dsn, "weir migrate") as conn:
@@ -38,7 +38,7 @@ def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
 @click.pass_context
 def rollback(ctx, steps, to, everything, dry_run, project, dsn, debug):
     """Roll back applied migrations, newest first, with their rollback files."""
-    from runner import migrations
+    from runner.migrate import apply as migrations
 
     if sum(option is not None and option is not False for option in (steps, to, everything)) > 1:
         raise click.UsageError("give one of --steps, --to and --all")
@@ -72,9 +72,9 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 @click.pass_context
 def status(ctx, as_json, project, dsn, debug):
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
-    from runner import migrations
-    from runner.checks import LATEST_HEADERS, latest_results
-    from runner.gates import LATEST_GATE_HEADERS, latest_gate_results
+    from runner.checks.gates import LATEST_GATE_HEADERS, latest_gate_results
+    from runner.checks.run import LATEST_HEADERS, latest_results
+    from runner.migrate import apply as migrations
 
     settings = settings_for(ctx, project, debug)
     with connection_for(settings, dsn, "weir status") as conn:
@@ -119,8 +119,8 @@ def status(ctx, as_json, project, dsn, debug):
 @click.pass_context
 def verify(ctx, project, dsn, debug):
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
-    from runner.connection import resolve_target
-    from runner.verify import verify_project
+    from runner.db.connection import resolve_target
+    from runner.migrate.verify import verify_project
 
     settings = settings_for(ctx, project, debug)
     target = resolve_target(dsn, settings)
@@ -144,7 +144,7 @@ def new() -> None:
 @click.pass_context
 def new_migration(ctx, title, project):
     """Create NNNN_<slug>.sql and its .rollback.sql with the next number."""
-    from runner.migration_files import new_migration as create
+    from runner.project.migrations import new_migration as create
 
     settings = settings_for(ctx, project, False)
     for path in create(settings.migrations_dir, title):

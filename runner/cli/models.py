@@ -21,8 +21,8 @@ from runner.errors import EXIT_FAIL
 @click.pass_context
 def build(ctx, select, exclude, full_refresh, threads, project, dsn, debug):
     """Build models/ into tables and views, in dependency order, doing only what changed."""
-    from runner.build import build as build_models
-    from runner.connection import resolve_target
+    from runner.build.run import build as build_models
+    from runner.db.connection import resolve_target
 
     settings = settings_for(ctx, project, debug)
     target = resolve_target(dsn, settings)
@@ -44,7 +44,7 @@ def report_build(report) -> None:
     """Print the table of every model, the run's counts and its errors."""
     from tabulate import tabulate
 
-    from runner.build import HEADERS
+    from runner.build.run import HEADERS
 
     click.echo(tabulate(report.rows, headers=HEADERS, tablefmt="simple", floatfmt=".2f"))
     counts = ", ".join(f"{count} {status}" for status, count in report.counts().items() if count)
@@ -60,9 +60,9 @@ def list_models(ctx, project, dsn, debug):
     """List models with their kind, upstream models and last build."""
     from tabulate import tabulate
 
-    from runner.build import LS_HEADERS
-    from runner.build import list_models as rows_of_models
-    from runner.connection import resolve_target
+    from runner.build.run import LS_HEADERS
+    from runner.build.run import list_models as rows_of_models
+    from runner.db.connection import resolve_target
 
     settings = settings_for(ctx, project, debug)
     target = resolve_target(dsn, settings)
@@ -77,7 +77,7 @@ def list_models(ctx, project, dsn, debug):
 @click.pass_context
 def lineage(ctx, name, project):
     """Print the models upstream and downstream of NAME."""
-    from runner.build import lineage as lineage_of
+    from runner.build.run import lineage as lineage_of
 
     settings = settings_for(ctx, project, False)
     upstream, downstream = lineage_of(settings, name)
@@ -101,7 +101,7 @@ def sample() -> None:
 @click.pass_context
 def sample_load(ctx, scale, project, dsn, debug):
     """Fill the freshly migrated raw schema with sample data."""
-    from runner import sample_data
+    from runner.sample import data as sample_data
 
     settings = settings_for(ctx, project, debug)
     with connection_for(settings, dsn, "weir sample") as conn:
@@ -118,7 +118,7 @@ def sample_load(ctx, scale, project, dsn, debug):
 @click.pass_context
 def sample_change(ctx, batch, fraction, project, dsn, debug):
     """Apply a change batch: new orders, status changes, moved and deleted customers, new prices."""
-    from runner import sample_data
+    from runner.sample import data as sample_data
 
     settings = settings_for(ctx, project, debug)
     with connection_for(settings, dsn, "weir sample") as conn:

@@ -1,0 +1,225 @@
+"""Whether a model is current: what it read at its last build, against what it reads now.
+
+A model is skipped when its SQL, everything it reads and the relation itself are as they
+were at its last build (`skip_reason`). When in doubt it is built: a needless build costs
+time, a wrong skip costs correctness. "Everything it reads" is, through any views:
+- upstream models: the run in which each last changed rows or was rebuilt from scratch,
+  kept in weir.build_input and written in the same transaction as the model's data;
+- sources: weir.relation_token() (runner/state/sql/upgrade/build_state.2.sql) per relation:
+  relfilenode, and for a table under 16 MB a hash of its row versions (ctid, xmin),
+  which is exact; for a larger one the statistics counters of inserted/updated/deleted
+  rows, and max() of each timestamp column leading a btree index. Its limits, honestly,
+  for a larger table: the counters reach pg_stat_all_tables only when the writing
+  session flushes its statistics (at most about ten seconds after its commit, at once
+  when it disconnects), so a change visible only to them (a delete, or an insert or
+  update of a table without an indexed timestamp) made by a still-connected session
+  moments before a build can be missed by that build; the next build sees it, because
+  a skip keeps the old tokens. A table read inside a function is invisible to the
+  parser, so a model calling a SQL or PL/pgSQL function that is not immutable is never
+  skipped, nor one calling now(), random() and the like.
+
+The same markers tell an incremental model that an upstream model was rebuilt from
+scratch since its last build (`full_refresh_for`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from runner.build.graph import ModelGraph
+    from runner.project.models import Model
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model reads, seen through the views it reads: sources and upstream models."""
+
+    sources: tuple[tuple[str, str], ...]
+    upstream: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the database says now about a model and its inputs."""
+
+    exists: bool  # the model's relation is there
+    checksum: str | None  # of the file its last successful build used (weir.model_state), or None
+    stored: Any  # the inputs recorded at its last build (weir.build_input), or None
+    markers: dict  # upstream model -> [changed_run_id, rebuilt_run_id]
+    tokens: dict  # source relation -> weir.relation_token()
+
+
+NO_INPUTS = Inputs((), ())
+
+# One round trip for everything a skip decision needs: whether the relation exists, the
+# checksum and inputs of its last build, the upstream models' markers, source tokens.
+_SEEN = """
+SELECT
+    to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
+    (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
+    (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
+    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
+     FROM unnest(%(upstream)s::text[]) AS m (model)
+     LEFT JOIN weir.build_input AS b ON b.model = m.model),
+    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
+                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
+            '{}')
+     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
+"""
+_RECORD_INPUTS = """
+INSERT INTO weir.build_input AS b (model, inputs, built_run_id, changed_run_id, rebuilt_run_id)
+VALUES (%(model)s, %(inputs)s, %(run_id)s,
+        CASE WHEN %(changed)s THEN %(run_id)s ELSE 0 END,
+        CASE WHEN %(rebuilt)s THEN %(run_id)s ELSE 0 END)
+ON CONFLICT (model) DO UPDATE SET
+    inputs = excluded.inputs,
+    built_run_id = excluded.built_run_id,
+    changed_run_id = CASE WHEN %(changed)s THEN excluded.built_run_id ELSE b.changed_run_id END,
+    rebuilt_run_id = CASE WHEN %(rebuilt)s THEN excluded.built_run_id ELSE b.rebuilt_run_id END,
+    built_at = clock_timestamp()
+"""
+# Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
+# sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
+_OPAQUE_FUNCTIONS = """
+SELECT DISTINCT c.schema, c.name
+FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS c (schema, name)
+JOIN pg_proc AS p ON p.proname = c.name
+JOIN pg_namespace AS n ON n.oid = p.pronamespace
+JOIN pg_language AS l ON l.oid = p.prolang
+WHERE l.lanname NOT IN ('internal', 'c')
+  AND p.provolatile <> 'i'
+  AND n.nspname NOT IN ('weir', 'pg_catalog', 'information_schema')
+  AND (c.schema = n.nspname OR (c.schema = '' AND n.nspname = ANY (current_schemas(false))))
+"""
+
+
+def inputs_of(graph: ModelGraph, model: Model) -> Inputs:
+    """Return the sources and models `model` depends on for its content.
+
+    A view holds no data, so what a view reads counts as read by its readers too.
+    """
+    built = {(other.schema, other.name): other for other in graph.models.values()}
+    sources: set[tuple[str, str]] = set()
+    upstream: set[str] = set()
+    stack, seen = [model], {model.qualified}
+    while stack:
+        reader = stack.pop()
+        for relation in reader.relations:
+            if relation == (reader.schema, reader.name):
+                continue
+            other = built.get(relation)
+            if other is None:
+                sources.add(relation)
+                continue
+            upstream.add(other.qualified)
+            if other.kind == "view" and other.qualified not in seen:
+                seen.add(other.qualified)
+                stack.append(other)
+    return Inputs(tuple(sorted(sources)), tuple(sorted(upstream)))
+
+
+def look(conn: psycopg.Connection, model: Model, inputs: Inputs) -> Seen:
+    """Ask the database, in one round trip, what `model` and its `inputs` look like now.
+
+    Needs Weir's build state (runner.build.ensure_build_state) to be installed.
+    """
+    row = conn.execute(
+        _SEEN,
+        {
+            "schema": model.schema,
+            "name": model.name,
+            "model": model.qualified,
+            "upstream": list(inputs.upstream),
+            "schemas": [schema for schema, _ in inputs.sources],
+            "names": [name for _, name in inputs.sources],
+            "shown": [shown(relation) for relation in inputs.sources],
+        },
+    ).fetchone()
+    return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+
+
+def opaque_calls(conn: psycopg.Connection, models: list[Model]) -> dict[str, list[str]]:
+    """Return, per model, the functions it calls that may read tables (so it is never skipped)."""
+    from runner.project.models import function_calls
+
+    calls = {model.qualified: function_calls(model) for model in models}
+    every = sorted({call for called in calls.values() for call in called})
+    if not every:
+        return {}
+    rows = conn.execute(
+        _OPAQUE_FUNCTIONS, {"schemas": [schema for schema, _ in every], "names": [name for _, name in every]}
+    ).fetchall()
+    opaque = {(schema, name) for schema, name in rows}
+    return {
+        model: [shown(call) + "()" for call in called if call in opaque]
+        for model, called in calls.items()
+        if any(call in opaque for call in called)
+    }
+
+
+def skip_reason(
+    model: Model, full_refresh: bool, sql_changed: bool, seen: Seen, current: dict, calls_opaque: bool
+) -> str | None:
+    """Return why `model` can be skipped ("unchanged"), or None when it must be built.
+
+    `current` is what it reads now, as it would be recorded: {"sources": ..., "models": ...};
+    `calls_opaque` says it calls a function that may read tables Weir cannot see (opaque_calls).
+    """
+    from runner.project.models import clock_calls
+
+    if full_refresh or sql_changed or not seen.exists:
+        return None
+    if model.kind == "view":
+        return "unchanged: a view is always current"  # its SQL is unchanged and it exists
+    if seen.stored is None or seen.stored != current:
+        return None
+    if calls_opaque:
+        return None  # what such a function reads never shows in the tokens
+    if any(token is None for token in current["sources"].values()):
+        return None  # a source Weir cannot fingerprint (missing, foreign, statistics off)
+    if clock_calls(model):
+        return None  # now(), random(), ...: the same inputs can give other rows
+    return "unchanged"
+
+
+def full_refresh_for(model: Model, full_refresh: bool, seen: Seen) -> tuple[bool, str]:
+    """Say whether to rebuild `model` from scratch, and why when it is not the user's --full-refresh."""
+    if full_refresh:
+        return True, ""
+    # An incremental model must not mix rows made from an upstream model's old logic with
+    # its new logic: when an upstream model was rebuilt from scratch (its SQL changed, or a
+    # full refresh) since this model's last build, this one is rebuilt from scratch too.
+    # scd2 is not: a rebuild would throw away history; its versions follow the change.
+    if model.kind != "incremental" or not seen.stored:
+        return False, ""
+    if (model.option("full_refresh_on_change", "true") or "true").lower() in ("false", "no", "off", "0"):
+        return False, ""
+    before = seen.stored.get("models", {})
+    rebuilt = sorted(
+        name for name, marker in seen.markers.items() if name in before and marker[1] != before[name][1]
+    )
+    if rebuilt:
+        return True, f"rebuilt from scratch because upstream {', '.join(rebuilt)} was"
+    return False, ""
+
+
+def record_inputs(
+    conn: psycopg.Connection, model: Model, current: dict, run_id: int, *, changed: bool, rebuilt: bool
+) -> None:
+    """Keep what `model` read in this run, and whether its rows changed or were rebuilt from scratch."""
+    from psycopg.types.json import Jsonb
+
+    conn.execute(
+        _RECORD_INPUTS,
+        {"model": model.qualified, "inputs": Jsonb(current), "run_id": run_id, "changed": changed, "rebuilt": rebuilt},
+    )
+
+
+def shown(relation: tuple[str, str]) -> str:
+    """Return a relation as a person writes it: schema.name, or name alone when unqualified."""
+    schema, name = relation
+    return f"{schema}.{name}" if schema else name

@@ -1,0 +1,137 @@
+"""Which database Weir talks to, and opening connections to it without leaking secrets.
+
+Resolution order: `--dsn`, `WEIR_DSN`, `DATABASE_URL`, libpq's own PG* variables
+(with its service file and pgpass), and with none of them the embedded server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from runner.errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from runner.project.settings import Settings
+
+# Any one of these means the user has pointed libpq somewhere itself.
+LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+_URI_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to connect to and where that choice came from."""
+
+    conninfo: str
+    source: str  # "--dsn", "WEIR_DSN", "DATABASE_URL", "PG* environment" or "embedded"
+
+
+def resolve_target(
+    dsn: str | None, settings: Settings, env: Mapping[str, str] = os.environ
+) -> Target:
+    """Choose the database by Weir's resolution order, starting the embedded one if needed."""
+    if dsn:
+        return Target(dsn, "--dsn")
+    for variable in ("WEIR_DSN", "DATABASE_URL"):
+        if env.get(variable):
+            return Target(env[variable], variable)
+    if any(env.get(variable) for variable in LIBPQ_TARGET_VARIABLES):
+        return Target("", "PG* environment")
+    from runner.db import embedded
+
+    return Target(embedded.ensure_running(settings), "embedded")
+
+
+def redact(text: str, conninfo: str = "") -> str:
+    """Remove passwords from `text`: URI and keyword forms, and the one in `conninfo`."""
+    text = _URI_PASSWORD.sub(r"\1***@", text)
+    text = _KEYWORD_PASSWORD.sub(r"\1***", text)
+    text = _QUERY_PASSWORD.sub(r"\1***", text)
+    password = _password_of(conninfo)
+    if password:
+        text = text.replace(password, "***")
+    return text
+
+
+def describe(conninfo: str) -> str:
+    """Return `user@host:port/dbname` for a connection string, never its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(conninfo)
+    except Exception:
+        return redact(conninfo, conninfo)
+    user = params.get("user") or os.environ.get("PGUSER") or ""
+    host = params.get("host") or os.environ.get("PGHOST") or "localhost"
+    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    dbname = params.get("dbname") or os.environ.get("PGDATABASE") or user
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    where = f"{user}@{host}:{port}/{dbname}" if user else f"{host}:{port}/{dbname}"
+    return f"service {service} ({where})" if service else where
+
+
+def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> psycopg.Connection:
+    """Open a connection, named after `purpose` in pg_stat_activity so others see who holds it."""
+    import psycopg
+
+    application_name = f"{purpose} ({socket.gethostname()} pid {os.getpid()})"[:63]
+    try:
+        conn = psycopg.connect(
+            conninfo,
+            autocommit=autocommit,
+            application_name=application_name,
+            connect_timeout=int(os.environ.get("WEIR_CONNECT_TIMEOUT", "10")),
+        )
+    except psycopg.ProgrammingError as exc:
+        raise ConnectionFailed(
+            f"invalid connection string: {_first_line(redact(str(exc), conninfo))};"
+            " check --dsn, WEIR_DSN or DATABASE_URL"
+        ) from None
+    except psycopg.OperationalError as exc:
+        raise ConnectionFailed(
+            f"cannot connect to {describe(conninfo)}: {_first_line(redact(str(exc), conninfo))};"
+            " check the server is running and --dsn, WEIR_DSN, DATABASE_URL or PG* variables"
+        ) from None
+    _notice_dead_client(conn)
+    return conn
+
+
+def _notice_dead_client(conn: psycopg.Connection) -> None:
+    # A weir process killed mid-statement (even while waiting for a lock) should not leave
+    # its backend running, holding Weir's run lock: have the server poll the socket.
+    import psycopg
+
+    try:
+        conn.execute("SET client_connection_check_interval = '1s'")
+    except psycopg.Error:
+        pass  # PostgreSQL before 14, or a platform without the check: the lock ends with the backend
+
+
+def _password_of(conninfo: str) -> str:
+    if not conninfo:
+        return ""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return str(conninfo_to_dict(conninfo).get("password") or "")
+    except Exception:
+        return ""
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    # libpq prefixes with the socket it tried; the reason is the last meaningful line.
+    for line in lines:
+        if "FATAL:" in line or "failed:" in line:
+            return line.split("FATAL:", 1)[-1].strip()
+    return lines[-1] if lines else "unknown error"

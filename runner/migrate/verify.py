@@ -1,0 +1,209 @@
+"""`weir verify`: prove every rollback on a scratch database.
+
+For each migration in order: fingerprint, apply, fingerprint, roll back, compare
+with the first fingerprint, apply again, compare with the second. The first
+migration that fails stops the run, since every later one builds on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.db.execute import run_in_transaction, run_outside_transaction
+from runner.errors import ConnectionFailed, MigrationFailed, VerifyFailed
+from runner.migrate.fingerprint import diff, fingerprint
+from runner.project.settings import Timeouts
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from runner.project.migrations import Migration
+    from runner.project.settings import Settings
+    from runner.project.sqlfile import SqlFile
+
+SCRATCH_PREFIX = "weir_verify_"
+_LEGEND = "(+ extra, - missing, ~ changed)"
+_LISTED = 10  # differences named in the one-line error before "and N more"
+
+
+@dataclass
+class MigrationResult:
+    """What verify found for one migration."""
+
+    id: str
+    display: str
+    status: str  # "ok", "failed" or "skipped"
+    seconds: float
+    differences: list[str] = field(default_factory=list)
+    message: str = ""  # why it failed or was skipped, one line that names the file; differences apart
+    fix: str = ""  # the file to fix, shown after the differences
+
+
+@dataclass
+class VerifyReport:
+    """Per-migration results of a verify run, in order; it stops at the first failure."""
+
+    results: list[MigrationResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(result.status != "failed" for result in self.results)
+
+    @property
+    def failure(self) -> MigrationResult | None:
+        return next((result for result in self.results if result.status == "failed"), None)
+
+
+def verify(
+    conn: psycopg.Connection,
+    migrations: list[Migration],
+    timeouts: Timeouts,
+    on_step: Callable[[MigrationResult], None] | None = None,
+) -> VerifyReport:
+    """Apply, roll back and re-apply each migration on the scratch database `conn`; report each."""
+    report = VerifyReport()
+    for migration in migrations:
+        result = _verify_one(conn, migration, timeouts)
+        report.results.append(result)
+        if on_step is not None:
+            on_step(result)
+        if result.status == "failed":
+            break
+    return report
+
+
+def _verify_one(conn: psycopg.Connection, migration: Migration, timeouts: Timeouts) -> MigrationResult:
+    started = time.perf_counter()
+    rollback_display = rollback_path(migration)
+
+    def result(status: str, message: str = "", differences: list[str] | None = None, fix: str = "") -> MigrationResult:
+        seconds = time.perf_counter() - started
+        return MigrationResult(migration.id, migration.display, status, seconds, differences or [], message, fix)
+
+    before = fingerprint(conn)
+    try:
+        _run(conn, migration.forward, migration.transactional, migration.display, _timeouts(migration, timeouts))
+    except MigrationFailed as exc:
+        return result("failed", f"{exc} (on a scratch database, after the migrations before it)")
+    applied = fingerprint(conn)
+    if migration.irreversible:
+        return result("skipped", f"irreversible: {migration.irreversible}")
+
+    try:
+        _run(conn, migration.rollback, migration.rollback_transactional, rollback_display,
+             _timeouts(migration, timeouts, rollback=True))
+    except MigrationFailed as exc:
+        return result("failed", f"{exc} (rolling back right after {migration.display})")
+    differences = diff(before, fingerprint(conn))
+    if differences:
+        return result("failed", f"{migration.display}: rollback does not restore the schema {_LEGEND}",
+                      differences, rollback_display)
+
+    try:
+        _run(conn, migration.forward, migration.transactional, migration.display, _timeouts(migration, timeouts))
+    except MigrationFailed as exc:
+        return result("failed", f"{exc} (applying it again after its rollback: the rollback leaves something"
+                      " behind)", fix=rollback_display)
+    differences = diff(applied, fingerprint(conn))
+    if differences:
+        return result("failed", f"{migration.display}: applying it again after its rollback gives a different"
+                      f" schema {_LEGEND}", differences, rollback_display)
+    return result("ok")
+
+
+def _run(conn: psycopg.Connection, sql_file: SqlFile, transactional: bool, display: str, timeouts: Timeouts) -> None:
+    if transactional:
+        run_in_transaction(conn, sql_file, display, timeouts, durable=False)
+    else:
+        run_outside_transaction(conn, sql_file, display, timeouts)
+
+
+def _timeouts(migration: Migration, defaults: Timeouts, rollback: bool = False) -> Timeouts:
+    return replace(
+        defaults,
+        lock_timeout=migration.setting("lock_timeout", defaults.lock_timeout, rollback),
+        statement_timeout=migration.setting("statement_timeout", defaults.statement_timeout, rollback),
+    )
+
+
+def rollback_path(migration: Migration) -> str:
+    """Return the rollback file of `migration` as shown in messages."""
+    return str(Path(migration.display).with_name(f"{migration.id}.rollback.sql"))
+
+
+def format_failure(report: VerifyReport) -> str:
+    """Describe the failed migration of `report` for a terminal: a headline, then one line per object."""
+    failed = report.failure
+    if failed is None:
+        return ""
+    lines = [failed.message]
+    lines += [f"  {difference}" for difference in failed.differences]
+    if failed.fix:
+        lines.append(f"fix {failed.fix}")
+    return "\n".join(lines)
+
+
+def failure_line(result: MigrationResult) -> str:
+    """Describe a failed migration in one line, as VerifyFailed's message."""
+    listed = result.differences[:_LISTED]
+    more = len(result.differences) - len(listed)
+    text = result.message
+    if listed:
+        text += ": " + ", ".join(listed) + (f" and {more} more" if more else "")
+    return text + (f"; fix {result.fix}" if result.fix else "")
+
+
+@contextmanager
+def scratch_database(conninfo: str) -> Iterator[str]:
+    """Create an empty database `weir_verify_<hex>` on the server of `conninfo`; yield its conninfo.
+
+    The database is dropped afterwards, also when the body fails.
+    """
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    from runner.db.connection import connect, describe
+
+    name = SCRATCH_PREFIX + secrets.token_hex(6)
+    admin = connect(conninfo, "weir verify")
+    try:
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.InsufficientPrivilege:
+            raise ConnectionFailed(
+                f"cannot create a scratch database on {describe(conninfo)}: permission denied;"
+                " weir verify needs a role with CREATEDB (ALTER ROLE ... CREATEDB), or --dsn for one that has it"
+            ) from None
+        try:
+            yield make_conninfo(conninfo, dbname=name)
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+
+
+def verify_project(
+    conninfo: str, settings: Settings, on_step: Callable[[MigrationResult], None] | None = None
+) -> VerifyReport:
+    """Verify every migration of the project on a scratch database; raise VerifyFailed on the first failure."""
+    from runner.db.connection import connect
+    from runner.project.migrations import read_migrations
+
+    migrations = read_migrations(settings.migrations_dir, settings.root)
+    with scratch_database(conninfo) as scratch:
+        conn = connect(scratch, "weir verify")
+        try:
+            report = verify(conn, migrations, settings.timeouts, on_step)
+        finally:
+            conn.close()
+    failed = report.failure
+    if failed is not None:
+        raise VerifyFailed(failure_line(failed))
+    return report

@@ -1,0 +1,172 @@
+"""The migrations directory: `NNNN_slug.sql` files, their `.rollback.sql` pairs and headers.
+
+The file format is yoyo's (same names, same `.rollback.sql` pairing, same
+`-- transactional: false`), plus `-- weir:` directives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import MissingRollback, ProjectFileError
+from runner.project.sqlfile import SqlFile, read_sql_file
+
+FORWARD_DIRECTIVES = {"transactional", "irreversible", "lock_timeout", "statement_timeout"}
+ROLLBACK_DIRECTIVES = {"transactional", "lock_timeout", "statement_timeout"}
+
+_NAME = re.compile(r"^(?P<number>\d+)_(?P<slug>[A-Za-z0-9_]+)$")
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+@dataclass
+class Migration:
+    """One forward migration file and its rollback."""
+
+    id: str  # the file name without .sql, e.g. 0001_raw_schema
+    number: int
+    forward: SqlFile
+    rollback: SqlFile | None
+    display: str  # the path as shown in messages, relative to the project
+
+    @property
+    def checksum(self) -> str:
+        return self.forward.checksum
+
+    @property
+    def rollback_checksum(self) -> str | None:
+        return self.rollback.checksum if self.rollback else None
+
+    @property
+    def transactional(self) -> bool:
+        return _transactional(self.forward)
+
+    @property
+    def rollback_transactional(self) -> bool:
+        return _transactional(self.rollback) if self.rollback else True
+
+    @property
+    def irreversible(self) -> str | None:
+        """The reason this migration cannot be rolled back, or None."""
+        directive = self.forward.directives.get("irreversible")
+        return directive.value if directive else None
+
+    def setting(self, name: str, default: str, rollback: bool = False) -> str:
+        """Return a per-file override such as lock_timeout, or `default`."""
+        source = self.rollback if rollback else self.forward
+        directive = source.directives.get(name) if source else None
+        return directive.value if directive else default
+
+
+def read_migrations(directory: Path, root: Path | None = None) -> list[Migration]:
+    """Read and validate every migration in `directory`, ordered by number.
+
+    Raises ProjectFileError (or MissingRollback) before any database work when a
+    file is misnamed, malformed, duplicated, or lacks its rollback.
+    """
+    if not directory.is_dir():
+        raise ProjectFileError(
+            f"{_shown(directory, root)}: no migrations directory; create it or set [weir] migrations"
+        )
+    forwards: dict[str, Path] = {}
+    rollbacks: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.sql")):
+        if path.name.endswith(".rollback.sql"):
+            rollbacks[path.name[: -len(".rollback.sql")]] = path
+        else:
+            forwards[path.stem] = path
+    for stem, path in rollbacks.items():
+        if stem not in forwards:
+            raise ProjectFileError(
+                f"{_shown(path, root)}: rollback without a migration {stem}.sql; rename or remove it"
+            )
+
+    migrations: list[Migration] = []
+    seen_numbers: dict[int, str] = {}
+    for stem, path in forwards.items():
+        shown = _shown(path, root)
+        match = _NAME.match(stem)
+        if not match:
+            raise ProjectFileError(
+                f"{shown}: migration names must look like 0001_add_customer_email.sql;"
+                " rename it (weir new migration makes one)"
+            )
+        number = int(match.group("number"))
+        if number in seen_numbers:
+            raise ProjectFileError(
+                f"{shown}: number {number} is also used by {seen_numbers[number]}.sql; renumber one of them"
+            )
+        seen_numbers[number] = stem
+        forward = read_sql_file(path, FORWARD_DIRECTIVES, shown)
+        rollback_path = rollbacks.get(stem)
+        rollback = (
+            read_sql_file(rollback_path, ROLLBACK_DIRECTIVES, _shown(rollback_path, root)) if rollback_path else None
+        )
+        migration = Migration(id=stem, number=number, forward=forward, rollback=rollback, display=shown)
+        _validate(migration, root)
+        migrations.append(migration)
+    migrations.sort(key=lambda m: m.number)
+    return migrations
+
+
+def _validate(migration: Migration, root: Path | None) -> None:
+    shown = migration.display
+    if not migration.forward.statements:
+        raise ProjectFileError(f"{shown}: holds no SQL statement; write the migration or remove the file")
+    for sql_file in filter(None, (migration.forward, migration.rollback)):
+        directive = sql_file.directives.get("transactional")
+        if directive and directive.value.lower() not in _BOOLEANS:
+            raise ProjectFileError(
+                f"{_shown(sql_file.path, root)}:{directive.line}: transactional must be true or false,"
+                f" not {directive.value!r}"
+            )
+    irreversible = migration.forward.directives.get("irreversible")
+    if irreversible and irreversible.value.lower() in ("true", ""):
+        raise ProjectFileError(
+            f'{shown}:{irreversible.line}: say why it is irreversible: -- weir: irreversible="drops legacy data"'
+        )
+    if irreversible and migration.rollback:
+        raise ProjectFileError(
+            f"{shown}:{irreversible.line}: declared irreversible but {migration.id}.rollback.sql exists;"
+            " remove one of them"
+        )
+    if not irreversible and not migration.rollback:
+        raise MissingRollback(
+            f"{shown}: no rollback file {migration.id}.rollback.sql; write it, or declare the"
+            ' migration irreversible with -- weir: irreversible="reason"'
+        )
+
+
+def _transactional(sql_file: SqlFile) -> bool:
+    directive = sql_file.directives.get("transactional")
+    return _BOOLEANS.get(directive.value.lower(), True) if directive else True
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def slugify(title: str) -> str:
+    """Turn a title into a file-name slug: "Add customer e-mail" -> "add_customer_e_mail"."""
+    slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+    return slug or "migration"
+
+
+def new_migration(directory: Path, title: str) -> tuple[Path, Path]:
+    """Create the next numbered migration and its rollback file; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group("number")) for p in directory.glob("*.sql") if (m := _NAME.match(p.name.split(".")[0]))]
+    stem = f"{max(numbers, default=0) + 1:04d}_{slugify(title)}"
+    forward = directory / f"{stem}.sql"
+    rollback = directory / f"{stem}.rollback.sql"
+    forward.write_text(
+        f"-- {title}\n-- Runs in one transaction; add `-- transactional: false` for CREATE INDEX CONCURRENTLY.\n\n"
+    )
+    rollback.write_text(f"-- Undo {stem}.sql: restore the schema exactly as it was before it.\n\n")
+    return forward, rollback

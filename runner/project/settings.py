@@ -1,0 +1,133 @@
+"""Find the Weir project and read its `[weir]` section of setup.cfg."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import ConfigError
+
+SECTION = "weir"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a statement may wait for a lock or run, and how often a lock timeout is retried."""
+
+    lock_timeout: str
+    statement_timeout: str
+    lock_retries: int
+
+
+DEFAULTS = {
+    "migrations": "migrations",
+    "models": "models",
+    "checks": "checks",
+    "lock_timeout": "5s",
+    "lock_retries": "4",
+    "statement_timeout": "30min",
+    "lock_wait": "5min",
+}
+
+# PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
+_DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a project's files are and how its runs behave."""
+
+    root: Path
+    migrations_dir: Path
+    models_dir: Path
+    checks_dir: Path
+    lock_timeout: str = DEFAULTS["lock_timeout"]
+    lock_retries: int = int(DEFAULTS["lock_retries"])
+    statement_timeout: str = DEFAULTS["statement_timeout"]
+    lock_wait: str = DEFAULTS["lock_wait"]  # how long a run waits for another run's lock
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """The lock and statement timeouts migrations run with."""
+        return Timeouts(self.lock_timeout, self.statement_timeout, self.lock_retries)
+
+    @property
+    def state_dir(self) -> Path:
+        """Weir's local working directory (embedded server data and sockets)."""
+        return self.root / ".weir"
+
+
+def find_project_root(start: Path) -> Path:
+    """Return `start` or its nearest parent whose setup.cfg has a [weir] section.
+
+    A directory without such a parent is a project of its own, with defaults.
+    """
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if _has_weir_section(candidate / "setup.cfg"):
+            return candidate
+    return start
+
+
+def load_settings(project: Path | None = None) -> Settings:
+    """Read the settings of the project at `project`, or found from the current directory."""
+    if project is not None:
+        root = Path(project).resolve()
+        if not root.is_dir():
+            raise ConfigError(f"--project {project}: no such directory")
+    else:
+        root = find_project_root(Path.cwd())
+    values = dict(DEFAULTS)
+    values.update(_read_section(root / "setup.cfg"))
+    for key in ("lock_timeout", "statement_timeout", "lock_wait"):
+        if not _DURATION.match(values[key]):
+            raise ConfigError(
+                f"{root / 'setup.cfg'}: [weir] {key} = {values[key]!r} is not a duration;"
+                " use a number with a unit, e.g. 5s, 500ms or 30min"
+            )
+    try:
+        lock_retries = int(values["lock_retries"])
+    except ValueError:
+        raise ConfigError(
+            f"{root / 'setup.cfg'}: [weir] lock_retries = {values['lock_retries']!r}"
+            " is not a whole number"
+        ) from None
+    return Settings(
+        root=root,
+        migrations_dir=root / values["migrations"],
+        models_dir=root / values["models"],
+        checks_dir=root / values["checks"],
+        lock_timeout=values["lock_timeout"].replace(" ", ""),
+        lock_retries=lock_retries,
+        statement_timeout=values["statement_timeout"].replace(" ", ""),
+        lock_wait=values["lock_wait"].replace(" ", ""),
+        options=values,
+    )
+
+
+def _has_weir_section(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return False
+    return parser.has_section(SECTION)
+
+
+def _read_section(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        first_line = str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: cannot be read: {first_line}") from None
+    if not parser.has_section(SECTION):
+        return {}
+    return {key: value.strip() for key, value in parser.items(SECTION)}

@@ -1,0 +1,134 @@
+"""Choosing the database, connecting to it, and never printing a password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import cli
+from runner.db import embedded
+from runner.db.connection import redact, resolve_target
+from runner.project.settings import load_settings
+
+SECRET = "wrong-horse-battery"
+
+
+@pytest.fixture(scope="module")
+def password_server(tmp_path_factory):
+    """A separate embedded server on which role alice must log in with a password."""
+    state_dir = tmp_path_factory.mktemp("password-server")
+    state = embedded.start(state_dir)
+    with psycopg.connect(state.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE alice LOGIN PASSWORD 'correct-staple'")
+        hba_file = Path(conn.execute("SHOW hba_file").fetchone()[0])
+        hba_file.write_text("local all alice scram-sha-256\n" + hba_file.read_text())
+        conn.execute("SELECT pg_reload_conf()")
+    yield state
+    embedded.stop(state_dir)
+
+
+def weir(*args: str):
+    return CliRunner().invoke(cli, list(args), obj={})
+
+
+def test_a_wrong_password_is_reported_without_the_password(password_server, project):
+    dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password={SECRET} dbname=postgres"
+    result = weir("status", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"weir: cannot connect to alice@{password_server.socket_dir}:")
+    assert 'password authentication failed for user "alice"' in result.stderr
+    assert SECRET not in result.output
+
+
+def test_a_wrong_password_in_a_uri_is_not_printed_either(password_server, project):
+    dsn = f"postgresql://alice:{SECRET}@/postgres?host={password_server.socket_dir}&port={password_server.port}"
+    result = weir("migrate", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert 'password authentication failed for user "alice"' in result.stderr
+    assert SECRET not in result.output
+
+
+def test_the_right_password_connects(password_server, project):
+    dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password=correct-staple" \
+          " dbname=postgres"
+    result = weir("status", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("no migrations")
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        (f"postgresql://bob:{SECRET}@localhost/db?nonsense=1", "weir: invalid connection string: "),
+        (f"postgresql://bob:{SECRET}@localhost:notaport/db", "weir: cannot connect to bob@localhost:notaport/db: "),
+        (f"host=127.0.0.1 port=1 user=bob password={SECRET} dbname=db connect_timeout=2",
+         "weir: cannot connect to bob@127.0.0.1:1/db: "),
+        (f"user=bob password={SECRET} dbname", "weir: invalid connection string: "),
+    ],
+)
+def test_bad_connection_strings_are_a_usage_error_without_secrets(project, dsn, expected):
+    result = weir("migrate", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(expected)
+    assert SECRET not in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://u:pw@host/db", "postgresql://u:***@host/db"),
+        ("postgres://u:p%40ss@h:5432/d?sslmode=require", "postgres://u:***@h:5432/d?sslmode=require"),
+        ("host=h password=pw dbname=d", "host=h password=*** dbname=d"),
+        ("host=h password='p w' dbname=d", "host=h password=*** dbname=d"),
+        ("postgresql:///d?host=/tmp&password=pw", "postgresql:///d?host=/tmp&password=***"),
+        ("no secret here", "no secret here"),
+    ],
+)
+def test_redact_removes_passwords_in_every_form(text, expected):
+    assert redact(text) == expected
+
+
+def test_redact_removes_the_known_password_wherever_it_appears():
+    assert redact("server said: bad value s3cr3t", "host=h password=s3cr3t") == "server said: bad value ***"
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "expected"),
+    [
+        ("host=a", {"WEIR_DSN": "host=b", "DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=a", "--dsn")),
+        (None, {"WEIR_DSN": "host=b", "DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=b", "WEIR_DSN")),
+        (None, {"DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=c", "DATABASE_URL")),
+        (None, {"PGSERVICE": "warehouse"}, ("", "PG* environment")),
+        (None, {"PGHOST": "d"}, ("", "PG* environment")),
+    ],
+)
+def test_the_database_is_chosen_in_the_documented_order(project, option, env, expected):
+    target = resolve_target(option, load_settings(project), env)
+    assert (target.conninfo, target.source) == expected
+
+
+def test_the_embedded_server_starts_on_demand_and_is_reused(tmp_path):
+    (tmp_path / "setup.cfg").write_text("[weir]\n")
+    settings = load_settings(tmp_path)
+    try:
+        first = resolve_target(None, settings, env={})
+        assert first.source == "embedded"
+        assert (tmp_path / ".weir" / "pgdata" / "PG_VERSION").exists()
+        with psycopg.connect(first.conninfo) as conn:
+            assert conn.execute("SELECT current_setting('data_directory')").fetchone()[0].endswith(".weir/pgdata")
+        pid = embedded.running_state(settings.state_dir).pid
+        assert resolve_target(None, settings, env={}).conninfo == first.conninfo
+        assert embedded.running_state(settings.state_dir).pid == pid
+        status = weir("db", "status", "--project", str(tmp_path))
+        assert status.exit_code == 0 and status.stdout.startswith(f"running: pid {pid}")
+        url = weir("db", "url", "--project", str(tmp_path)).stdout.strip()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT 1").fetchone()[0] == 1
+    finally:
+        assert weir("db", "stop", "--project", str(tmp_path)).stdout.strip() == "stopped"
+    stopped = weir("db", "status", "--project", str(tmp_path))
+    assert stopped.exit_code == 1 and stopped.stdout.startswith("not running")
