@@ -112,6 +112,12 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
+def write_models(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write `files` (paths relative to `root`) and return the models directory."""
+    write_files(root, files)
+    return root / "models"
+
+
 def flush_statistics(db: psycopg.Connection) -> None:
     """Make this session's table statistics visible to others now, not within seconds (what skipping reads)."""
     db.execute("SELECT pg_stat_force_next_flush()")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_model_files import write_models
+
+from conftest import write_models
 
 from runner.build.graph import ModelGraph
 from runner.errors import ConfigError, ProjectFileError

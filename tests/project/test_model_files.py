@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_files
+from conftest import write_models
 
 from runner.build.graph import ModelGraph
 from runner.errors import ProjectFileError
@@ -14,12 +14,6 @@ from runner.project.models import Model, clock_calls, read_models, relation_line
 from runner.project.sqlfile import checksum
 
 BAD_MODELS = yaml.safe_load((Path(__file__).parent / "models_fixtures" / "bad_models.yml").read_text())
-
-
-def write_models(root: Path, files: dict[str, str | bytes]) -> Path:
-    """Write `files` (paths relative to `root`) and return the models directory."""
-    write_files(root, files)
-    return root / "models"
 
 
 def one_model(root: Path, sql: str, path: str = "models/marts/m.sql") -> Model:
