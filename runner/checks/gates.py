@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from runner.db.errors import error_line, hint_of, primary_message
 from runner.errors import GateFailed
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class GateResult:
 
 def rejected_table(model: str) -> str:
     """Return "schema.name__rejected" for model "schema.name": where its quarantined rows go."""
-    from runner.build.materialize.common import derived_name
+    from runner.db.statements import derived_name
 
     schema, name = model.split(".", 1)
     return f"{schema}.{derived_name(name, REJECTED_SUFFIX)}"
@@ -146,7 +147,7 @@ def prepare_gates(conn: psycopg.Connection) -> None:
                 " WHERE relname = 'gate_result' AND relnamespace::regnamespace::text = 'weir')")
     except psycopg.Error as exc:
         raise CheckError(
-            f"cannot create weir.gate_result: {_primary(exc)}; grant this role CREATE on schema weir,"
+            f"cannot create weir.gate_result: {primary_message(exc)}; grant this role CREATE on schema weir,"
             " or run weir build once as a role that has it"
         ) from None
 
@@ -189,7 +190,7 @@ def run_gates(
             raise GateFailed(exc.message, results) from None
         except psycopg.Error as exc:  # one of Weir's own statements around the check
             what = "quarantine could not move rows" if check.quarantine else "gate could not run"
-            message = f"{check.display}:{check.sql_line}: {what}: {_primary(exc)}"
+            message = f"{check.display}:{check.sql_line}: {what}: {primary_message(exc)}"
             results.append(_error(model, check, message, started))
             raise GateFailed(message, results) from None
         results.append(result)
@@ -274,7 +275,7 @@ def _quarantine(
     """Move the rows a quarantine gate returns from the model to its __rejected table."""
     from psycopg import sql
 
-    from runner.build.materialize.common import execute
+    from runner.db.statements import execute
 
     execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_gate_rows")
     count = max(_run_check(conn, check, _ROWS_PREFIX).rowcount, 0)
@@ -383,7 +384,7 @@ def _prepare_rejected(
     """Create `<model>__rejected` if missing (emptied when the model was rebuilt whole); return it and a note."""
     from psycopg import sql
 
-    from runner.build.materialize.common import derived_name, execute
+    from runner.db.statements import derived_name, execute
 
     name = derived_name(model.name, REJECTED_SUFFIX)
     rejected = sql.Identifier(model.schema, name)
@@ -434,7 +435,7 @@ def _forget_loaded(conn: psycopg.Connection, rejected: sql.Identifier, keys: lis
     """Delete from __rejected the keys the model holds now (a good version arrived); return how many."""
     from psycopg import sql
 
-    from runner.build.materialize.common import execute
+    from runner.db.statements import execute
 
     return max(execute(conn, sql.SQL("DELETE FROM {} AS j USING {} AS m WHERE ({}) = ({})").format(
         rejected,
@@ -476,7 +477,7 @@ def _run_check(
     import psycopg
     from psycopg import sql
 
-    from runner.build.materialize.common import execute
+    from runner.db.statements import execute
 
     tail = sql.SQL(suffix) if isinstance(suffix, str) else suffix
     try:
@@ -487,27 +488,20 @@ def _run_check(
 
 def _sql_error(check: Check, exc: Exception, prefix: str) -> str:
     """Return `checks/x.sql:LINE: gate could not run: message; what to do` for a gate PostgreSQL refused."""
-    diag = getattr(exc, "diag", None)
-    line = check.sql_line
-    position = getattr(diag, "statement_position", None)
-    if position:
-        offset = int(position) - 1 - len(prefix)
-        if 0 <= offset <= len(check.sql):
-            line = check.sql_line + check.sql.count("\n", 0, offset)
-    hint = getattr(diag, "message_hint", None)
-    what = hint.strip().splitlines()[0] if hint else "fix the check's SQL"
-    return f"{check.display}:{line}: gate could not run: {_primary(exc)}; {what}"
+    line = error_line(exc, check.sql, check.sql_line, sent_before=len(prefix))
+    what = hint_of(exc) or "fix the check's SQL"
+    return f"{check.display}:{line}: gate could not run: {primary_message(exc)}; {what}"
 
 
 def _keys(model: Model) -> list[str]:
-    from runner.build.materialize.common import key_columns
+    from runner.project.models import key_columns
 
     return key_columns(model, "unique_key")
 
 
 def _typed_columns(conn: psycopg.Connection, schema: str, name: str) -> list[tuple[str, str]]:
     """Return (name, type) of each column of relation `schema`.`name`, [] when it does not exist."""
-    from runner.build.materialize.common import execute
+    from runner.db.statements import execute
 
     return [(row[0], row[1]) for row in execute(conn, _COLUMNS, (schema, name))]
 
@@ -526,9 +520,3 @@ def _listed(columns: list[tuple[str, str]], shown: int = 8) -> str:
 def _row_text(text: str) -> str:
     return text if len(text) <= _ROW_TEXT else text[: _ROW_TEXT - 3] + "..."
 
-
-def _primary(exc: Exception) -> str:
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) or str(exc)
-    lines = [line.strip() for line in primary.strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from runner.db.errors import error_line, hint_of, primary_message
 from runner.errors import EXIT_ERROR, EXIT_FAIL, EXIT_OK, CheckError, ConfigError
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def install_library(conn: psycopg.Connection) -> None:
         install(conn)
     except psycopg.Error as exc:
         raise CheckError(
-            f"cannot install the check functions in schema weir: {_primary(exc)};"
+            f"cannot install the check functions in schema weir: {primary_message(exc)};"
             " grant this role CREATE on the database (or on schema weir), or install them once as its owner"
         ) from None
 
@@ -198,7 +199,7 @@ def ensure_check_state(conn: psycopg.Connection) -> None:
                 " WHERE relname = 'check_result' AND relnamespace::regnamespace::text = 'weir')")
     except psycopg.Error as exc:
         raise CheckError(
-            f"cannot create Weir's check history tables in schema weir: {_primary(exc)};"
+            f"cannot create Weir's check history tables in schema weir: {primary_message(exc)};"
             " grant this role CREATE on the database, or run weir check once as a role that has it"
         ) from None
 
@@ -396,16 +397,10 @@ class _Runner:
 
     def _message(self, check: Check, exc: Exception, prefix: str, lost: bool) -> str:
         """Return `path:line: message; what to do` for a check PostgreSQL could not run."""
-        diag = getattr(exc, "diag", None)
-        line = check.sql_line
-        position = getattr(diag, "statement_position", None)
-        if position and prefix:
-            offset = int(position) - 1 - len(prefix)
-            if 0 <= offset <= len(check.sql):
-                line = check.sql_line + check.sql.count("\n", 0, offset)
-        primary = _primary(exc)
+        line = error_line(exc, check.sql, check.sql_line, sent_before=len(prefix)) if prefix else check.sql_line
+        primary = primary_message(exc)
         sqlstate = getattr(exc, "sqlstate", None) or ""
-        hint = getattr(diag, "message_hint", None)
+        hint = hint_of(exc)
         if sqlstate == "57014" and "statement timeout" in primary:
             advice = (f"ran longer than check_timeout ({self.timeout}) and was cancelled;"
                       " make the check faster or raise [weir] check_timeout in setup.cfg")
@@ -413,7 +408,7 @@ class _Runner:
         if sqlstate == "25006":
             what = "a check only reads: move the change to a migration or a model"
         elif hint:
-            what = hint.strip().splitlines()[0]
+            what = hint
         elif sqlstate in ("42P01", "3F000"):
             what = "fix the name, or create it first (weir migrate, weir build)"
         elif lost:
@@ -441,7 +436,7 @@ class _Runner:
             conn.execute(_RECORD_RESULT, params)
         except psycopg.Error as exc:
             raise CheckError(
-                f"{result.display}: cannot record the result in weir.check_result: {_primary(exc)};"
+                f"{result.display}: cannot record the result in weir.check_result: {primary_message(exc)};"
                 " check that schema weir is intact and this role may insert into it"
             ) from None
 
@@ -449,11 +444,4 @@ class _Runner:
         """Record a result on the run's own connection: this thread's is lost or could not be opened."""
         self.workers.forget()
         self._record(self.main, result)  # psycopg serialises a connection shared between threads
-
-
-def _primary(exc: Exception) -> str:
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) or str(exc)
-    lines = [line.strip() for line in primary.strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 

@@ -106,6 +106,18 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
     return conn
 
 
+def conninfo_of(conn: psycopg.Connection) -> str:
+    """Return a connection string that reaches the same database as `conn`, as the same user.
+
+    psycopg's `conn.info.dsn` leaves the password out; it is added back, so worker threads
+    can open connections of their own with the credentials the caller's connection used.
+    """
+    from psycopg.conninfo import make_conninfo
+
+    password = conn.info.password
+    return make_conninfo(conn.info.dsn, password=password) if password else conn.info.dsn
+
+
 def _notice_dead_client(conn: psycopg.Connection) -> None:
     # A weir process killed mid-statement (even while waiting for a lock) should not leave
     # its backend running, holding Weir's run lock: have the server poll the socket.

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.errors import MigrationFailed
 
 if TYPE_CHECKING:
@@ -109,16 +110,10 @@ def run_outside_transaction(
 
 def failure_message(exc: Exception, sql_file: SqlFile, statement: Statement | None, display: str) -> str:
     """Return `display:line: message` for a PostgreSQL error raised by `statement` of `sql_file`."""
-    diag = getattr(exc, "diag", None)
-    primary = (diag.message_primary if diag else None) or str(exc).strip().splitlines()[0]
-    line = statement.line if statement else 1
-    if statement is not None and diag is not None and diag.statement_position:
-        line = sql_file.line_at(statement.offset + int(diag.statement_position) - 1)
-    extras = [text for text in ((diag.message_detail, diag.message_hint) if diag else ()) if text]
-    suffix = "".join(f" ({text.strip()})" for text in extras)
-    if statement is None and sql_file.statements:
-        return f"{display}: {primary}{suffix}"
-    return f"{display}:{line}: {primary}{suffix}"
+    message = primary_message(exc) + detail_and_hint(exc)
+    if statement is None:
+        return f"{display}: {message}" if sql_file.statements else f"{display}:1: {message}"
+    return f"{display}:{error_line(exc, statement.text, statement.line)}: {message}"
 
 
 def _lock_gave_up(

@@ -57,6 +57,18 @@ class Model:
         return directive.value if directive is not None else default
 
 
+def column_name(token: str) -> str:
+    """Return the column a header token names: `"Mixed Case"` as written, anything else folded to lower case."""
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1].replace('""', '"')
+    return token.lower()
+
+
+def key_columns(model: Model, directive: str) -> list[str]:
+    """Return the columns a header directive lists (unique_key, natural_key, check_cols), or []."""
+    return [column_name(token) for token in (model.option(directive) or "").split()]
+
+
 KINDS = ("view", "table", "incremental", "scd2")
 
 # Which directives each kind accepts; tags and description go with every kind.

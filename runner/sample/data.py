@@ -150,7 +150,8 @@ def _require_raw_schema(conn: psycopg.Connection) -> None:
 def _run_steps(conn: psycopg.Connection, name: str, on_step: Progress | None) -> list[Step]:
     import psycopg
 
-    from runner.project.sqlfile import line_at, split_statements
+    from runner.db.errors import error_line, primary_message
+    from runner.project.sqlfile import split_statements
 
     _run_file(conn, "functions")
     text = _sql_text(name)
@@ -163,10 +164,9 @@ def _run_steps(conn: psycopg.Connection, name: str, on_step: Progress | None) ->
         try:
             cursor = conn.execute(statement.text)
         except psycopg.Error as exc:
-            position = exc.diag.statement_position
-            line = line_at(text, statement.offset + int(position) - 1) if position else statement.line
+            line = error_line(exc, statement.text, statement.line)
             raise SampleDataError(
-                f"{display}:{line}: {exc.diag.message_primary or exc}; nothing was changed"
+                f"{display}:{line}: {primary_message(exc)}; nothing was changed"
                 " (is the raw schema migrated to the latest version?)"
             ) from None
         step = Step(found[-1] if found else statement.kind, max(cursor.rowcount, 0), time.perf_counter() - started)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from runner.db.statements import derived_name, execute  # noqa: F401  (re-exported to the builders)
+from runner.project.models import column_name, key_columns  # noqa: F401  (re-exported to the builders)
+from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.errors import ModelFailed
 
 if TYPE_CHECKING:
@@ -18,7 +21,6 @@ if TYPE_CHECKING:
 
     from runner.project.models import Model
 
-_MAX_IDENTIFIER_BYTES = 63  # PostgreSQL silently truncates longer names
 _SAMPLES = 5
 
 
@@ -30,33 +32,10 @@ class Relation:
     kind: str  # pg_class.relkind: r table, v view, m materialized view, p partitioned table, ...
 
 
-def derived_name(name: str, suffix: str) -> str:
-    """Return `name` + `suffix`, shortening `name` so the result fits in PostgreSQL's 63 bytes."""
-    room = _MAX_IDENTIFIER_BYTES - len(suffix.encode())
-    return name.encode()[:room].decode(errors="ignore") + suffix
-
-
-def column_name(token: str) -> str:
-    """Return the column a header token names: `"Mixed Case"` as written, anything else folded to lower case."""
-    if len(token) >= 2 and token[0] == token[-1] == '"':
-        return token[1:-1].replace('""', '"')
-    return token.lower()
-
-
-def key_columns(model: Model, directive: str) -> list[str]:
-    """Return the columns a header directive lists (unique_key, natural_key, check_cols), or []."""
-    return [column_name(token) for token in (model.option(directive) or "").split()]
-
-
 def directive_line(model: Model, directive: str) -> int:
     """Return the line of a header directive, or the SELECT's line when it is not set."""
     found = model.directives.get(directive)
     return found.line if found is not None else model.sql_line
-
-
-def execute(conn: psycopg.Connection, query: sql.Composable | str, params: object = None) -> psycopg.Cursor:
-    """Run one of Weir's statements, never as a prepared statement (most are DDL, run once)."""
-    return conn.execute(query, params, prepare=False)
 
 
 def select_statement(
@@ -103,16 +82,10 @@ def failure_message(model: Model, exc: Exception, select_start: int | None = Non
     When the failing statement embedded the model's SELECT at `select_start`, the error
     position is mapped to the line of the file it points at.
     """
-    diag = getattr(exc, "diag", None)
-    primary = (diag.message_primary if diag else None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     where = line if line is not None else model.sql_line
-    position = diag.statement_position if diag else None
-    if select_start is not None and position:
-        offset = int(position) - 1 - select_start
-        if 0 <= offset <= len(model.sql):
-            where = model.sql_line + model.sql.count("\n", 0, offset)
-    extras = [text.strip() for text in ((diag.message_detail, diag.message_hint) if diag else ()) if text]
-    return f"{model.display}:{where}: {primary}" + "".join(f" ({text})" for text in extras)
+    if select_start is not None:
+        where = error_line(exc, model.sql, where, sent_before=select_start)
+    return f"{model.display}:{where}: {primary_message(exc)}{detail_and_hint(exc)}"
 
 
 def find_relation(conn: psycopg.Connection, schema: str, name: str) -> Relation | None:
