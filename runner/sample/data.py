@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
 
+import psycopg
+from psycopg import sql
+
+from runner.db.errors import error_line, primary_message
+from runner.db.statements import one_row
 from runner.errors import SampleDataError
-
-if TYPE_CHECKING:
-    import psycopg
+from runner.project.sqlfile import split_statements
 
 # The last instant of the loaded history; change batches follow it, one simulated day each.
 END_AT = "2024-01-01 00:00:00+00"
@@ -76,7 +78,7 @@ def load(conn: psycopg.Connection, scale: int, *, on_step: Progress | None = Non
     with conn.transaction():
         _set_parameters(conn, scale=scale)
         _require_raw_schema(conn)
-        if conn.execute(_RAW_ROWS).fetchone()[0]:
+        if one_row(conn.execute(_RAW_ROWS))[0]:
             raise SampleDataError(
                 "the raw schema already has rows; load sample data into a freshly migrated database"
                 " (or add more with change batches)"
@@ -101,7 +103,7 @@ def change_batch(
     with conn.transaction():
         _set_parameters(conn, batch=batch, fraction=fraction)
         _require_raw_schema(conn)
-        latest, starts = conn.execute(_LATEST_CHANGE, {"end_at": END_AT, "batch": batch}).fetchone()
+        latest, starts = one_row(conn.execute(_LATEST_CHANGE, {"end_at": END_AT, "batch": batch}))
         if latest is None:
             raise SampleDataError("the raw schema is empty; load sample data before applying change batches")
         if latest >= starts:
@@ -118,15 +120,13 @@ def content_hash(conn: psycopg.Connection, tables: Iterable[str] = RAW_TABLES) -
     Each row's text is hashed and the hashes summed, so row order does not matter and
     nothing but two numbers per table leaves the server.
     """
-    from psycopg import sql
-
     parts = []
     with conn.transaction():
         # Timestamps print in the session's time zone; fix it so digests compare anywhere.
         conn.execute("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)")
         for table in tables:
             schema, name = table.split(".", 1)
-            rows, total = conn.execute(sql.SQL(_TABLE_HASH).format(sql.Identifier(schema, name))).fetchone()
+            rows, total = one_row(conn.execute(sql.SQL(_TABLE_HASH).format(sql.Identifier(schema, name))))
             parts.append(f"{table}:{rows}:{total}")
     return "|".join(parts)
 
@@ -138,9 +138,9 @@ def _set_parameters(conn: psycopg.Connection, *, scale: int = 0, batch: int = 0,
 
 
 def _require_raw_schema(conn: psycopg.Connection) -> None:
-    missing = conn.execute(
+    missing = one_row(conn.execute(
         "SELECT array_agg(t) FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (list(RAW_TABLES),)
-    ).fetchone()[0]
+    ))[0]
     if missing:
         raise SampleDataError(
             f"{', '.join(missing)} missing; run `weir migrate` to create the example warehouse's raw schema first"
@@ -148,11 +148,6 @@ def _require_raw_schema(conn: psycopg.Connection) -> None:
 
 
 def _run_steps(conn: psycopg.Connection, name: str, on_step: Progress | None) -> list[Step]:
-    import psycopg
-
-    from runner.db.errors import error_line, primary_message
-    from runner.project.sqlfile import split_statements
-
     _run_file(conn, "functions")
     text = _sql_text(name)
     display = f"runner/sample/{name}.sql"
