@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from psycopg import sql
+from psycopg import sql
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,3 @@ class Built:
     watermark: sql.Composable | None = None  # evaluated in the transaction, before commit
     keep_watermark: bool = False  # when `watermark` is NULL (an empty batch), keep the stored one
 
-
-@dataclass(frozen=True)
-class Previous:
-    """What weir.model_state says about the model's last successful build."""
-
-    kind: str
-    checksum: str
