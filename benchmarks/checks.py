@@ -40,7 +40,7 @@ import psycopg
 from common import ROOT, Server, compile_weir, find_server, fresh_database, median, results_table, timed, verdict
 from psycopg import sql
 
-from runner.build import build
+from runner.build.run import build
 from runner.checks.library import install
 from runner.migrate.apply import migrate
 from runner.project import Project

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from runner.errors import EXIT_FAIL, EXIT_OK
 
 if TYPE_CHECKING:
-    from runner.build import BuildEvent, BuildReport
+    from runner.build.report import BuildEvent, BuildReport
     from runner.checks.run import CheckReport
     from runner.migrate.apply import StepResult
     from runner.project.settings import Settings
@@ -77,7 +77,7 @@ def run_pipeline(
     on_build_event: Callable[[BuildEvent], None] | None = None,
 ) -> PipelineReport:
     """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
-    from runner.build import build
+    from runner.build.run import build
     from runner.checks.run import run_checks
     from runner.db.connection import connect
     from runner.errors import MigrationFailed

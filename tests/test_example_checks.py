@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from runner.build import build
+from runner.build.run import build
 from runner.checks.run import CheckReport, run_checks
 from runner.cli import cli
 from runner.db.connection import connect

@@ -7,7 +7,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner.build import BuildReport, build
+from runner.build.report import BuildReport
+from runner.build.run import build
 from runner.db.connection import connect
 from runner.migrate.apply import migrate
 from runner.project import Project

@@ -6,8 +6,8 @@ import time
 
 import psycopg
 
-from runner.build import freshness
 from runner.build.context import BuildContext
+from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, look, skip_reason
 from runner.build.materialize.model import materialize
 from runner.build.report import ModelResult
 from runner.checks.gates import record_gate_results, run_gates
@@ -26,11 +26,11 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         conn = ctx.workers.get()
         with ctx.workers.busy(model.qualified, conn):
             # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
-            inputs = freshness.inputs_of(ctx.graph, model) if model.kind != "view" else freshness.NO_INPUTS
-            seen = freshness.look(conn, model, inputs)
+            inputs = inputs_of(ctx.graph, model) if model.kind != "view" else NO_INPUTS
+            seen = look(conn, model, inputs)
             sql_changed = seen.checksum != model.checksum
             current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
-            reason = freshness.skip_reason(
+            reason = skip_reason(
                 model, ctx.options.full_refresh, sql_changed, seen, current, bool(ctx.opaque.get(model.qualified))
             )
             if reason is not None:
@@ -38,7 +38,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
                                      seconds=time.perf_counter() - started)
                 builds.record_result(conn, ctx.run_id, result)
                 return result
-            full_refresh, why = freshness.full_refresh_for(model, ctx.options.full_refresh, seen)
+            full_refresh, why = full_refresh_for(model, ctx.options.full_refresh, seen)
             with conn.transaction():
                 built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True)
                 built = run_gates(conn, model, gates, built, run_id=ctx.run_id)

@@ -21,7 +21,7 @@ from runner.errors import EXIT_FAIL
 @click.pass_context
 def build(ctx, select, exclude, full_refresh, threads, project, dsn, debug):
     """Build models/ into tables and views, in dependency order, doing only what changed."""
-    from runner.build import build as build_models
+    from runner.build.run import build as build_models
     from runner.project import Project
 
     settings = settings_for(ctx, project, debug)
@@ -44,7 +44,7 @@ def report_build(report) -> None:
     """Print the table of every model, the run's counts and its errors."""
     from tabulate import tabulate
 
-    from runner.build import HEADERS
+    from runner.build.report import HEADERS
 
     click.echo(tabulate(report.rows, headers=HEADERS, tablefmt="simple", floatfmt=".2f"))
     counts = ", ".join(f"{count} {status}" for status, count in report.counts().items() if count)
@@ -60,8 +60,8 @@ def list_models(ctx, project, dsn, debug):
     """List models with their kind, upstream models and last build."""
     from tabulate import tabulate
 
-    from runner.build import LS_HEADERS
-    from runner.build import list_models as rows_of_models
+    from runner.build.report import LS_HEADERS
+    from runner.build.run import list_models as rows_of_models
     from runner.project import Project
 
     settings = settings_for(ctx, project, debug)
@@ -78,7 +78,7 @@ def list_models(ctx, project, dsn, debug):
 @click.pass_context
 def lineage(ctx, name, project):
     """Print the models upstream and downstream of NAME."""
-    from runner.build import lineage as lineage_of
+    from runner.build.run import lineage as lineage_of
     from runner.project import Project
 
     settings = settings_for(ctx, project, False)

@@ -13,7 +13,8 @@ import pytest
 from conftest import flush_statistics
 from psycopg import sql
 
-from runner.build import BuildEvent, BuildReport, build, lineage, list_models
+from runner.build.report import BuildEvent, BuildReport
+from runner.build.run import build, lineage, list_models
 from runner.db.connection import connect
 from runner.db.locking import run_lock
 from runner.errors import ConfigError, LockHeld, ProjectFileError
@@ -551,7 +552,7 @@ KILLABLE_BUILD = """
 import sys
 from pathlib import Path
 
-from runner.build import build
+from runner.build.run import build
 from runner.db.connection import connect
 from runner.project import Project
 

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import flush_statistics, write_migration
 
-from runner.build import BuildReport, build
 from runner.build.graph import ModelGraph
+from runner.build.report import BuildReport
+from runner.build.run import build
 from runner.cli import cli
 from runner.db.connection import connect
 from runner.errors import ProjectFileError
