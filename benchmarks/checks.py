@@ -43,6 +43,7 @@ from psycopg import sql
 from runner.build.run import build
 from runner.checks.library import install
 from runner.migrate.apply import migrate
+from runner.project import Project
 from runner.project.checks import read_checks
 from runner.project.settings import load_settings
 from runner.sample import data as sample_data
@@ -115,7 +116,7 @@ def prepare(conninfo: str, scale: int) -> None:
         sample_data.load(conn, scale)
         print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
-        report = build(conninfo, settings)
+        report = build(conn, Project(settings))
         if not report.ok:
             raise SystemExit("weir build failed: " + "; ".join(report.errors))
         print(f"built in {time.perf_counter() - started:.1f} s", flush=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from runner.errors import EXIT_FAIL, EXIT_OK
 
 if TYPE_CHECKING:
-    from runner.build.run import BuildEvent, BuildReport
+    from runner.build.report import BuildEvent, BuildReport
     from runner.checks.run import CheckReport
     from runner.migrate.apply import StepResult
     from runner.project.settings import Settings
@@ -82,6 +82,7 @@ def run_pipeline(
     from runner.db.connection import connect
     from runner.errors import MigrationFailed
     from runner.migrate import apply as migrations
+    from runner.project import Project
 
     validate_project(settings)
     report = PipelineReport()
@@ -95,7 +96,8 @@ def run_pipeline(
     finally:
         conn.close()
     if settings.models_dir.is_dir():
-        report.build = build(conninfo, settings, threads=threads, on_event=on_build_event)
+        with connect(conninfo, "weir build") as conn:
+            report.build = build(conn, Project(settings), threads=threads, on_event=on_build_event)
     if settings.checks_dir.is_dir():
         report.checks = run_checks(conninfo, settings, threads=threads)
     return report

@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from runner.build.run import build
 from runner.checks.run import CheckReport, run_checks
 from runner.cli import cli
+from runner.db.connection import connect
 from runner.migrate.apply import migrate
+from runner.project import Project
 from runner.project.checks import read_checks
 from runner.project.settings import Settings, load_settings
 from runner.sample import data as sample_data
@@ -48,7 +50,8 @@ def warehouse(db: psycopg.Connection, dsn: str, settings: Settings) -> psycopg.C
 
 def build_all(dsn: str, settings: Settings) -> None:
     """Build every model of the example warehouse, as `weir build` does."""
-    report = build(dsn, settings)
+    with connect(dsn, "weir build") as conn:
+        report = build(conn, Project(settings))
     assert report.ok, report.errors
 
 

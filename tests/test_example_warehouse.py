@@ -7,8 +7,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runner.build.run import BuildReport, build
+from runner.build.report import BuildReport
+from runner.build.run import build
+from runner.db.connection import connect
 from runner.migrate.apply import migrate
+from runner.project import Project
 from runner.project.settings import load_settings
 from runner.sample import data as sample_data
 
@@ -79,7 +82,8 @@ def warehouse(db: psycopg.Connection, dsn: str) -> tuple[psycopg.Connection, str
 
 def run_build(dsn: str, **options) -> dict[str, tuple[str, int, int, int]]:
     """Build the example models; return model -> (status, inserted, updated, deleted), failing on any error."""
-    report: BuildReport = build(dsn, load_settings(ROOT), **options)
+    with connect(dsn, "weir build") as conn:
+        report: BuildReport = build(conn, Project.load(ROOT), **options)
     assert report.ok, report.errors
     return {row[0]: (row[2], row[3], row[4], row[5]) for row in report.rows}
 

@@ -4,7 +4,7 @@ A model is skipped when its SQL, everything it reads and the relation itself are
 were at its last build (`skip_reason`). When in doubt it is built: a needless build costs
 time, a wrong skip costs correctness. "Everything it reads" is, through any views:
 - upstream models: the run in which each last changed rows or was rebuilt from scratch,
-  kept in weir.build_input and written in the same transaction as the model's data;
+  kept in weir.build_input (runner.state.builds) and written in the same transaction as the model's data;
 - sources: weir.relation_token() (runner/state/sql/upgrade/build_state.2.sql) per relation:
   relfilenode, and for a table under 16 MB a hash of its row versions (ctid, xmin),
   which is exact; for a larger one the statistics counters of inserted/updated/deleted
@@ -25,13 +25,14 @@ scratch since its last build (`full_refresh_for`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import psycopg
+import psycopg
 
-    from runner.build.graph import ModelGraph
-    from runner.project.models import Model
+from runner.build.graph import ModelGraph
+from runner.project.models import Model, clock_calls, function_calls
+from runner.state import builds
+from runner.state.builds import Seen
 
 
 @dataclass(frozen=True)
@@ -42,46 +43,8 @@ class Inputs:
     upstream: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Seen:
-    """What the database says now about a model and its inputs."""
-
-    exists: bool  # the model's relation is there
-    checksum: str | None  # of the file its last successful build used (weir.model_state), or None
-    stored: Any  # the inputs recorded at its last build (weir.build_input), or None
-    markers: dict  # upstream model -> [changed_run_id, rebuilt_run_id]
-    tokens: dict  # source relation -> weir.relation_token()
-
-
 NO_INPUTS = Inputs((), ())
 
-# One round trip for everything a skip decision needs: whether the relation exists, the
-# checksum and inputs of its last build, the upstream models' markers, source tokens.
-_SEEN = """
-SELECT
-    to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
-    (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
-    (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
-    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
-     FROM unnest(%(upstream)s::text[]) AS m (model)
-     LEFT JOIN weir.build_input AS b ON b.model = m.model),
-    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
-                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
-            '{}')
-     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
-"""
-_RECORD_INPUTS = """
-INSERT INTO weir.build_input AS b (model, inputs, built_run_id, changed_run_id, rebuilt_run_id)
-VALUES (%(model)s, %(inputs)s, %(run_id)s,
-        CASE WHEN %(changed)s THEN %(run_id)s ELSE 0 END,
-        CASE WHEN %(rebuilt)s THEN %(run_id)s ELSE 0 END)
-ON CONFLICT (model) DO UPDATE SET
-    inputs = excluded.inputs,
-    built_run_id = excluded.built_run_id,
-    changed_run_id = CASE WHEN %(changed)s THEN excluded.built_run_id ELSE b.changed_run_id END,
-    rebuilt_run_id = CASE WHEN %(rebuilt)s THEN excluded.built_run_id ELSE b.rebuilt_run_id END,
-    built_at = clock_timestamp()
-"""
 # Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
 # sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
 _OPAQUE_FUNCTIONS = """
@@ -122,30 +85,17 @@ def inputs_of(graph: ModelGraph, model: Model) -> Inputs:
     return Inputs(tuple(sorted(sources)), tuple(sorted(upstream)))
 
 
-def look(conn: psycopg.Connection, model: Model, inputs: Inputs) -> Seen:
+def look(conn: psycopg.Connection[Any], model: Model, inputs: Inputs) -> Seen:
     """Ask the database, in one round trip, what `model` and its `inputs` look like now.
 
-    Needs Weir's build state (runner.build.ensure_build_state) to be installed.
+    Needs Weir's build state (runner.state.builds.ensure_build_state) to be installed.
     """
-    row = conn.execute(
-        _SEEN,
-        {
-            "schema": model.schema,
-            "name": model.name,
-            "model": model.qualified,
-            "upstream": list(inputs.upstream),
-            "schemas": [schema for schema, _ in inputs.sources],
-            "names": [name for _, name in inputs.sources],
-            "shown": [shown(relation) for relation in inputs.sources],
-        },
-    ).fetchone()
-    return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+    sources = {shown(relation): relation for relation in inputs.sources}
+    return builds.look(conn, model.schema, model.name, inputs.upstream, sources)
 
 
-def opaque_calls(conn: psycopg.Connection, models: list[Model]) -> dict[str, list[str]]:
+def opaque_calls(conn: psycopg.Connection[Any], models: list[Model]) -> dict[str, list[str]]:
     """Return, per model, the functions it calls that may read tables (so it is never skipped)."""
-    from runner.project.models import function_calls
-
     calls = {model.qualified: function_calls(model) for model in models}
     every = sorted({call for called in calls.values() for call in called})
     if not every:
@@ -162,15 +112,13 @@ def opaque_calls(conn: psycopg.Connection, models: list[Model]) -> dict[str, lis
 
 
 def skip_reason(
-    model: Model, full_refresh: bool, sql_changed: bool, seen: Seen, current: dict, calls_opaque: bool
+    model: Model, full_refresh: bool, sql_changed: bool, seen: Seen, current: dict[str, Any], calls_opaque: bool
 ) -> str | None:
     """Return why `model` can be skipped ("unchanged"), or None when it must be built.
 
     `current` is what it reads now, as it would be recorded: {"sources": ..., "models": ...};
     `calls_opaque` says it calls a function that may read tables Weir cannot see (opaque_calls).
     """
-    from runner.project.models import clock_calls
-
     if full_refresh or sql_changed or not seen.exists:
         return None
     if model.kind == "view":
@@ -205,18 +153,6 @@ def full_refresh_for(model: Model, full_refresh: bool, seen: Seen) -> tuple[bool
     if rebuilt:
         return True, f"rebuilt from scratch because upstream {', '.join(rebuilt)} was"
     return False, ""
-
-
-def record_inputs(
-    conn: psycopg.Connection, model: Model, current: dict, run_id: int, *, changed: bool, rebuilt: bool
-) -> None:
-    """Keep what `model` read in this run, and whether its rows changed or were rebuilt from scratch."""
-    from psycopg.types.json import Jsonb
-
-    conn.execute(
-        _RECORD_INPUTS,
-        {"model": model.qualified, "inputs": Jsonb(current), "run_id": run_id, "changed": changed, "rebuilt": rebuilt},
-    )
 
 
 def shown(relation: tuple[str, str]) -> str:

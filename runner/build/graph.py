@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import heapq
 from collections.abc import Iterable
+from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePosixPath
 
 from runner.errors import ConfigError, ProjectFileError
@@ -34,10 +35,10 @@ class ModelGraph:
         self._downstream: dict[str, set[str]] = {name: set() for name in self.models}
         for name, model in self.models.items():
             for relation in model.relations:
-                other = self._by_relation.get(relation)
-                if other is not None and other != name:
-                    self._upstream[name].add(other)
-                    self._downstream[other].add(name)
+                builder = self._by_relation.get(relation)
+                if builder is not None and builder != name:
+                    self._upstream[name].add(builder)
+                    self._downstream[builder].add(name)
         self._check_views_do_not_read_themselves()
         self.order: list[str] = self._topological_order()
         self._position = {name: index for index, name in enumerate(self.order)}
@@ -162,21 +163,16 @@ class ModelGraph:
         return [self.models[name] for name in sorted(names, key=self._position.__getitem__)]
 
     def _topological_order(self) -> list[str]:
-        # Kahn's algorithm with a heap, so the order is the same on every machine.
-        waiting = {name: len(upstream) for name, upstream in self._upstream.items()}
-        ready = [name for name, count in waiting.items() if count == 0]
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            name = heapq.heappop(ready)
-            order.append(name)
-            for downstream in self._downstream[name]:
-                waiting[downstream] -= 1
-                if waiting[downstream] == 0:
-                    heapq.heappush(ready, downstream)
-        if len(order) < len(self.models):
-            raise self._cycle_error({name for name, count in waiting.items() if count > 0})
-        return order
+        # Always the smallest name among the ready ones, so the order is the same on every machine.
+        sorter = TopologicalSorter(self._upstream)
+        try:
+            sorter.prepare()
+        except CycleError:
+            # graphlib names one cycle; the message names the one reached from the smallest
+            # stuck model, whatever the order in which graphlib happened to find them.
+            ordered = set(_drain(sorter))
+            raise self._cycle_error(set(self.models) - ordered) from None
+        return _drain(sorter)
 
     def _cycle_error(self, stuck: set[str]) -> ProjectFileError:
         # Walk upstream edges inside the stuck set until a model repeats: that loop is a cycle.
@@ -210,6 +206,20 @@ class ModelGraph:
                     f"{model.display}:{line}: view {model.qualified} reads itself; a view cannot,"
                     " make it kind=incremental or read another relation"
                 )
+
+
+def _drain(sorter: TopologicalSorter[str]) -> list[str]:
+    """Return every node `sorter` can give, smallest ready name first (all of them when there is no cycle)."""
+    ready = list(sorter.get_ready())
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        sorter.done(name)
+        for following in sorter.get_ready():
+            heapq.heappush(ready, following)
+    return order
 
 
 def _split(selectors: Iterable[str]) -> list[str]:

@@ -22,12 +22,12 @@ from runner.errors import EXIT_FAIL
 def build(ctx, select, exclude, full_refresh, threads, project, dsn, debug):
     """Build models/ into tables and views, in dependency order, doing only what changed."""
     from runner.build.run import build as build_models
-    from runner.db.connection import resolve_target
+    from runner.project import Project
 
     settings = settings_for(ctx, project, debug)
-    target = resolve_target(dsn, settings)
-    report = build_models(target.conninfo, settings, select=select, exclude=exclude, full_refresh=full_refresh,
-                          threads=threads, on_event=report_build_event)
+    with connection_for(settings, dsn, "weir build") as conn:
+        report = build_models(conn, Project(settings), select=select, exclude=exclude, full_refresh=full_refresh,
+                              threads=threads, on_event=report_build_event)
     report_build(report)
     ctx.exit(0 if report.ok else EXIT_FAIL)
 
@@ -44,7 +44,7 @@ def report_build(report) -> None:
     """Print the table of every model, the run's counts and its errors."""
     from tabulate import tabulate
 
-    from runner.build.run import HEADERS
+    from runner.build.report import HEADERS
 
     click.echo(tabulate(report.rows, headers=HEADERS, tablefmt="simple", floatfmt=".2f"))
     counts = ", ".join(f"{count} {status}" for status, count in report.counts().items() if count)
@@ -60,14 +60,15 @@ def list_models(ctx, project, dsn, debug):
     """List models with their kind, upstream models and last build."""
     from tabulate import tabulate
 
-    from runner.build.run import LS_HEADERS
+    from runner.build.report import LS_HEADERS
     from runner.build.run import list_models as rows_of_models
-    from runner.db.connection import resolve_target
+    from runner.project import Project
 
     settings = settings_for(ctx, project, debug)
-    target = resolve_target(dsn, settings)
+    with connection_for(settings, dsn, "weir ls") as conn:
+        listed = rows_of_models(conn, Project(settings))
     rows = [(model, kind, upstream, f"{built:%Y-%m-%d %H:%M:%S}" if built else "never")
-            for model, kind, upstream, built in rows_of_models(target.conninfo, settings)]
+            for model, kind, upstream, built in listed]
     click.echo(tabulate(rows, headers=LS_HEADERS, tablefmt="simple"))
 
 
@@ -78,9 +79,10 @@ def list_models(ctx, project, dsn, debug):
 def lineage(ctx, name, project):
     """Print the models upstream and downstream of NAME."""
     from runner.build.run import lineage as lineage_of
+    from runner.project import Project
 
     settings = settings_for(ctx, project, False)
-    upstream, downstream = lineage_of(settings, name)
+    upstream, downstream = lineage_of(Project(settings), name)
     click.echo("upstream:")
     for model in upstream or ["(none)"]:
         click.echo(f"  {model}")

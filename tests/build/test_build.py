@@ -13,10 +13,12 @@ import pytest
 from conftest import flush_statistics
 from psycopg import sql
 
-from runner.build.run import BuildEvent, BuildReport, build, lineage, list_models
+from runner.build.report import BuildEvent, BuildReport
+from runner.build.run import build, lineage, list_models
+from runner.db.connection import connect
 from runner.db.locking import run_lock
 from runner.errors import ConfigError, LockHeld, ProjectFileError
-from runner.project.settings import load_settings
+from runner.project import Project
 
 RAW = """
 CREATE SCHEMA raw;
@@ -93,8 +95,9 @@ def warehouse(project: Path, db: psycopg.Connection) -> Path:
 
 
 def run(project: Path, dsn: str, **options) -> BuildReport:
-    """Build `project` on `dsn`."""
-    return build(dsn, load_settings(project), **options)
+    """Build `project` on `dsn`, on a connection named as `weir build` names its own."""
+    with connect(dsn, "weir build") as conn:
+        return build(conn, Project.load(project), **options)
 
 
 def statuses(report: BuildReport) -> dict[str, str]:
@@ -518,8 +521,9 @@ def test_a_run_killed_midway_is_marked_interrupted(warehouse: Path, dsn: str, db
 
 
 def test_list_models_shows_kind_upstream_and_last_build(warehouse: Path, dsn: str) -> None:
-    settings = load_settings(warehouse)
-    before = list_models(dsn, settings)
+    project = Project.load(warehouse)
+    with connect(dsn) as conn:
+        before = list_models(conn, project)
     assert [row[:3] for row in before] == [
         ("marts.dim_codes", "table", ""),
         ("staging.stg_customers", "view", ""),
@@ -530,17 +534,18 @@ def test_list_models_shows_kind_upstream_and_last_build(warehouse: Path, dsn: st
     ]
     assert all(row[3] is None for row in before)
     assert run(warehouse, dsn, select=["dim_codes"]).ok
-    after = {row[0]: row[3] for row in list_models(dsn, settings)}
+    with connect(dsn) as conn:
+        after = {row[0]: row[3] for row in list_models(conn, project)}
     assert after["marts.dim_codes"] is not None and after["marts.daily"] is None
 
 
 def test_lineage_lists_upstream_and_downstream(warehouse: Path) -> None:
-    settings = load_settings(warehouse)
-    assert lineage(settings, "fact_orders") == (["staging.stg_orders"], ["marts.daily"])
+    project = Project.load(warehouse)
+    assert lineage(project, "fact_orders") == (["staging.stg_orders"], ["marts.daily"])
     downstream = ["marts.customer_totals", "marts.fact_orders", "marts.daily"]
-    assert lineage(settings, "staging.stg_orders") == ([], downstream)
+    assert lineage(project, "staging.stg_orders") == ([], downstream)
     with pytest.raises(ConfigError, match="no model named 'nope'"):
-        lineage(settings, "nope")
+        lineage(project, "nope")
 
 
 KILLABLE_BUILD = """
@@ -548,7 +553,8 @@ import sys
 from pathlib import Path
 
 from runner.build.run import build
-from runner.project.settings import load_settings
+from runner.db.connection import connect
+from runner.project import Project
 
 
 def on_event(event):
@@ -556,7 +562,7 @@ def on_event(event):
         print(event.model, flush=True)
 
 
-build(sys.argv[1], load_settings(Path(sys.argv[2])), on_event=on_event)
+build(connect(sys.argv[1], "weir build"), Project.load(Path(sys.argv[2])), on_event=on_event)
 """
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import write_models
 
 from runner.build.graph import ModelGraph

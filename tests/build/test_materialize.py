@@ -14,10 +14,12 @@ import psycopg
 import pytest
 from conftest import flush_statistics
 
-from runner.build.materialize.model import MaterializeResult, ensure_model_state, last_built, materialize
+from runner.build.materialize.model import materialize
+from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
 from runner.project.models import Model
 from runner.project.sqlfile import Directive, checksum
+from runner.state.models import ensure_model_state, last_built
 
 
 def make_model(

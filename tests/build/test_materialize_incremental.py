@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_materialize import make_model, rows, value
 
-from runner.build.materialize.model import MaterializeResult, ensure_model_state, materialize
+from runner.build.materialize.model import materialize
+from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
+from runner.state.models import ensure_model_state
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -9,7 +9,8 @@ import psycopg.errors
 import pytest
 from test_materialize import make_model, rows, value
 
-from runner.build.materialize.model import MaterializeResult, materialize
+from runner.build.materialize.model import materialize
+from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -13,10 +13,13 @@ from click.testing import CliRunner
 from conftest import flush_statistics, write_migration
 
 from runner.build.graph import ModelGraph
-from runner.build.run import BuildReport, build
+from runner.build.report import BuildReport
+from runner.build.run import build
 from runner.cli import cli
+from runner.db.connection import connect
 from runner.errors import ProjectFileError
 from runner.pipeline import run_pipeline
+from runner.project import Project
 from runner.project.gates import read_gates
 from runner.project.models import read_models
 from runner.project.settings import load_settings
@@ -80,7 +83,8 @@ def warehouse(project: Path, db: psycopg.Connection) -> Path:
 
 
 def run(project: Path, dsn: str, **options) -> BuildReport:
-    return build(dsn, load_settings(project), **options)
+    with connect(dsn, "weir build") as conn:
+        return build(conn, Project.load(project), **options)
 
 
 def by_model(report: BuildReport) -> dict:
@@ -247,7 +251,11 @@ def test_adding_a_gate_to_an_unchanged_model_runs_it_at_the_next_build(warehouse
 
 # -- declarations checked when the project is read -----------------------------------------------
 
-NOWHERE = "host=/nonexistent-weir-socket-dir dbname=none connect_timeout=1"
+def run_offline(project: Path, dsn: str) -> BuildReport:
+    """Build `project` on a closed connection: only an error raised before any database work gets out."""
+    conn = connect(dsn)
+    conn.close()
+    return build(conn, Project.load(project))
 
 
 @pytest.mark.parametrize(
@@ -283,19 +291,19 @@ NOWHERE = "host=/nonexistent-weir-socket-dir dbname=none connect_timeout=1"
     ],
     ids=["unknown-model", "joins-a-source", "other-model", "library-parent", "library-other-model", "reads-nothing"],
 )
-def test_invalid_gate_declarations_are_project_errors_before_any_database_work(warehouse, check, message) -> None:
+def test_invalid_gate_declarations_are_project_errors_before_any_database_work(warehouse, dsn, check, message) -> None:
     write(warehouse, "checks/bad.sql", check)
     with pytest.raises(ProjectFileError) as raised:
-        run(warehouse, NOWHERE)
+        run_offline(warehouse, dsn)
     assert str(raised.value).startswith(message)
 
 
-def test_quarantine_on_a_view_is_a_project_error(warehouse) -> None:
+def test_quarantine_on_a_view_is_a_project_error(warehouse, dsn) -> None:
     write(warehouse, "models/staging/stg_orders.sql", "SELECT * FROM raw.orders")
     write(warehouse, "checks/bad.sql",
           "-- weir: gate=staging.stg_orders, quarantine=true\nSELECT * FROM staging.stg_orders WHERE amount < 0\n")
     with pytest.raises(ProjectFileError, match=r"^checks/bad.sql:1: quarantine=true on staging.stg_orders, a view"):
-        run(warehouse, NOWHERE)
+        run_offline(warehouse, dsn)
 
 
 def test_valid_gates_are_read_quarantine_first(warehouse) -> None:

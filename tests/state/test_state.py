@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_migration
 
-from runner.build.run import ensure_build_state
 from runner.cli import cli
 from runner.state import schema as state
+from runner.state.builds import ensure_build_state
 from runner.state.migrations import ensure_schema
 
 _MIGRATION_PRESENT = "SELECT to_regclass('weir.migration_log') IS NOT NULL"

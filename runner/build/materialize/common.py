@@ -8,18 +8,17 @@ column names and at most five sample keys come back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from runner.db.statements import derived_name, execute  # noqa: F401  (re-exported to the builders)
-from runner.project.models import column_name, key_columns  # noqa: F401  (re-exported to the builders)
+import psycopg
+import psycopg.errors
+from psycopg import sql
+
 from runner.db.errors import detail_and_hint, error_line, primary_message
+from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
-
-if TYPE_CHECKING:
-    import psycopg
-    from psycopg import sql
-
-    from runner.project.models import Model
+from runner.project.models import Model, column_name, with_since
+from runner.state.models import Previous
 
 _SAMPLES = 5
 
@@ -32,6 +31,32 @@ class Relation:
     kind: str  # pg_class.relkind: r table, v view, m materialized view, p partitioned table, ...
 
 
+def first_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """Return the row of a statement that always returns one (an aggregate, a SELECT without FROM)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise AssertionError("a statement that returns one row returned none")
+    return tuple(row)
+
+
+def join_notes(*notes: str) -> str:
+    """Join the notes that are not empty, as the build's table shows them."""
+    return "; ".join(note for note in notes if note)
+
+
+def is_rebuild(model: Model, full_refresh: bool, previous: Previous | None) -> tuple[bool, str]:
+    """Say whether a view or table counts as built from scratch, with the note to show."""
+    if previous is None:
+        return True, ""
+    if full_refresh:
+        return True, "full refresh"
+    if previous.kind != model.kind:
+        return True, f"kind changed from {previous.kind}"
+    if previous.checksum != model.checksum:
+        return True, "SQL changed"
+    return False, ""
+
+
 def directive_line(model: Model, directive: str) -> int:
     """Return the line of a header directive, or the SELECT's line when it is not set."""
     found = model.directives.get(directive)
@@ -39,7 +64,7 @@ def directive_line(model: Model, directive: str) -> int:
 
 
 def select_statement(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     model: Model,
     before: sql.Composable,
     after: sql.Composable | None = None,
@@ -49,10 +74,6 @@ def select_statement(
 
     With `since`, the SELECT's weir.since() calls for this model are that literal (see model_files.with_since).
     """
-    from psycopg import sql
-
-    from runner.project.models import with_since
-
     parts = [before, sql.SQL(model.sql if since is None else with_since(model, since))]
     if after is not None:
         parts += [sql.SQL("\n"), after]  # the SELECT may end in a line comment
@@ -60,15 +81,13 @@ def select_statement(
 
 
 def run_select(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     model: Model,
     before: sql.Composable,
     after: sql.Composable | None = None,
     since: str | None = None,
-) -> psycopg.Cursor:
+) -> psycopg.Cursor[Any]:
     """Run `before` + the model's SELECT + `after`; a PostgreSQL error becomes ModelFailed at the file's line."""
-    import psycopg
-
     statement, start = select_statement(conn, model, before, after, since)
     try:
         return execute(conn, statement)
@@ -88,7 +107,7 @@ def failure_message(model: Model, exc: Exception, select_start: int | None = Non
     return f"{model.display}:{where}: {primary_message(exc)}{detail_and_hint(exc)}"
 
 
-def find_relation(conn: psycopg.Connection, schema: str, name: str) -> Relation | None:
+def find_relation(conn: psycopg.Connection[Any], schema: str, name: str) -> Relation | None:
     """Return the relation `schema.name` (names as stored, not folded), or None."""
     row = execute(
         conn,
@@ -99,10 +118,8 @@ def find_relation(conn: psycopg.Connection, schema: str, name: str) -> Relation 
     return Relation(int(row[0]), str(row[1])) if row else None
 
 
-def columns_of(conn: psycopg.Connection, relation: sql.Composable) -> list[str]:
+def columns_of(conn: psycopg.Connection[Any], relation: sql.Composable) -> list[str]:
     """Return the column names of `relation` (e.g. sql.Identifier('pg_temp', 'weir_batch')) in order."""
-    from psycopg import sql
-
     query = sql.SQL(
         "SELECT attname FROM pg_attribute WHERE attrelid = {}::regclass AND attnum > 0 AND NOT attisdropped"
         " ORDER BY attnum"
@@ -118,14 +135,12 @@ def index_columns(model: Model) -> list[list[str]]:
     ]
 
 
-def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_missing: bool = False) -> list[str]:
+def create_indexes(conn: psycopg.Connection[Any], model: Model, table: str, only_missing: bool = False) -> list[str]:
     """Create the model's declared indexes on `model.schema`.`table`, named after `table`; return their names.
 
     With `only_missing`, an index whose name exists already is left alone (a table kept across
     builds whose header gained an index). A column the SELECT does not return raises ModelFailed.
     """
-    from psycopg import sql
-
     wanted = index_columns(model)
     if not wanted:
         return []
@@ -147,12 +162,12 @@ def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_miss
     return created
 
 
-def add_missing_indexes(conn: psycopg.Connection, model: Model) -> list[str]:
+def add_missing_indexes(conn: psycopg.Connection[Any], model: Model) -> list[str]:
     """Create the indexes the header declares and the kept table lacks; return a note for each."""
     return [f"created index {name}" for name in create_indexes(conn, model, model.name, only_missing=True)]
 
 
-def analyze(conn: psycopg.Connection, model: Model, table: str, columns: list[str]) -> None:
+def analyze(conn: psycopg.Connection[Any], model: Model, table: str, columns: list[str]) -> None:
     """Sample the columns the next build filters and joins on, so its plans fit the table's size.
 
     A table built from scratch has no statistics until autovacuum comes round, up to a minute
@@ -162,18 +177,32 @@ def analyze(conn: psycopg.Connection, model: Model, table: str, columns: list[st
     A column list leaves the table's change counter alone, so autovacuum still runs its full
     ANALYZE later.
     """
-    from psycopg import sql
-
     columns = list(dict.fromkeys([*columns, *(column for index in index_columns(model) for column in index)]))
     if not columns:
         return
-    previous = execute(
+    previous = first_row(execute(
         conn, "SELECT current_setting('default_statistics_target'), set_config('default_statistics_target', '10', true)"
-    ).fetchone()[0]
+    ))[0]
     execute(conn, sql.SQL("ANALYZE {} ({})").format(
         sql.Identifier(model.schema, table), sql.SQL(", ").join(sql.Identifier(column) for column in columns)
     ))
     execute(conn, "SELECT set_config('default_statistics_target', %s, true)", (previous,))
+
+
+def add_primary_key(conn: psycopg.Connection[Any], model: Model, table: str, keys: list[str]) -> None:
+    """Make unique_key the primary key of `model.schema`.`table`; NULL or repeated keys raise ModelFailed."""
+    relation = sql.Identifier(model.schema, table)
+    require_columns(model, columns_of(conn, relation), "unique_key", keys)
+    try:
+        with conn.transaction():
+            execute(conn, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                relation,
+                sql.Identifier(derived_name(table, "_pkey")),
+                sql.SQL(", ").join(sql.Identifier(key) for key in keys),
+            ))
+    except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
+        check_keys(conn, model, relation, keys, "unique_key")
+        raise ModelFailed(failure_message(model, exc, line=directive_line(model, "unique_key"))) from None
 
 
 def require_columns(model: Model, present: list[str], directive: str, wanted: list[str]) -> None:
@@ -198,7 +227,7 @@ def refuse_columns(model: Model, present: list[str], reserved: list[str], why: s
 
 
 def check_keys(
-    conn: psycopg.Connection, model: Model, relation: sql.Composable, keys: list[str], directive: str
+    conn: psycopg.Connection[Any], model: Model, relation: sql.Composable, keys: list[str], directive: str
 ) -> None:
     """Raise ModelFailed naming sample keys if `keys` are NULL or repeated in `relation`."""
     problem = key_problem(conn, relation, keys)
@@ -206,10 +235,8 @@ def check_keys(
         raise ModelFailed(f"{model.display}:{directive_line(model, directive)}: {directive} {problem}")
 
 
-def key_problem(conn: psycopg.Connection, relation: sql.Composable, keys: list[str]) -> str | None:
+def key_problem(conn: psycopg.Connection[Any], relation: sql.Composable, keys: list[str]) -> str | None:
     """Describe NULL or repeated `keys` in `relation` with up to five samples, or return None."""
-    from psycopg import sql
-
     columns = sql.SQL(", ").join(sql.Identifier(key) for key in keys)
     shown = "(" + ", ".join(keys) + ")"
     any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(key)) for key in keys)
@@ -217,12 +244,12 @@ def key_problem(conn: psycopg.Connection, relation: sql.Composable, keys: list[s
     # One pass answers "is anything wrong?"; the samples below are looked up only when it is.
     # count(DISTINCT) sorts the keys: on a 320,000-row batch that took 58 ms where hashing
     # them in a GROUP BY took 200 ms, with or without the memory to avoid spilling.
-    wrong = execute(
+    wrong = first_row(execute(
         conn,
         sql.SQL("SELECT count(*) FILTER (WHERE {}) > 0 OR count(*) <> count(DISTINCT {}) FROM {}").format(
             any_null, key_value, relation
         ),
-    ).fetchone()[0]
+    ))[0]
     if not wrong:
         return None
     nulls = execute(

@@ -6,10 +6,7 @@ SELECT DISTINCT
     v.relname,
     v.relkind,
     pg_get_viewdef(v.oid) AS definition,
-    coalesce(v.reloptions, '{}') AS options,
-    EXISTS (
-        SELECT 1 FROM weir.model_state AS s WHERE s.model = n.nspname || '.' || v.relname
-    ) AS is_model
+    coalesce(v.reloptions, '{}') AS options
 FROM pg_depend AS d
 JOIN pg_rewrite AS r ON r.oid = d.objid
 JOIN pg_class AS v ON v.oid = r.ev_class

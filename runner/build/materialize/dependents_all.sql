@@ -1,5 +1,5 @@
--- Every view that reads relation %(oid)s, directly or through other views, and whether Weir
--- builds it: the views a DROP ... CASCADE of %(oid)s would take with it.
+-- Every view that reads relation %(oid)s, directly or through other views:
+-- the views a DROP ... CASCADE of %(oid)s would take with it.
 WITH RECURSIVE dependent (oid) AS (
     SELECT %(oid)s::oid
     UNION
@@ -13,10 +13,7 @@ WITH RECURSIVE dependent (oid) AS (
     WHERE r.ev_class <> up.oid
 )
 SELECT
-    n.nspname || '.' || c.relname AS qualified,
-    EXISTS (
-        SELECT 1 FROM weir.model_state AS s WHERE s.model = n.nspname || '.' || c.relname
-    ) AS is_model
+    n.nspname || '.' || c.relname AS qualified
 FROM dependent AS x
 JOIN pg_class AS c ON c.oid = x.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace

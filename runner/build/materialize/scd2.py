@@ -30,33 +30,30 @@ are added to the table, NULL in older versions); drop the table to start over.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from runner.errors import ModelFailed
-from runner.build.materialize.result import Built, MaterializeResult, Previous
+import psycopg
+from psycopg import sql
+
 from runner.build.materialize.common import (
     add_missing_indexes,
     analyze,
     check_keys,
-    column_name,
     columns_of,
     create_indexes,
-    derived_name,
     directive_line,
-    execute,
     find_relation,
-    key_columns,
+    first_row,
     refuse_columns,
     require_columns,
     run_select,
 )
+from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
-
-if TYPE_CHECKING:
-    import psycopg
-    from psycopg import sql
-
-    from runner.project.models import Model
+from runner.db.statements import derived_name, execute
+from runner.errors import ModelFailed
+from runner.project.models import Model, column_name, key_columns
+from runner.state.models import Previous
 
 _VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
 _DELTA_COLUMNS = ["weir__current", "weir__gone"]
@@ -112,12 +109,13 @@ WHERE NOT d.weir__gone
 """
 
 
-def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+def build_scd2(
+    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None
+) -> Built:
     """Bring the model's history up to date with its SELECT; return versions opened and closed."""
-    from psycopg import sql
-
     keys = key_columns(model, "natural_key")
-    updated_at = column_name(model.option("updated_at")) if model.option("updated_at") else None
+    updated_at_option = model.option("updated_at")
+    updated_at = column_name(updated_at_option) if updated_at_option else None
     check_cols = key_columns(model, "check_cols")
     surrogate = column_name(model.option("surrogate_key") or f"{model.name}_key")
     source = sql.Identifier("pg_temp", "weir_source")
@@ -165,7 +163,7 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
 
 
 def _apply(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     model: Model,
     table: sql.Identifier,
     columns: list[str],
@@ -175,7 +173,6 @@ def _apply(
     check_cols: list[str],
 ) -> tuple[int, int, int]:
     """Close changed and deleted versions and open new ones; return (opened, closed as changed, closed as deleted)."""
-    from psycopg import sql
 
     def match(left: str, right: str) -> sql.Composable:
         return sql.SQL(" AND ").join(
@@ -185,6 +182,9 @@ def _apply(
     def row(alias: str, names: list[str]) -> sql.Composable:
         return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
 
+    changed: sql.Composable
+    closed_at: sql.Composable
+    valid_from: sql.Composable
     if updated_at:
         changed = sql.SQL("{} > {}").format(sql.Identifier("s", updated_at), sql.Identifier("c", updated_at))
         closed_at = sql.Identifier("d", updated_at)
@@ -195,14 +195,14 @@ def _apply(
         valid_from = sql.SQL(
             "CASE WHEN d.weir__current IS NULL AND h.weir__last_to IS NULL THEN '-infinity'::timestamptz ELSE now() END"
         )
-    names = {"table": table, "surrogate": sql.Identifier(surrogate)}
+    names: dict[str, sql.Composable] = {"table": table, "surrogate": sql.Identifier(surrogate)}
     execute(conn, sql.SQL(_DELTA).format(
         current_match=match("c", "s"), changed=changed, first_key=sql.Identifier(keys[0]), **names
     ))
     close_deleted = (model.option("on_delete") or "close").lower() == "close"
-    updated, deleted = execute(conn, sql.SQL(_CLOSE).format(
+    updated, deleted = first_row(execute(conn, sql.SQL(_CLOSE).format(
         closed_at=closed_at, close_deleted=sql.Literal(close_deleted), **names
-    )).fetchone()
+    )))
     inserted = execute(conn, sql.SQL(_OPEN).format(
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
         delta_columns=row("d", columns),
@@ -210,13 +210,13 @@ def _apply(
         history_match=match("h", "d"),
         **names,
     )).rowcount
-    return inserted, updated, deleted
+    return inserted, int(updated), int(deleted)
 
 
-def _first_versions(conn: psycopg.Connection, table: sql.Identifier, columns: list[str], updated_at: str | None) -> int:
+def _first_versions(
+    conn: psycopg.Connection[Any], table: sql.Identifier, columns: list[str], updated_at: str | None
+) -> int:
     """Fill a new history table with one current version per source row; return how many."""
-    from psycopg import sql
-
     valid_from = sql.Identifier(updated_at) if updated_at else sql.SQL("'-infinity'::timestamptz")
     names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
     return execute(conn, sql.SQL("INSERT INTO {} ({}, valid_from) SELECT {}, {} FROM pg_temp.weir_source").format(
@@ -224,10 +224,8 @@ def _first_versions(conn: psycopg.Connection, table: sql.Identifier, columns: li
     )).rowcount
 
 
-def _create(conn: psycopg.Connection, model: Model, built: str, surrogate: str, keys: list[str]) -> None:
+def _create(conn: psycopg.Connection[Any], model: Model, built: str, surrogate: str, keys: list[str]) -> None:
     """Create the empty history table `built` with its constraints, shaped like the SELECT."""
-    from psycopg import sql
-
     table = sql.Identifier(model.schema, built)
     key_list = sql.SQL(", ").join(sql.Identifier(key) for key in keys)
     execute(conn, sql.SQL(_CREATE).format(
@@ -245,26 +243,24 @@ def _create(conn: psycopg.Connection, model: Model, built: str, surrogate: str, 
     ))
 
 
-def _has_history(conn: psycopg.Connection, table: sql.Identifier, surrogate: str) -> bool:
+def _has_history(conn: psycopg.Connection[Any], table: sql.Identifier, surrogate: str) -> bool:
     present = columns_of(conn, table)
     return all(column in present for column in [surrogate, *_VERSION_COLUMNS])
 
 
 def _add_new_columns(
-    conn: psycopg.Connection, model: Model, table: sql.Identifier, columns: list[str], surrogate: str
+    conn: psycopg.Connection[Any], model: Model, table: sql.Identifier, columns: list[str], surrogate: str
 ) -> list[str]:
     """Add the SELECT's new columns to the history table; return notes on added and vanished columns."""
-    from psycopg import sql
-
     present = columns_of(conn, table)
     added = [column for column in columns if column not in present]
     for column in added:
-        type_name = execute(
+        type_name = first_row(execute(
             conn,
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
             " WHERE attrelid = 'pg_temp.weir_source'::regclass AND attname = %s",
             (column,),
-        ).fetchone()[0]
+        ))[0]
         execute(conn, sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
             table, sql.Identifier(column), sql.SQL(type_name)
         ))
@@ -277,9 +273,7 @@ def _add_new_columns(
     return notes
 
 
-def _refuse_null_updated_at(conn: psycopg.Connection, model: Model, keys: list[str], updated_at: str) -> None:
-    from psycopg import sql
-
+def _refuse_null_updated_at(conn: psycopg.Connection[Any], model: Model, keys: list[str], updated_at: str) -> None:
     key_text = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(sql.Identifier(key) for key in keys))
     rows = execute(conn, sql.SQL(
         "SELECT {}, count(*) OVER () FROM pg_temp.weir_source WHERE {} IS NULL ORDER BY 1 LIMIT 5"

@@ -40,15 +40,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Any
 
+import psycopg
+import psycopg.errors
+from psycopg import sql
+
+from runner.build.materialize.common import failure_message, find_relation, first_row
+from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
-from runner.build.materialize.common import derived_name, execute, failure_message, find_relation
-
-if TYPE_CHECKING:
-    import psycopg
-
-    from runner.project.models import Model
+from runner.project.models import Model
+from runner.state.models import built_by_weir, forget
 
 _KEYWORD = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}
 _PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN"})
@@ -80,7 +82,6 @@ class _Dependent:
     kind: str
     definition: str
     options: list[str]
-    is_model: bool
 
     @property
     def qualified(self) -> str:
@@ -92,15 +93,12 @@ def new_name(model: Model) -> str:
     return derived_name(model.name, "__weir_new")
 
 
-def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
+def swap_in(conn: psycopg.Connection[Any], model: Model, built: str) -> list[str]:
     """Put relation `model.schema`.`built` in the place of the model's relation; return notes for the user.
 
     Runs in the caller's transaction. Constraints and indexes named after `built` are
     renamed after the model.
     """
-    import psycopg.errors
-    from psycopg import sql
-
     target = sql.Identifier(model.schema, model.name)
     old = find_relation(conn, model.schema, model.name)
     notes: list[str] = []
@@ -132,7 +130,7 @@ def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
             notes += _replace_views(conn, model, dependents)
         _grant(conn, target, grants)
         try:
-            execute(conn, sql.SQL("DROP {} {}").format(sql.SQL(keyword), retired))
+            execute(conn, sql.SQL("DROP {} {}").format(sql.SQL(_KEYWORD[old.kind]), retired))
         except psycopg.errors.DependentObjectsStillExist as exc:
             raise ModelFailed(
                 failure_message(model, exc)
@@ -143,10 +141,8 @@ def swap_in(conn: psycopg.Connection, model: Model, built: str) -> list[str]:
     return notes
 
 
-def _rename_parts(conn: psycopg.Connection, model: Model, built: str) -> None:
+def _rename_parts(conn: psycopg.Connection[Any], model: Model, built: str) -> None:
     """Rename the constraints and indexes PostgreSQL or a builder named after `built`."""
-    from psycopg import sql
-
     table = sql.Identifier(model.schema, model.name)
 
     def renamed(name: str) -> sql.Identifier:
@@ -172,9 +168,9 @@ def _rename_parts(conn: psycopg.Connection, model: Model, built: str) -> None:
 
 
 @contextmanager
-def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
+def _qualified_names(conn: psycopg.Connection[Any]) -> Iterator[None]:
     """Empty the search_path for the block, so view definitions print and parse fully qualified names."""
-    previous = execute(conn, "SELECT current_setting('search_path')").fetchone()[0]
+    previous = first_row(execute(conn, "SELECT current_setting('search_path')"))[0]
     execute(conn, "SELECT set_config('search_path', '', true)")
     yield
     # Not in a finally: after an error the transaction (or savepoint) rolls back, and with it this setting.
@@ -182,21 +178,18 @@ def _qualified_names(conn: psycopg.Connection) -> Iterator[None]:
 
 
 def _replace_views(
-    conn: psycopg.Connection, model: Model, dependents: list[_Dependent], lock_only: bool = False
+    conn: psycopg.Connection[Any], model: Model, dependents: list[_Dependent], lock_only: bool = False
 ) -> list[str]:
     """Re-create each view on the old relation from its definition, so it reads what the name now is.
 
     With `lock_only`, before the swap, this changes nothing but takes each view's lock.
     """
-    import psycopg
-    from psycopg import sql
-
     dropped: list[str] = []
     with _qualified_names(conn):
         for view in dependents:
             if view.qualified in dropped or (lock_only and view.kind != "v"):
                 continue
-            options = sql.SQL("")
+            options: sql.Composable = sql.SQL("")
             if view.options:
                 pairs = [option.split("=", 1) for option in view.options]
                 options = sql.SQL(" WITH ({})").format(
@@ -225,28 +218,24 @@ def _replace_views(
             f" columns of {model.qualified}: `weir build` builds them again"]
 
 
-def _drop_models_on(conn: psycopg.Connection, model: Model, view: _Dependent, exc: Exception) -> list[str]:
+def _drop_models_on(conn: psycopg.Connection[Any], model: Model, view: _Dependent, exc: Exception) -> list[str]:
     """Drop `view` and the views on it if Weir builds them all; else fail naming the view."""
-    from psycopg import sql
-
-    closure = execute(conn, _catalog_query("dependents_all"), {"oid": view.oid}).fetchall()
-    others = [qualified for qualified, is_model in closure if not is_model]
+    names = [str(row[0]) for row in execute(conn, _catalog_query("dependents_all"), {"oid": view.oid})]
+    built = built_by_weir(conn, names)
+    others = [name for name in names if name not in built]
     if others:
         primary = failure_message(model, exc).split(": ", 1)[1]
         raise ModelFailed(
             f"{model.display}:{model.sql_line}: the new columns of {model.qualified} break view"
             f" {view.qualified}: {primary}; change {', '.join(others)} to match (or drop it), then re-run"
         )
-    names = [qualified for qualified, _ in closure]
     execute(conn, sql.SQL("DROP VIEW {} CASCADE").format(sql.Identifier(view.schema, view.name)))
-    execute(conn, "DELETE FROM weir.model_state WHERE model = ANY(%s)", (names,))
+    forget(conn, names)
     return names
 
 
-def _grant(conn: psycopg.Connection, target: object, grants: list[tuple[str, bool, str | None]]) -> None:
+def _grant(conn: psycopg.Connection[Any], target: object, grants: list[tuple[str, bool, str | None]]) -> None:
     """Give the new relation the privileges the old one had."""
-    from psycopg import sql
-
     for privilege, grantable, grantee in grants:
         if privilege not in _PRIVILEGES:
             continue

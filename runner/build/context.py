@@ -1,0 +1,39 @@
+"""What one build run shares with every model it builds, passed down as one object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from runner.build.graph import ModelGraph
+from runner.build.report import BuildEvent
+from runner.db.workers import WorkerConnections
+from runner.project import Check, Project
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the caller asked for: which models, from scratch or not, on how many connections."""
+
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    full_refresh: bool = False
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """One build run: the project, what was read before any model ran, and where to build and record."""
+
+    project: Project
+    graph: ModelGraph  # every model of the project, not only the selected ones
+    options: BuildOptions
+    run_id: int
+    conn: psycopg.Connection[Any]  # the run's own: holds the lock, records what runs on no worker
+    workers: WorkerConnections  # one connection per worker thread
+    gates: Mapping[str, tuple[Check, ...]]  # model -> its gate checks (runner.checks.gates)
+    opaque: Mapping[str, list[str]]  # model -> functions it calls that may read tables (never skipped)
+    emit: Callable[[BuildEvent], None]

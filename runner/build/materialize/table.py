@@ -1,0 +1,30 @@
+"""Table models: built aside with CREATE TABLE AS, then swapped in (runner.build.materialize.swap);
+with unique_key the table gets a primary key on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from runner.build.materialize.common import add_primary_key, analyze, create_indexes, is_rebuild, join_notes, run_select
+from runner.build.materialize.result import Built, MaterializeResult
+from runner.build.materialize.swap import new_name, swap_in
+from runner.project.models import Model, key_columns
+from runner.state.models import Previous
+
+
+def build_table(conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+    """Build the model's table under another name, with its keys and indexes, and swap it in."""
+    rebuilt, note = is_rebuild(model, full_refresh, previous)
+    built = new_name(model)
+    rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
+    keys = key_columns(model, "unique_key")
+    if keys:
+        add_primary_key(conn, model, built, keys)
+    create_indexes(conn, model, built)
+    analyze(conn, model, built, keys)
+    notes = swap_in(conn, model, built)
+    return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, join_notes(note, *notes)))

@@ -1,0 +1,68 @@
+"""What a build tells its caller: each model's result, the run's report, and progress events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADERS = ("model", "kind", "status", "inserted", "updated", "deleted", "seconds")
+LS_HEADERS = ("model", "kind", "upstream", "last build")
+STATUSES = ("success", "skipped", "failed", "upstream-failed")
+FAILED = ("failed", "upstream-failed")
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """What happened to one model in a build."""
+
+    model: str  # "schema.name"
+    kind: str
+    status: str  # success | skipped | failed | upstream-failed
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # "models/x/y.sql:LINE: message" for a failed model
+    note: str = ""
+
+    @property
+    def row(self) -> tuple[Any, ...]:
+        """The row `weir build` prints: model, kind, status, inserted, updated, deleted, seconds."""
+        return (self.model, self.kind, self.status, self.inserted, self.updated, self.deleted, round(self.seconds, 3))
+
+
+@dataclass
+class BuildReport:
+    """Every selected model's result, in build order, and the run they belong to."""
+
+    run_id: int | None
+    results: list[ModelResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no model failed (skipped and built models are fine)."""
+        return all(result.status in ("success", "skipped") for result in self.results)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Rows for tabulate under HEADERS."""
+        return [result.row for result in self.results]
+
+    @property
+    def errors(self) -> list[str]:
+        """The messages of the failed models."""
+        return [result.error for result in self.results if result.status == "failed" and result.error]
+
+    def counts(self) -> dict[str, int]:
+        """How many models ended in each status."""
+        return {status: sum(result.status == status for result in self.results) for status in STATUSES}
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """Progress of a build, for a callback: waiting for the lock, a model started or finished."""
+
+    kind: str  # "waiting" | "started" | "finished"
+    model: str | None = None
+    message: str = ""
+    result: ModelResult | None = None

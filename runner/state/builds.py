@@ -1,0 +1,205 @@
+"""Weir's record of builds: `weir.build_run`, `weir.build_result`, `weir.build_input`, `weir.relation_token()`.
+
+A build run is a row in weir.build_run, 'running' until it ends; each model's outcome is a
+row in weir.build_result, and what a model read at its last successful build (source change
+tokens, upstream models' markers) is its row in weir.build_input. A success's rows commit in
+the same transaction as the model's data, so the record never claims a build that did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from runner.state.models import ensure_model_state
+from runner.state.schema import install
+
+# Read from pg_class and pg_proc rather than to_regclass(), whose catalog cache can lag
+# behind a concurrent first run that committed while this one waited for the lock.
+_BUILD_STATE_PRESENT = """
+SELECT EXISTS (SELECT FROM pg_class WHERE relname = 'build_input' AND relnamespace::regnamespace::text = 'weir')
+   AND EXISTS (SELECT FROM pg_proc WHERE proname = 'relation_token' AND pronamespace::regnamespace::text = 'weir')
+"""
+_START_RUN = """
+INSERT INTO weir.build_run (selectors, excludes, full_refresh, threads)
+VALUES (%(selectors)s, %(excludes)s, %(full_refresh)s, %(threads)s)
+RETURNING run_id
+"""
+# The caller holds the build lock, so a run still 'running' is one whose process died.
+_MARK_INTERRUPTED = """
+UPDATE weir.build_run SET status = 'interrupted'
+WHERE status = 'running' AND run_id <> %(run_id)s
+"""
+_FINISH_RUN = """
+UPDATE weir.build_run SET status = %(status)s, finished_at = clock_timestamp() WHERE run_id = %(run_id)s
+"""
+_RESULT = """
+INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, deleted, seconds, error, note)
+VALUES (%(run_id)s, %(model)s, %(kind)s, %(status)s, %(inserted)s, %(updated)s, %(deleted)s,
+        round(%(seconds)s::numeric, 3), %(error)s, %(note)s)
+"""
+# A success records what the model read and its result in one statement: one round trip.
+_BUILT = """
+WITH inputs AS (
+    INSERT INTO weir.build_input AS b (model, inputs, built_run_id, changed_run_id, rebuilt_run_id)
+    VALUES (%(model)s, %(inputs)s, %(run_id)s,
+            CASE WHEN %(changed)s THEN %(run_id)s ELSE 0 END,
+            CASE WHEN %(rebuilt)s THEN %(run_id)s ELSE 0 END)
+    ON CONFLICT (model) DO UPDATE SET
+        inputs = excluded.inputs,
+        built_run_id = excluded.built_run_id,
+        changed_run_id = CASE WHEN %(changed)s THEN excluded.built_run_id ELSE b.changed_run_id END,
+        rebuilt_run_id = CASE WHEN %(rebuilt)s THEN excluded.built_run_id ELSE b.rebuilt_run_id END,
+        built_at = clock_timestamp()
+)
+""" + _RESULT
+# One round trip for everything a skip decision needs: whether the relation exists, the
+# checksum and inputs of its last build, the upstream models' markers, source tokens.
+_SEEN = """
+SELECT
+    to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
+    (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
+    (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
+    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
+     FROM unnest(%(upstream)s::text[]) AS m (model)
+     LEFT JOIN weir.build_input AS b ON b.model = m.model),
+    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
+                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
+            '{}')
+     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
+"""
+
+
+class ResultRow(Protocol):
+    """One model's outcome in a run, as weir.build_result keeps it."""
+
+    @property
+    def model(self) -> str: ...  # "schema.name"
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...  # success | skipped | failed | upstream-failed
+    @property
+    def inserted(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def deleted(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def note(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the database says now about a model and its inputs."""
+
+    exists: bool  # the model's relation is there
+    checksum: str | None  # of the file its last successful build used (weir.model_state), or None
+    stored: dict[str, Any] | None  # the inputs recorded at its last build (weir.build_input), or None
+    markers: dict[str, list[int]]  # upstream model -> [changed_run_id, rebuilt_run_id]
+    tokens: dict[str, Any]  # source relation -> weir.relation_token(), None when it cannot tell
+
+
+def ensure_build_state(conn: psycopg.Connection[Any]) -> None:
+    """Create weir.build_run, build_result, build_input and relation_token() if missing (and model state)."""
+    install(conn, "build_state", _BUILD_STATE_PRESENT)
+    ensure_model_state(conn)
+
+
+def start_run(
+    conn: psycopg.Connection[Any], selectors: Sequence[str], excludes: Sequence[str], full_refresh: bool, threads: int
+) -> int:
+    """Record a new build run and return its id; mark runs left 'running' by a dead process interrupted.
+
+    Call it holding the build lock.
+    """
+    with conn.transaction():
+        row = conn.execute(
+            _START_RUN,
+            {"selectors": list(selectors), "excludes": list(excludes), "full_refresh": full_refresh,
+             "threads": threads},
+        ).fetchone()
+        assert row is not None  # INSERT ... RETURNING one row
+        run_id = int(row[0])
+        conn.execute(_MARK_INTERRUPTED, {"run_id": run_id})
+    return run_id
+
+
+def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str) -> None:
+    """Record how run `run_id` ended: success, failed or interrupted."""
+    conn.execute(_FINISH_RUN, {"run_id": run_id, "status": status})
+
+
+def record_result(conn: psycopg.Connection[Any], run_id: int, result: ResultRow) -> None:
+    """Record a model's outcome in run `run_id` (a skip or a failure; a success goes through record_built)."""
+    conn.execute(_RESULT, _result_params(run_id, result))
+
+
+def record_built(
+    conn: psycopg.Connection[Any],
+    run_id: int,
+    result: ResultRow,
+    inputs: Mapping[str, Any],
+    *,
+    changed: bool,
+    rebuilt: bool,
+) -> None:
+    """Record a successful build in the model's transaction: its result and what it read (`inputs`).
+
+    `changed` says its rows changed, `rebuilt` that it was built from scratch or with new SQL:
+    the markers that tell downstream models to rebuild (runner.build.freshness).
+    """
+    params = _result_params(run_id, result)
+    params.update(inputs=Jsonb(dict(inputs)), changed=changed, rebuilt=rebuilt)
+    conn.execute(_BUILT, params)
+
+
+def look(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    name: str,
+    upstream: Sequence[str],
+    sources: Mapping[str, tuple[str, str]],
+) -> Seen:
+    """Ask in one round trip what model `schema`.`name` and its inputs look like now.
+
+    `upstream` are the models it reads; `sources` maps each source relation's key in the
+    recorded inputs to (schema, name), schema '' for a name found through search_path.
+    """
+    row = conn.execute(
+        _SEEN,
+        {
+            "schema": schema,
+            "name": name,
+            "model": f"{schema}.{name}",
+            "upstream": list(upstream),
+            "schemas": [relation[0] for relation in sources.values()],
+            "names": [relation[1] for relation in sources.values()],
+            "shown": list(sources),
+        },
+    ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+
+
+def _result_params(run_id: int, result: ResultRow) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "model": result.model,
+        "kind": result.kind,
+        "status": result.status,
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "seconds": result.seconds,
+        "error": result.error,
+        "note": result.note,
+    }
