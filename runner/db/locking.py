@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.db.statements import one_row
 from runner.errors import LockHeld
 
 
@@ -71,13 +72,7 @@ def run_lock(
 
 
 def _try_lock(conn: psycopg.Connection[Any], key: int) -> bool:
-    return bool(_value(conn, "SELECT pg_try_advisory_lock(%s)", key))
-
-
-def _value(conn: psycopg.Connection[Any], query: str, param: object) -> Any:
-    row = conn.execute(query, (param,)).fetchone()
-    assert row is not None  # a SELECT without FROM returns one row
-    return row[0]
+    return bool(one_row(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)))[0])
 
 
 def _channel(key: int) -> str:
@@ -89,7 +84,7 @@ def _wait_for(conn: psycopg.Connection[Any], key: int, name: str, wait: str) -> 
     # and CREATE INDEX CONCURRENTLY in the holder's migration waits for every older
     # snapshot: a deadlock. So wait idle, woken by the holder's NOTIFY on release, and
     # look again every second in case the holder died without notifying.
-    seconds = float(_value(conn, "SELECT extract(epoch FROM %s::interval)", wait))
+    seconds = float(one_row(conn.execute("SELECT extract(epoch FROM %s::interval)", (wait,)))[0])
     deadline = time.monotonic() + seconds
     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_channel(key))))
     try:

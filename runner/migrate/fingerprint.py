@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg
 
+from runner.db.statements import one_row
+
 _SAVE_SEARCH_PATH = "SELECT current_setting('search_path'), set_config('search_path', '', true)"
 _RESTORE_SEARCH_PATH = "SELECT set_config('search_path', %s, true)"
 _SHORT = 80  # a definition up to this long is shown whole in a change line
@@ -34,9 +36,7 @@ def fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     with conn.transaction():
         # An empty search_path makes pg_get_*def qualify every name, so the same schema
         # gives the same text whatever search_path a migration left behind.
-        row = conn.execute(_SAVE_SEARCH_PATH).fetchone()
-        assert row is not None  # a SELECT without FROM returns one row
-        saved = row[0]
+        saved = one_row(conn.execute(_SAVE_SEARCH_PATH))[0]
         rows = conn.execute(_query()).fetchall()
         conn.execute(_RESTORE_SEARCH_PATH, (saved,))
     return {key: definition or "" for key, definition in rows}

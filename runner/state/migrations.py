@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from runner.db.statements import one_row
 from runner.state.schema import install
 
 if TYPE_CHECKING:
@@ -39,11 +40,9 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
 def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedMigration]:
     """Return every applied migration by id, including ones yoyo applied before Weir."""
     applied: dict[str, AppliedMigration] = {}
-    tables = conn.execute(
+    has_weir, has_yoyo = one_row(conn.execute(
         "SELECT to_regclass('weir.migration') IS NOT NULL, to_regclass('_yoyo_migration') IS NOT NULL"
-    ).fetchone()
-    assert tables is not None  # a SELECT without FROM returns one row
-    has_weir, has_yoyo = tables
+    ))
     if has_yoyo:
         for migration_id, applied_at in conn.execute("SELECT migration_id, applied_at_utc FROM _yoyo_migration"):
             applied[migration_id] = AppliedMigration(migration_id, None, None, applied_at, None, "yoyo", True)
