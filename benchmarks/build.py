@@ -42,8 +42,8 @@ from common import ROOT, Server, compile_weir, database_conninfo, find_server, v
 from psycopg import sql
 
 from runner.db.connection import redact
-from runner.migrate.apply import migrate
-from runner.project.settings import load_settings
+from runner.migrate import migrate
+from runner.project import Project
 from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
@@ -120,7 +120,7 @@ def load_source(server: Server, scale: int) -> None:
     """Create the source database: the raw schema migrated and loaded with `scale` order items."""
     _create(server, SOURCE_DB)
     with psycopg.connect(database_conninfo(server.conninfo, SOURCE_DB), autocommit=True) as conn:
-        migrate(conn, load_settings(ROOT))
+        migrate(conn, Project.load(ROOT))
         started = time.perf_counter()
         sample_data.load(conn, scale)
         seconds = time.perf_counter() - started

@@ -42,7 +42,7 @@ from psycopg import sql
 
 from runner.build.run import build
 from runner.checks.library import install
-from runner.migrate.apply import migrate
+from runner.migrate import migrate
 from runner.project import Project
 from runner.project.checks import read_checks
 from runner.project.settings import load_settings
@@ -111,7 +111,7 @@ def prepare(conninfo: str, scale: int) -> None:
     """Migrate, load `scale` order items, build every model, vacuum, and install the check library."""
     settings = load_settings(ROOT)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        migrate(conn, settings)
+        migrate(conn, Project(settings))
         started = time.perf_counter()
         sample_data.load(conn, scale)
         print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)

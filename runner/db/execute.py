@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import psycopg.errors
 
 from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.errors import MigrationFailed
 
 if TYPE_CHECKING:
-    import psycopg
-
     from runner.project.settings import Timeouts
     from runner.project.sqlfile import SqlFile, Statement
 
@@ -30,7 +31,7 @@ _RESET_SESSION_TIMEOUTS = "RESET lock_timeout; RESET statement_timeout"
 
 
 def run_in_transaction(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     sql_file: SqlFile,
     display: str,
     timeouts: Timeouts,
@@ -44,8 +45,6 @@ def run_in_transaction(
     `durable=False` the commit does not wait for the WAL flush; the caller makes a
     later durable commit, which flushes this one too.
     """
-    import psycopg.errors
-
     settings = {
         "lock_timeout": timeouts.lock_timeout,
         "statement_timeout": timeouts.statement_timeout,
@@ -74,15 +73,13 @@ def run_in_transaction(
 
 
 def run_outside_transaction(
-    conn: psycopg.Connection, sql_file: SqlFile, display: str, timeouts: Timeouts
+    conn: psycopg.Connection[Any], sql_file: SqlFile, display: str, timeouts: Timeouts
 ) -> float:
     """Run the statements of `sql_file` one by one in autocommit; return the milliseconds.
 
     For statements PostgreSQL refuses in a transaction (CREATE INDEX CONCURRENTLY).
     A failure leaves the statements before it committed; the message says so.
     """
-    import psycopg.errors
-
     conn.execute(_SET_SESSION_TIMEOUTS, {"lock_timeout": timeouts.lock_timeout,
                                          "statement_timeout": timeouts.statement_timeout})
     started = time.perf_counter()

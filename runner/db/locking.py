@@ -11,12 +11,13 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any
 
+import psycopg
+from psycopg import sql
+
+from runner.db.statements import one_row
 from runner.errors import LockHeld
-
-if TYPE_CHECKING:
-    import psycopg
 
 
 def lock_key(name: str) -> int:
@@ -38,7 +39,7 @@ WHERE l.locktype = 'advisory' AND l.granted
 """
 
 
-def describe_holder(conn: psycopg.Connection, key: int) -> str:
+def describe_holder(conn: psycopg.Connection[Any], key: int) -> str:
     """Say who holds advisory lock `key`: pid, client name, user, address and since when."""
     row = conn.execute(_HOLDER, {"key": key}).fetchone()
     if row is None:
@@ -49,7 +50,7 @@ def describe_holder(conn: psycopg.Connection, key: int) -> str:
 
 @contextmanager
 def run_lock(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     name: str,
     wait: str,
     on_wait: Callable[[str], None] = lambda message: None,
@@ -70,22 +71,20 @@ def run_lock(
             conn.execute("SELECT pg_advisory_unlock(%s), pg_notify(%s, '')", (key, _channel(key)))
 
 
-def _try_lock(conn: psycopg.Connection, key: int) -> bool:
-    return bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+def _try_lock(conn: psycopg.Connection[Any], key: int) -> bool:
+    return bool(one_row(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)))[0])
 
 
 def _channel(key: int) -> str:
     return f"weir_lock_{key & 0xFFFFFFFF:x}"
 
 
-def _wait_for(conn: psycopg.Connection, key: int, name: str, wait: str) -> None:
+def _wait_for(conn: psycopg.Connection[Any], key: int, name: str, wait: str) -> None:
     # Waiting in a blocking pg_advisory_lock() would hold a snapshot for the whole wait,
     # and CREATE INDEX CONCURRENTLY in the holder's migration waits for every older
     # snapshot: a deadlock. So wait idle, woken by the holder's NOTIFY on release, and
     # look again every second in case the holder died without notifying.
-    from psycopg import sql
-
-    seconds = float(conn.execute("SELECT extract(epoch FROM %s::interval)", (wait,)).fetchone()[0])
+    seconds = float(one_row(conn.execute("SELECT extract(epoch FROM %s::interval)", (wait,)))[0])
     deadline = time.monotonic() + seconds
     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_channel(key))))
     try:

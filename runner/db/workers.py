@@ -1,32 +1,43 @@
-"""Connections for worker threads: builds and checks run in parallel, one connection each."""
+"""Connections for worker threads: builds and checks run in parallel, one connection each.
+
+Not psycopg_pool: a pool lends a connection per checkout and opens them from threads of
+its own, while a worker keeps one connection for the whole run (its session settings,
+its name in pg_stat_activity) and the run must cancel the queries of those at work.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    import psycopg
+import psycopg
+
+from runner.db.connection import connect, conninfo_of
+
+Prepare = Callable[[psycopg.Connection[Any]], None]
 
 
 class WorkerConnections:
     """One connection per worker thread, opened on first use; the ones at work can be cancelled."""
 
-    def __init__(
-        self, conninfo: str, purpose: str, prepare: Callable[[psycopg.Connection], None] | None = None
-    ) -> None:
+    def __init__(self, conninfo: str, purpose: str, prepare: Prepare | None = None) -> None:
         self.conninfo, self.purpose, self.prepare = conninfo, purpose, prepare
         self._local = threading.local()
-        self._opened: list[psycopg.Connection] = []
-        self._busy: dict[str, psycopg.Connection] = {}
+        self._opened: list[psycopg.Connection[Any]] = []
+        self._busy: dict[str, psycopg.Connection[Any]] = {}
         self._guard = threading.Lock()
 
-    def get(self) -> psycopg.Connection:
-        """Return this thread's connection, opening a new one if it has none or lost it."""
-        from runner.db.connection import connect
+    @classmethod
+    def for_connection(
+        cls, conn: psycopg.Connection[Any], purpose: str, prepare: Prepare | None = None
+    ) -> WorkerConnections:
+        """Open workers' connections to the database of `conn`, as its user, with its credentials."""
+        return cls(conninfo_of(conn), purpose, prepare)
 
+    def get(self) -> psycopg.Connection[Any]:
+        """Return this thread's connection, opening a new one if it has none or lost it."""
         conn = self.current()
         if conn is None:
             conn = connect(self.conninfo, self.purpose)
@@ -37,9 +48,9 @@ class WorkerConnections:
                 self._opened.append(conn)
         return conn
 
-    def current(self) -> psycopg.Connection | None:
+    def current(self) -> psycopg.Connection[Any] | None:
         """Return this thread's connection if it has a healthy one."""
-        conn = getattr(self._local, "conn", None)
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         return None if conn is None or conn.closed or conn.broken else conn
 
     def forget(self) -> None:
@@ -47,7 +58,7 @@ class WorkerConnections:
         self._local.conn = None
 
     @contextmanager
-    def busy(self, task: str, conn: psycopg.Connection) -> Iterator[None]:
+    def busy(self, task: str, conn: psycopg.Connection[Any]) -> Iterator[None]:
         """Mark `conn` as working on `task`, so cancel_all() can interrupt it."""
         with self._guard:
             self._busy[task] = conn

@@ -10,10 +10,11 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from itertools import zip_longest
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    import psycopg
+import psycopg
+
+from runner.db.statements import one_row
 
 _SAVE_SEARCH_PATH = "SELECT current_setting('search_path'), set_config('search_path', '', true)"
 _RESTORE_SEARCH_PATH = "SELECT set_config('search_path', %s, true)"
@@ -26,7 +27,7 @@ def _query() -> str:
     return resources.files("runner.migrate").joinpath("fingerprint.sql").read_text(encoding="utf-8")
 
 
-def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
+def fingerprint(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """Return {object key: definition} for every user object of the connected database.
 
     Works in autocommit or inside the caller's transaction (dry-run), which it leaves
@@ -35,7 +36,7 @@ def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
     with conn.transaction():
         # An empty search_path makes pg_get_*def qualify every name, so the same schema
         # gives the same text whatever search_path a migration left behind.
-        saved = conn.execute(_SAVE_SEARCH_PATH).fetchone()[0]
+        saved = one_row(conn.execute(_SAVE_SEARCH_PATH))[0]
         rows = conn.execute(_query()).fetchall()
         conn.execute(_RESTORE_SEARCH_PATH, (saved,))
     return {key: definition or "" for key, definition in rows}

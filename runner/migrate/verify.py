@@ -11,21 +11,20 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
-from runner.db.execute import run_in_transaction, run_outside_transaction
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from runner.db.connection import connect, conninfo_of, describe
 from runner.errors import ConnectionFailed, MigrationFailed, VerifyFailed
 from runner.migrate.fingerprint import diff, fingerprint
+from runner.migrate.steps import Step, forward_step, rollback_path, rollback_step, run_step
+from runner.project import Project
+from runner.project.migrations import Migration
 from runner.project.settings import Timeouts
-
-if TYPE_CHECKING:
-    import psycopg
-
-    from runner.project.migrations import Migration
-    from runner.project.settings import Settings
-    from runner.project.sqlfile import SqlFile
 
 SCRATCH_PREFIX = "weir_verify_"
 _LEGEND = "(+ extra, - missing, ~ changed)"
@@ -61,7 +60,26 @@ class VerifyReport:
 
 
 def verify(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any], project: Project, *, on_step: Callable[[MigrationResult], None] | None = None
+) -> VerifyReport:
+    """Verify every migration of `project` on a scratch database on the server of autocommit `conn`.
+
+    Raises VerifyFailed, in one line, on the first failure; the scratch database is dropped either way.
+    """
+    with scratch_database(conn) as scratch:
+        scratch_conn = connect(scratch, "weir verify")
+        try:
+            report = verify_migrations(scratch_conn, project.migrations, project.settings.timeouts, on_step)
+        finally:
+            scratch_conn.close()
+    failed = report.failure
+    if failed is not None:
+        raise VerifyFailed(failure_line(failed))
+    return report
+
+
+def verify_migrations(
+    conn: psycopg.Connection[Any],
     migrations: list[Migration],
     timeouts: Timeouts,
     on_step: Callable[[MigrationResult], None] | None = None,
@@ -78,9 +96,9 @@ def verify(
     return report
 
 
-def _verify_one(conn: psycopg.Connection, migration: Migration, timeouts: Timeouts) -> MigrationResult:
+def _verify_one(conn: psycopg.Connection[Any], migration: Migration, timeouts: Timeouts) -> MigrationResult:
     started = time.perf_counter()
-    rollback_display = rollback_path(migration)
+    forward = forward_step(migration, timeouts)
 
     def result(status: str, message: str = "", differences: list[str] | None = None, fix: str = "") -> MigrationResult:
         seconds = time.perf_counter() - started
@@ -88,53 +106,38 @@ def _verify_one(conn: psycopg.Connection, migration: Migration, timeouts: Timeou
 
     before = fingerprint(conn)
     try:
-        _run(conn, migration.forward, migration.transactional, migration.display, _timeouts(migration, timeouts))
+        _run(conn, forward)
     except MigrationFailed as exc:
         return result("failed", f"{exc} (on a scratch database, after the migrations before it)")
     applied = fingerprint(conn)
     if migration.irreversible:
         return result("skipped", f"irreversible: {migration.irreversible}")
 
+    backward = rollback_step(migration, timeouts, display=rollback_path(migration))
     try:
-        _run(conn, migration.rollback, migration.rollback_transactional, rollback_display,
-             _timeouts(migration, timeouts, rollback=True))
+        _run(conn, backward)
     except MigrationFailed as exc:
         return result("failed", f"{exc} (rolling back right after {migration.display})")
     differences = diff(before, fingerprint(conn))
     if differences:
         return result("failed", f"{migration.display}: rollback does not restore the schema {_LEGEND}",
-                      differences, rollback_display)
+                      differences, backward.display)
 
     try:
-        _run(conn, migration.forward, migration.transactional, migration.display, _timeouts(migration, timeouts))
+        _run(conn, forward)
     except MigrationFailed as exc:
         return result("failed", f"{exc} (applying it again after its rollback: the rollback leaves something"
-                      " behind)", fix=rollback_display)
+                      " behind)", fix=backward.display)
     differences = diff(applied, fingerprint(conn))
     if differences:
         return result("failed", f"{migration.display}: applying it again after its rollback gives a different"
-                      f" schema {_LEGEND}", differences, rollback_display)
+                      f" schema {_LEGEND}", differences, backward.display)
     return result("ok")
 
 
-def _run(conn: psycopg.Connection, sql_file: SqlFile, transactional: bool, display: str, timeouts: Timeouts) -> None:
-    if transactional:
-        run_in_transaction(conn, sql_file, display, timeouts, durable=False)
-    else:
-        run_outside_transaction(conn, sql_file, display, timeouts)
-
-
-def _timeouts(migration: Migration, defaults: Timeouts, rollback: bool = False) -> Timeouts:
-    return replace(
-        defaults,
-        lock_timeout=migration.setting("lock_timeout", defaults.lock_timeout, rollback),
-        statement_timeout=migration.setting("statement_timeout", defaults.statement_timeout, rollback),
-    )
-
-
-def rollback_path(migration: Migration) -> str:
-    """Return the rollback file of `migration` as shown in messages."""
-    return str(Path(migration.display).with_name(f"{migration.id}.rollback.sql"))
+def _run(conn: psycopg.Connection[Any], step: Step) -> None:
+    # A scratch database needs no durable commits.
+    run_step(conn, step, durable=False)
 
 
 def format_failure(report: VerifyReport) -> str:
@@ -160,50 +163,20 @@ def failure_line(result: MigrationResult) -> str:
 
 
 @contextmanager
-def scratch_database(conninfo: str) -> Iterator[str]:
-    """Create an empty database `weir_verify_<hex>` on the server of `conninfo`; yield its conninfo.
+def scratch_database(conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """Create an empty database `weir_verify_<hex>` on the server of autocommit `conn`; yield its conninfo.
 
     The database is dropped afterwards, also when the body fails.
     """
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import make_conninfo
-
-    from runner.db.connection import connect, describe
-
     name = SCRATCH_PREFIX + secrets.token_hex(6)
-    admin = connect(conninfo, "weir verify")
     try:
-        try:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.InsufficientPrivilege:
-            raise ConnectionFailed(
-                f"cannot create a scratch database on {describe(conninfo)}: permission denied;"
-                " weir verify needs a role with CREATEDB (ALTER ROLE ... CREATEDB), or --dsn for one that has it"
-            ) from None
-        try:
-            yield make_conninfo(conninfo, dbname=name)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise ConnectionFailed(
+            f"cannot create a scratch database on {describe(conn)}: permission denied;"
+            " weir verify needs a role with CREATEDB (ALTER ROLE ... CREATEDB), or --dsn for one that has it"
+        ) from None
+    try:
+        yield make_conninfo(conninfo_of(conn), dbname=name)
     finally:
-        admin.close()
-
-
-def verify_project(
-    conninfo: str, settings: Settings, on_step: Callable[[MigrationResult], None] | None = None
-) -> VerifyReport:
-    """Verify every migration of the project on a scratch database; raise VerifyFailed on the first failure."""
-    from runner.db.connection import connect
-    from runner.project.migrations import read_migrations
-
-    migrations = read_migrations(settings.migrations_dir, settings.root)
-    with scratch_database(conninfo) as scratch:
-        conn = connect(scratch, "weir verify")
-        try:
-            report = verify(conn, migrations, settings.timeouts, on_step)
-        finally:
-            conn.close()
-    failed = report.failure
-    if failed is not None:
-        raise VerifyFailed(failure_line(failed))
-    return report
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

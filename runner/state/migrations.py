@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import psycopg
+
+from runner.db.statements import one_row
 from runner.state.schema import install
 
 if TYPE_CHECKING:
-    import psycopg
-
     from runner.project.migrations import Migration
+
 
 @dataclass(frozen=True)
 class AppliedMigration:
@@ -30,17 +32,17 @@ class AppliedMigration:
     in_yoyo: bool = False  # also recorded in yoyo's _yoyo_migration, which rollback must keep in step
 
 
-def ensure_schema(conn: psycopg.Connection) -> None:
+def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     """Create the weir schema's migration tables if they are missing."""
     install(conn, "migration_state", "SELECT to_regclass('weir.migration_log') IS NOT NULL")
 
 
-def read_applied(conn: psycopg.Connection) -> dict[str, AppliedMigration]:
+def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedMigration]:
     """Return every applied migration by id, including ones yoyo applied before Weir."""
     applied: dict[str, AppliedMigration] = {}
-    has_weir, has_yoyo = conn.execute(
+    has_weir, has_yoyo = one_row(conn.execute(
         "SELECT to_regclass('weir.migration') IS NOT NULL, to_regclass('_yoyo_migration') IS NOT NULL"
-    ).fetchone()
+    ))
     if has_yoyo:
         for migration_id, applied_at in conn.execute("SELECT migration_id, applied_at_utc FROM _yoyo_migration"):
             applied[migration_id] = AppliedMigration(migration_id, None, None, applied_at, None, "yoyo", True)
@@ -54,7 +56,7 @@ def read_applied(conn: psycopg.Connection) -> dict[str, AppliedMigration]:
     return applied
 
 
-def record_apply(conn: psycopg.Connection, migration: Migration, duration_ms: float) -> None:
+def record_apply(conn: psycopg.Connection[Any], migration: Migration, duration_ms: float) -> None:
     """Record `migration` as applied, in the caller's transaction."""
     conn.execute(
         _RECORD_APPLY,
@@ -101,16 +103,16 @@ SELECT id, %(operation)s, checksum FROM recorded
 """
 
 
-def record_rollback(conn: psycopg.Connection, migration: Migration, duration_ms: float, from_yoyo: bool) -> None:
+def record_rollback(conn: psycopg.Connection[Any], migration: Migration, duration_ms: float, from_yoyo: bool) -> None:
     """Remove `migration`'s record (Weir's, and yoyo's if it came from there), in the caller's transaction."""
-    params = {"id": migration.id, "checksum": migration.checksum, "duration_ms": round(duration_ms, 3)}
+    params: dict[str, Any] = {"id": migration.id, "checksum": migration.checksum, "duration_ms": round(duration_ms, 3)}
     conn.execute(_RECORD_ROLLBACK, params)
     if from_yoyo:
         conn.execute(_FORGET_YOYO, params)
 
 
 def record_checksum(
-    conn: psycopg.Connection, migration: Migration, operation: str, applied_at: datetime | None = None
+    conn: psycopg.Connection[Any], migration: Migration, operation: str, applied_at: datetime | None = None
 ) -> None:
     """Record the current checksum of an applied migration: an accepted edit or a yoyo adoption."""
     conn.execute(
@@ -126,7 +128,7 @@ def record_checksum(
     )
 
 
-def record_failure(conn: psycopg.Connection, migration_id: str, operation: str, message: str) -> None:
+def record_failure(conn: psycopg.Connection[Any], migration_id: str, operation: str, message: str) -> None:
     """Log a failed apply or rollback, in its own durable transaction.
 
     Its synchronous commit also flushes the WAL of the earlier, asynchronously

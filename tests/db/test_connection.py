@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from runner.cli import cli
 from runner.db import embedded
-from runner.db.connection import redact, resolve_target
+from runner.db.connection import connect, conninfo_of, describe, describe_conninfo, redact, resolve_target
+from runner.db.workers import WorkerConnections
 from runner.project.settings import load_settings
 
 SECRET = "wrong-horse-battery"
@@ -57,6 +58,36 @@ def test_the_right_password_connects(password_server, project):
     result = weir("status", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("no migrations")
+
+
+def test_a_connection_is_described_as_libpq_resolved_it_without_its_password(password_server):
+    dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password=correct-staple" \
+          " dbname=postgres"
+    with connect(dsn) as conn:
+        assert describe(conn) == f"alice@{password_server.socket_dir}:{password_server.port}/postgres"
+
+
+def test_workers_connect_with_the_password_of_the_callers_connection(password_server):
+    dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password=correct-staple" \
+          " dbname=postgres"
+    with connect(dsn) as conn:
+        assert "correct-staple" in conninfo_of(conn)
+        workers = WorkerConnections.for_connection(conn, "weir test")
+        try:
+            worker = workers.get()
+            assert worker is not conn
+            assert worker.execute("SELECT current_user, current_database()").fetchone() == ("alice", "postgres")
+        finally:
+            workers.close_all()
+
+
+def test_before_connecting_what_the_string_leaves_out_comes_from_libpqs_defaults(monkeypatch):
+    monkeypatch.setenv("PGUSER", "carol")
+    monkeypatch.setenv("PGPORT", "6543")
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    monkeypatch.delenv("PGSERVICE", raising=False)
+    assert describe_conninfo(f"host=db.internal password={SECRET}") == "carol@db.internal:6543/carol"
+    assert describe_conninfo("postgresql://bob@h/warehouse") == "bob@h:6543/warehouse"
 
 
 @pytest.mark.parametrize(

@@ -65,3 +65,38 @@ def test_dry_run_rollback_reports_and_changes_nothing(project, db, dsn):
     assert "  - table public.items" in result.stdout.splitlines()
     assert snapshot(db) == before
     assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == 1
+
+
+# Raises, naming what it saw, unless the file runs with lock_timeout 7s and statement_timeout 9s.
+_ASSERT_ROLLBACK_TIMEOUTS = """
+DO $$
+BEGIN
+    IF current_setting('lock_timeout') <> '7s' OR current_setting('statement_timeout') <> '9s' THEN
+        RAISE EXCEPTION 'ran with lock_timeout=% statement_timeout=%',
+            current_setting('lock_timeout'), current_setting('statement_timeout');
+    END IF;
+END
+$$;
+DROP TABLE items;
+"""
+
+
+def test_dry_run_rollback_runs_with_the_rollback_files_timeouts_not_the_forward_ones(project, db, dsn):
+    write_migration(project, "0001_items",
+                    "-- weir: lock_timeout=3s, statement_timeout=4s\nCREATE TABLE items (id int);\n",
+                    "-- weir: lock_timeout=7s, statement_timeout=9s\n" + _ASSERT_ROLLBACK_TIMEOUTS)
+    assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
+    result = weir("rollback", "--project", str(project), "--dsn", dsn, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "  - table public.items" in result.stdout.splitlines()
+
+
+def test_dry_run_rollback_without_timeouts_of_its_own_takes_the_projects(project, db, dsn):
+    (project / "setup.cfg").write_text("[weir]\nlock_timeout = 7s\nstatement_timeout = 9s\n")
+    write_migration(project, "0001_items",
+                    "-- weir: lock_timeout=3s, statement_timeout=4s\nCREATE TABLE items (id int);\n",
+                    _ASSERT_ROLLBACK_TIMEOUTS)
+    assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
+    result = weir("rollback", "--project", str(project), "--dsn", dsn, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "  - table public.items" in result.stdout.splitlines()

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from runner.db.execute import run_in_transaction, run_outside_transaction
+from runner.migrate.verify import verify_migrations
 from runner.project.migrations import Migration, read_migrations
 from runner.project.settings import Timeouts
 from runner.project.sqlfile import SqlFile
@@ -240,9 +241,7 @@ def test_an_update_that_sets_updated_at_keeps_it(shop):
 
 
 def test_weir_verify_proves_every_rollback(db):
-    from runner.migrate.verify import verify
-
-    report = verify(db, example_migrations(), TIMEOUTS)
+    report = verify_migrations(db, example_migrations(), TIMEOUTS)
     assert [(result.id, result.status) for result in report.results] == [
         (migration.id, "ok") for migration in example_migrations()
     ]

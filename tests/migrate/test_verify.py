@@ -9,11 +9,11 @@ from conftest import write_migration
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from runner.db.connection import describe
+from runner.db.connection import connect, describe
 from runner.errors import ConnectionFailed, VerifyFailed
-from runner.migrate.verify import format_failure, scratch_database, verify, verify_project
-from runner.project.migrations import read_migrations
-from runner.project.settings import load_settings
+from runner.migrate import verify
+from runner.migrate.verify import format_failure, scratch_database, verify_migrations
+from runner.project import Project
 
 RAW_SCHEMA = """
 CREATE SCHEMA raw;
@@ -38,9 +38,9 @@ SCRATCH_DATABASES = r"SELECT datname FROM pg_database WHERE datname LIKE 'weir\_
 
 
 def run_verify(db, project):
-    """Verify the project's migrations on this test's database, as verify_project does on a scratch one."""
-    settings = load_settings(project)
-    return verify(db, read_migrations(settings.migrations_dir, settings.root), settings.timeouts)
+    """Verify the project's migrations on this test's database, as verify() does on a scratch one."""
+    weir_project = Project.load(project)
+    return verify_migrations(db, weir_project.migrations, weir_project.settings.timeouts)
 
 
 def statuses(report):
@@ -61,8 +61,8 @@ def test_correct_migrations_pass(db, project):
         "DROP TYPE raw.order_status;\n",
     )
     steps = []
-    settings = load_settings(project)
-    report = verify(db, read_migrations(settings.migrations_dir, settings.root), settings.timeouts, steps.append)
+    weir_project = Project.load(project)
+    report = verify_migrations(db, weir_project.migrations, weir_project.settings.timeouts, steps.append)
     assert report.ok
     assert statuses(report) == [("0001_raw_schema", "ok"), ("0002_order_status", "ok")]
     assert [result.id for result in steps] == ["0001_raw_schema", "0002_order_status"]
@@ -205,12 +205,12 @@ def test_a_concurrent_index_migration_is_verified_outside_a_transaction(db, proj
     assert report.failure.differences == ["+ index raw.ix_orders_customer"]
 
 
-def test_verify_project_passes_and_drops_its_scratch_database(db, dsn, project):
+def test_verify_passes_and_drops_its_scratch_database(db, project):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     before = set(db.execute(SCRATCH_DATABASES).fetchall())
     seen = []
-    report = verify_project(dsn, load_settings(project), lambda result: seen.append(db.execute(SCRATCH_DATABASES)
-                                                                                     .fetchall()))
+    report = verify(db, Project.load(project),
+                    on_step=lambda result: seen.append(db.execute(SCRATCH_DATABASES).fetchall()))
     assert report.ok and statuses(report) == [("0001_raw_schema", "ok")]
     assert len(set(seen[0]) - before) == 1  # the scratch database existed during the run
     assert set(db.execute(SCRATCH_DATABASES).fetchall()) == before
@@ -218,7 +218,7 @@ def test_verify_project_passes_and_drops_its_scratch_database(db, dsn, project):
     assert db.execute("SELECT to_regnamespace('raw')").fetchone()[0] is None
 
 
-def test_verify_project_raises_one_line_and_still_drops_the_scratch_database(db, dsn, project):
+def test_verify_raises_one_line_and_still_drops_the_scratch_database(db, project):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_order_note",
@@ -228,7 +228,7 @@ def test_verify_project_raises_one_line_and_still_drops_the_scratch_database(db,
     )
     before = set(db.execute(SCRATCH_DATABASES).fetchall())
     with pytest.raises(VerifyFailed) as raised:
-        verify_project(dsn, load_settings(project))
+        verify(db, Project.load(project))
     assert str(raised.value) == (
         "migrations/0002_order_note.sql: rollback does not restore the schema (+ extra, - missing, ~ changed):"
         " + column raw.orders.note,"
@@ -240,8 +240,8 @@ def test_verify_project_raises_one_line_and_still_drops_the_scratch_database(db,
     assert set(db.execute(SCRATCH_DATABASES).fetchall()) == before
 
 
-def test_the_scratch_database_is_dropped_when_the_body_raises(db, dsn):
-    with pytest.raises(RuntimeError), scratch_database(dsn) as scratch:
+def test_the_scratch_database_is_dropped_when_the_body_raises(db):
+    with pytest.raises(RuntimeError), scratch_database(db) as scratch:
         name = conninfo_to_dict(scratch)["dbname"]
         assert name.startswith("weir_verify_")
         assert db.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone()[0] == 1
@@ -260,10 +260,12 @@ def role_without_createdb(db):
 
 def test_scratch_database_needs_createdb(dsn, role_without_createdb):
     # The session takes the role at login, so CREATE DATABASE is checked against it.
-    conninfo = make_conninfo(dsn, options=f"-c role={role_without_createdb}")
-    with pytest.raises(ConnectionFailed) as raised, scratch_database(conninfo):
-        pass
-    assert str(raised.value) == (
-        f"cannot create a scratch database on {describe(conninfo)}: permission denied;"
-        " weir verify needs a role with CREATEDB (ALTER ROLE ... CREATEDB), or --dsn for one that has it"
-    )
+    with connect(make_conninfo(dsn, options=f"-c role={role_without_createdb}")) as conn:
+        with pytest.raises(ConnectionFailed) as raised, scratch_database(conn):
+            pass
+        info = conn.info
+        assert describe(conn) == f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+        assert str(raised.value) == (
+            f"cannot create a scratch database on {describe(conn)}: permission denied;"
+            " weir verify needs a role with CREATEDB (ALTER ROLE ... CREATEDB), or --dsn for one that has it"
+        )

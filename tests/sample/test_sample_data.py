@@ -12,9 +12,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from runner.errors import SampleDataError
-from runner.migrate.apply import migrate
+from runner.migrate import migrate
 from runner.migrate.fingerprint import diff, fingerprint
-from runner.project.settings import load_settings
+from runner.project import Project
 from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ END_AT = datetime(2024, 1, 1, tzinfo=UTC)
 
 def migrate_raw(conn: psycopg.Connection) -> None:
     """Create the example warehouse's raw schema with the repository's own migrations."""
-    migrate(conn, load_settings(ROOT))
+    migrate(conn, Project.load(ROOT))
 
 
 @pytest.fixture
