@@ -14,7 +14,7 @@ from runner.errors import EXIT_FAIL, EXIT_OK
 
 if TYPE_CHECKING:
     from runner.build.run import BuildEvent, BuildReport
-    from runner.checks.run import CheckReport
+    from runner.checks import CheckReport
     from runner.migrate.apply import StepResult
     from runner.project.settings import Settings
 
@@ -78,10 +78,11 @@ def run_pipeline(
 ) -> PipelineReport:
     """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
     from runner.build.run import build
-    from runner.checks.run import run_checks
+    from runner.checks import run_checks
     from runner.db.connection import connect
     from runner.errors import MigrationFailed
     from runner.migrate import apply as migrations
+    from runner.project import Project
 
     validate_project(settings)
     report = PipelineReport()
@@ -97,5 +98,6 @@ def run_pipeline(
     if settings.models_dir.is_dir():
         report.build = build(conninfo, settings, threads=threads, on_event=on_build_event)
     if settings.checks_dir.is_dir():
-        report.checks = run_checks(conninfo, settings, threads=threads)
+        with connect(conninfo, "weir check") as conn:
+            report.checks = run_checks(conn, Project(settings), threads=threads)
     return report
