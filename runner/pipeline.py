@@ -14,7 +14,7 @@ from runner.errors import EXIT_FAIL, EXIT_OK
 
 if TYPE_CHECKING:
     from runner.build.report import BuildEvent, BuildReport
-    from runner.checks.run import CheckReport
+    from runner.checks import CheckReport
     from runner.migrate import StepResult
     from runner.project.settings import Settings
 
@@ -79,7 +79,7 @@ def run_pipeline(
     """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
     from runner import migrate as migrations
     from runner.build.run import build
-    from runner.checks.run import run_checks
+    from runner.checks import run_checks
     from runner.db.connection import connect
     from runner.errors import MigrationFailed
     from runner.project import Project
@@ -99,5 +99,6 @@ def run_pipeline(
         with connect(conninfo, "weir build") as conn:
             report.build = build(conn, Project(settings), threads=threads, on_event=on_build_event)
     if settings.checks_dir.is_dir():
-        report.checks = run_checks(conninfo, settings, threads=threads)
+        with connect(conninfo, "weir check") as conn:
+            report.checks = run_checks(conn, Project(settings), threads=threads)
     return report

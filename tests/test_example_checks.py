@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from runner.build.run import build
-from runner.checks.run import CheckReport, run_checks
+from runner.checks import CheckReport, run_checks
 from runner.cli import cli
 from runner.db.connection import connect
 from runner.migrate import migrate
@@ -80,7 +80,7 @@ def test_the_examples_use_every_library_function_and_describe_themselves(setting
 
 
 def test_every_example_check_passes_on_the_built_sample_data(warehouse, dsn, settings):
-    report = run_checks(dsn, settings, threads=2)
+    report = run_checks(warehouse, Project(settings), threads=2)
     assert not_passing(report) == {}
     assert report.exit_code == 0
     assert len(report.results) == len(list(settings.checks_dir.rglob("*.sql")))
@@ -97,14 +97,14 @@ def test_every_example_check_passes_after_change_batches(warehouse, dsn, setting
         build_all(dsn, settings)
     moved = warehouse.execute("SELECT count(*) FROM marts.dim_customer WHERE NOT is_current").fetchone()[0]
     assert moved > 0  # the SCD2 checks saw closed versions
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {}
     assert report.exit_code == 0
 
 
 def test_a_change_batch_not_yet_built_fails_the_freshness_and_reconciliation_checks(warehouse, dsn, settings):
     sample_data.change_batch(warehouse, 1)
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {
         "marts/fact_order_items_freshness": "fail",
         "reconciliation/revenue_raw_vs_fact": "fail",
@@ -116,7 +116,7 @@ def test_a_change_batch_not_yet_built_fails_the_freshness_and_reconciliation_che
 def test_a_deleted_customer_version_fails_the_checks_that_join_to_it(warehouse, dsn, settings):
     _, _, customer_key = first_fact(warehouse)
     warehouse.execute("DELETE FROM marts.dim_customer WHERE customer_key = %s", (customer_key,))
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {
         "marts/fact_order_items_relationships": "fail",
         "marts/fact_customer_version": "fail",
@@ -137,7 +137,7 @@ def test_a_fact_row_pointing_at_another_customers_version_fails(warehouse, dsn, 
         " WHERE order_item_id = %s",
         (customer_id, item),
     )
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {"marts/fact_customer_version": "fail"}
     result = next(result for result in report.results if result.name == "marts/fact_customer_version")
     assert result.count == 1
@@ -156,7 +156,7 @@ def test_an_overlapping_customer_version_fails_the_scd2_checks(warehouse, dsn, s
         " FROM marts.dim_customer WHERE customer_id = %s AND is_current",
         (customer_id,),
     )
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {
         "marts/dim_customer_versions_overlap": "fail",
         "marts/fact_customer_version": "fail",
@@ -173,7 +173,7 @@ def test_a_price_changed_in_the_fact_fails_the_revenue_reconciliations(warehouse
         " WHERE order_item_id = %s",
         (item,),
     )
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {
         "reconciliation/revenue_raw_vs_fact": "fail",
         "reconciliation/daily_sales_vs_fact": "fail",
@@ -190,7 +190,7 @@ def test_an_unknown_status_in_raw_fails_the_accepted_values_check(warehouse, dsn
         "UPDATE raw.orders SET status = 'returned', updated_at = updated_at + interval '1 microsecond'"
         " WHERE order_id = 1"
     )
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {"raw/orders_status_accepted": "fail"}
     assert report.exit_code == 1
 
@@ -202,11 +202,11 @@ def test_an_order_without_items_warns_and_many_fail(warehouse, dsn, settings):
         " generate_series(1, %s)"
     )
     warehouse.execute(insert_orders, (1,))
-    report = run_checks(dsn, settings)
+    report = run_checks(warehouse, Project(settings))
     assert not_passing(report) == {"raw/orders_without_items": "warn"}
     assert report.exit_code == 0
     warehouse.execute(insert_orders, (100,))
-    report = run_checks(dsn, settings, select=["raw/orders_without_items"])
+    report = run_checks(warehouse, Project(settings), select=["raw/orders_without_items"])
     assert not_passing(report) == {"raw/orders_without_items": "fail"}
     assert report.results[0].count == 101 and report.exit_code == 1
 

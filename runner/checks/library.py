@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import Any
 
+import psycopg
+from psycopg import sql
+
+from runner.db.errors import primary_message
+from runner.errors import CheckError
 from runner.state.schema import STATE_SCHEMA_LOCK
-
-if TYPE_CHECKING:
-    import psycopg
 
 # Read from the catalog tables, not through to_regprocedure(): that goes by the
 # backend's catalog cache, which may not yet have seen an installer that committed
@@ -42,20 +44,29 @@ def library_version() -> str:
     return "sha256:" + hashlib.sha256(library_sql().encode()).hexdigest()[:16]
 
 
-def installed_version(conn: psycopg.Connection) -> str | None:
+def installed_version(conn: psycopg.Connection[Any]) -> str | None:
     """Return the version of the library installed in `conn`'s database, or None."""
     row = conn.execute(_INSTALLED_VERSION).fetchone()
-    return row[0] if row else None
+    return str(row[0]) if row else None
 
 
-def install(conn: psycopg.Connection) -> bool:
+def install_library(conn: psycopg.Connection[Any]) -> None:
+    """Install the weir.* check functions, so check files can call them; raise CheckError when this role cannot."""
+    try:
+        install(conn)
+    except psycopg.Error as exc:
+        raise CheckError(
+            f"cannot install the check functions in schema weir: {primary_message(exc)};"
+            " grant this role CREATE on the database (or on schema weir), or install them once as its owner"
+        ) from None
+
+
+def install(conn: psycopg.Connection[Any]) -> bool:
     """Install or update the check library unless this version is in place; return whether it did.
 
     Runs in its own transaction (a savepoint if `conn` is inside one). Already installed,
     it costs one catalog query and takes no lock.
     """
-    from psycopg import sql
-
     version = library_version()
     if installed_version(conn) == version:
         return False

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.checks.run import CheckReport, CheckResult
+    from runner.checks.results import CheckReport, CheckResult
 
 MAX_WIDTH = 40  # characters of a value in a table; longer text is cut with "..."
 _DEFAULT_THRESHOLDS = ("error_if > 0", "warn_if > 0")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, common_options, say, settings_for
+from runner.cli.app import cli, common_options, connection_for, say, settings_for
 from runner.cli.models import report_build, report_build_event
 
 
@@ -22,13 +22,13 @@ from runner.cli.models import report_build, report_build_event
 @click.pass_context
 def check(ctx, select, threads, junit, as_json, project, dsn, debug):
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
-    from runner.checks.report import render_json, render_text, write_junit
-    from runner.checks.run import run_checks
-    from runner.db.connection import resolve_target
+    from runner.checks import checks_to_run, render_json, render_text, run_checks, write_junit
+    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    target = resolve_target(dsn, settings)
-    report = run_checks(target.conninfo, settings, select=select, threads=threads)
+    weir_project = Project(settings_for(ctx, project, debug))
+    checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
+    with connection_for(weir_project.settings, dsn, "weir check") as conn:
+        report = run_checks(conn, weir_project, select=select, threads=threads)
     click.echo(render_json(report) if as_json else render_text(report))
     if junit:
         write_junit(report, junit)

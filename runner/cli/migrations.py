@@ -75,9 +75,9 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 def status(ctx, as_json, project, dsn, debug):
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrate as migrations
-    from runner.checks.gates import LATEST_GATE_HEADERS, latest_gate_results
-    from runner.checks.run import LATEST_HEADERS, latest_results
     from runner.project import Project
+    from runner.state.checks import LATEST_HEADERS, latest_results
+    from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
     weir_project = Project(settings_for(ctx, project, debug))
     with connection_for(weir_project.settings, dsn, "weir status") as conn:

@@ -54,3 +54,13 @@ def test_failing_rows_with_infinite_timestamps_are_shown_not_an_error(project, d
     assert result.exit_code == 1, result.output
     assert "checks/no_infinite_starts.sql: FAIL 1 row" in result.stdout
     assert "-infinity" in result.stdout and "infinity" in result.stdout
+
+
+def test_a_bad_selector_is_reported_before_connecting(project):
+    checks = project / "checks"
+    checks.mkdir()
+    (checks / "positive.sql").write_text("SELECT 1 WHERE false\n")
+    unreachable = "host=/nonexistent-weir-socket-dir dbname=x connect_timeout=1"
+    result = weir("check", "--project", str(project), "--dsn", unreachable, "--select", "positve")
+    assert result.exit_code == 2
+    assert result.stderr == "weir: --select 'positve': no check named 'positve'; did you mean positive?\n"

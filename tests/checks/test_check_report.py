@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runner.checks import CheckReport, run_checks
 from runner.checks.report import render_json, render_text, shorten, write_junit
-from runner.checks.run import CheckReport, run_checks
-from runner.project.settings import load_settings
+from runner.project import Project
 
 CHECKS = {
     "all_good": "SELECT 1 AS x WHERE false",
@@ -28,7 +28,7 @@ CHECKS = {
 
 
 @pytest.fixture
-def report(project: Path, dsn: str, db: psycopg.Connection) -> CheckReport:
+def report(project: Path, db: psycopg.Connection) -> CheckReport:
     """A real run with one check of each status: pass, warn, fail (25 rows) and error."""
     db.execute(
         "CREATE TABLE orders AS SELECT g AS id, -g * 1.5 AS amount,"
@@ -39,7 +39,7 @@ def report(project: Path, dsn: str, db: psycopg.Connection) -> CheckReport:
         path = project / "checks" / f"{name}.sql"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return run_checks(dsn, load_settings(project), threads=2)
+    return run_checks(db, Project.load(project), threads=2)
 
 
 def test_text_report_shows_file_count_and_first_rows(report: CheckReport) -> None:
@@ -61,10 +61,10 @@ def test_text_report_shows_file_count_and_first_rows(report: CheckReport) -> Non
     assert re.fullmatch(r"4 checks in \d+\.\d\d s: 1 pass, 1 warn, 1 fail, 1 error", blocks[3])
 
 
-def test_text_report_of_a_clean_run_is_the_summary(project: Path, dsn: str) -> None:
+def test_text_report_of_a_clean_run_is_the_summary(project: Path, db: psycopg.Connection) -> None:
     (project / "checks").mkdir()
     (project / "checks" / "fine.sql").write_text("SELECT 1 WHERE false")
-    text = render_text(run_checks(dsn, load_settings(project)))
+    text = render_text(run_checks(db, Project.load(project)))
     assert re.fullmatch(r"1 check in \d+\.\d\d s: 1 pass, 0 warn, 0 fail, 0 error", text)
 
 
@@ -118,11 +118,11 @@ def test_junit_report_parses_back(report: CheckReport, tmp_path: Path) -> None:
     assert root.findall(".//skipped") == []
 
 
-def test_junit_survives_characters_xml_cannot_hold(project: Path, dsn: str, tmp_path: Path) -> None:
+def test_junit_survives_characters_xml_cannot_hold(project: Path, db: psycopg.Connection, tmp_path: Path) -> None:
     (project / "checks").mkdir()
     (project / "checks" / "control.sql").write_text("SELECT E'bell\\x07 and <tag> & \"quote\"' AS text")
     path = tmp_path / "control.xml"
-    write_junit(run_checks(dsn, load_settings(project)), path)
+    write_junit(run_checks(db, Project.load(project)), path)
     failure = ET.parse(path).getroot().find(".//failure")
     assert "bell\ufffd and <tag> & \"quote\"" in failure.text
 

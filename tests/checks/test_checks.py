@@ -9,13 +9,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from runner.checks.run import CheckReport, CheckResult, latest_results, run_checks
+from runner.checks import CheckReport, CheckResult, run_checks
+from runner.db.connection import connect
 from runner.errors import CheckError, ConfigError, ProjectFileError
-from runner.project.settings import Settings, load_settings
+from runner.project import Project
+from runner.state.checks import latest_results
 
 
-def checks_project(project: Path, files: dict[str, str], **weir: str) -> Settings:
-    """Write checks/<name>.sql files (and extra [weir] settings) and return the project's settings."""
+def checks_project(project: Path, files: dict[str, str], **weir: str) -> Project:
+    """Write checks/<name>.sql files (and extra [weir] settings) and return the project."""
     if weir:
         (project / "setup.cfg").write_text(
             "[weir]\n" + "".join(f"{key} = {value}\n" for key, value in weir.items())
@@ -24,7 +26,7 @@ def checks_project(project: Path, files: dict[str, str], **weir: str) -> Setting
         path = project / "checks" / f"{name}.sql"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return load_settings(project)
+    return Project.load(project)
 
 
 def by_name(report: CheckReport) -> dict[str, CheckResult]:
@@ -59,12 +61,12 @@ THRESHOLD_TABLE = [
 ]
 
 
-def test_thresholds_and_severities(project: Path, dsn: str) -> None:
+def test_thresholds_and_severities(project: Path, db: psycopg.Connection) -> None:
     files = {
         f"t{number:02d}": (f"-- weir: {header}\n" if header else "") + rows_of(count)
         for number, (header, count, _) in enumerate(THRESHOLD_TABLE)
     }
-    report = run_checks(dsn, checks_project(project, files))
+    report = run_checks(db, checks_project(project, files))
     got = {result.name: (result.status, result.count) for result in report.results}
     expected = {
         f"t{number:02d}": (status, count) for number, (_, count, status) in enumerate(THRESHOLD_TABLE)
@@ -86,7 +88,7 @@ def test_thresholds_and_severities(project: Path, dsn: str) -> None:
         (("warn", "fail", "error"), 2),
     ],
 )
-def test_exit_codes(project: Path, dsn: str, statuses: tuple[str, ...], exit_code: int) -> None:
+def test_exit_codes(project: Path, db: psycopg.Connection, statuses: tuple[str, ...], exit_code: int) -> None:
     make = {
         "pass": "SELECT 1 AS x WHERE false",
         "warn": "-- weir: severity=warn\nSELECT 1 AS x",
@@ -94,12 +96,12 @@ def test_exit_codes(project: Path, dsn: str, statuses: tuple[str, ...], exit_cod
         "error": "SELECT x FROM raw.no_such_table",
     }
     settings = checks_project(project, {status: make[status] for status in statuses})
-    report = run_checks(dsn, settings)
+    report = run_checks(db, settings)
     assert [result.status for result in report.results] == sorted(statuses)
     assert report.exit_code == exit_code
 
 
-def test_a_check_that_cannot_run_is_an_error_not_a_failure(project: Path, dsn: str, db: psycopg.Connection) -> None:
+def test_a_check_that_cannot_run_is_an_error_not_a_failure(project: Path, db: psycopg.Connection) -> None:
     db.execute("CREATE TABLE orders (id int, amount numeric)")
     settings = checks_project(
         project,
@@ -109,7 +111,7 @@ def test_a_check_that_cannot_run_is_an_error_not_a_failure(project: Path, dsn: s
             "bad_cast": "SELECT 'x'::int AS n",
         },
     )
-    results = by_name(run_checks(dsn, settings))
+    results = by_name(run_checks(db, settings))
     for result in results.values():
         assert (result.status, result.count, result.rows) == ("error", None, ())
     # Even a warn check that cannot run is an error: its result is unknown, not a warning.
@@ -123,7 +125,7 @@ def test_a_check_that_cannot_run_is_an_error_not_a_failure(project: Path, dsn: s
     )
 
 
-def test_checks_run_read_only_and_write_nothing(project: Path, dsn: str, db: psycopg.Connection) -> None:
+def test_checks_run_read_only_and_write_nothing(project: Path, db: psycopg.Connection) -> None:
     db.execute("CREATE TABLE audit (note text)")
     db.execute("CREATE SEQUENCE counter")
     db.execute(
@@ -138,7 +140,7 @@ def test_checks_run_read_only_and_write_nothing(project: Path, dsn: str, db: psy
             "read_write": "SELECT set_config('transaction_read_only', 'off', true) AS setting",
         },
     )
-    results = by_name(run_checks(dsn, settings))
+    results = by_name(run_checks(db, settings))
     assert {name: result.status for name, result in results.items()} == dict.fromkeys(results, "error")
     assert results["writes"].error.startswith(
         "checks/writes.sql:1: cannot execute INSERT in a read-only transaction;"
@@ -149,7 +151,7 @@ def test_checks_run_read_only_and_write_nothing(project: Path, dsn: str, db: psy
     assert db.execute("SELECT last_value, is_called FROM counter").fetchone() == (1, False)
 
 
-def test_a_setting_changed_by_one_check_does_not_reach_the_next(project: Path, dsn: str) -> None:
+def test_a_setting_changed_by_one_check_does_not_reach_the_next(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(
         project,
         {
@@ -158,17 +160,17 @@ def test_a_setting_changed_by_one_check_does_not_reach_the_next(project: Path, d
             "b_sees": "SELECT current_setting('search_path') AS path WHERE current_setting('search_path') = 'nowhere'",
         },
     )
-    report = run_checks(dsn, settings, threads=1)
+    report = run_checks(db, settings, threads=1)
     assert [(result.name, result.status) for result in report.results] == [("a_changes", "pass"), ("b_sees", "pass")]
 
 
-def test_a_slow_check_is_cancelled_at_check_timeout(project: Path, dsn: str) -> None:
+def test_a_slow_check_is_cancelled_at_check_timeout(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(
         project,
         {"slow": "-- weir: severity=warn\nSELECT 1 AS x FROM pg_sleep(30)", "quick": "SELECT 1 WHERE false"},
         check_timeout="200ms",
     )
-    report = run_checks(dsn, settings, threads=2)
+    report = run_checks(db, settings, threads=2)
     results = by_name(report)
     assert results["slow"].status == "error"
     assert results["slow"].error == (
@@ -180,13 +182,13 @@ def test_a_slow_check_is_cancelled_at_check_timeout(project: Path, dsn: str) -> 
     assert report.exit_code == 2
 
 
-def test_check_timeout_must_be_a_duration(project: Path, dsn: str) -> None:
+def test_check_timeout_must_be_a_duration(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(project, {"a": "SELECT 1"}, check_timeout="soon")
     with pytest.raises(ConfigError, match=r"\[weir\] check_timeout = 'soon' is not a duration; use a number"):
-        run_checks(dsn, settings)
+        run_checks(db, settings)
 
 
-def test_only_show_rows_are_fetched_and_the_count_is_complete(project: Path, dsn: str) -> None:
+def test_only_show_rows_are_fetched_and_the_count_is_complete(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(
         project,
         {
@@ -196,7 +198,7 @@ def test_only_show_rows_are_fetched_and_the_count_is_complete(project: Path, dsn
             "fewer_than_show": rows_of(3),
         },
     )
-    results = by_name(run_checks(dsn, settings))
+    results = by_name(run_checks(db, settings))
     assert {name: (result.count, len(result.rows)) for name, result in results.items()} == {
         "default_show": (25, 10),
         "show_two": (25, 2),
@@ -209,7 +211,7 @@ def test_only_show_rows_are_fetched_and_the_count_is_complete(project: Path, dsn
     assert shown.sample == ({"id": 1, "label": "row 1"}, {"id": 2, "label": "row 2"})
 
 
-def test_awkward_sql_survives_being_wrapped(project: Path, dsn: str) -> None:
+def test_awkward_sql_survives_being_wrapped(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(
         project,
         {
@@ -220,7 +222,7 @@ def test_awkward_sql_survives_being_wrapped(project: Path, dsn: str) -> None:
             "column_named_violations": "SELECT 1 AS violations",
         },
     )
-    results = by_name(run_checks(dsn, settings))
+    results = by_name(run_checks(db, settings))
     assert results["percent_and_braces"].rows == (("%s {x} %%",),)
     assert results["same_column_twice"].columns == ("id", "id")
     assert results["same_column_twice"].rows == ((1, 2),)
@@ -229,7 +231,7 @@ def test_awkward_sql_survives_being_wrapped(project: Path, dsn: str) -> None:
     assert results["column_named_violations"].sample == ({"violations": 1},)
 
 
-def test_two_threads_give_the_same_results_as_one(project: Path, dsn: str, db: psycopg.Connection) -> None:
+def test_two_threads_give_the_same_results_as_one(project: Path, db: psycopg.Connection) -> None:
     db.execute("CREATE TABLE orders AS SELECT g AS id, (g % 7) - 1 AS amount FROM generate_series(1, 5000) AS g")
     files = {
         "negative": "SELECT id, amount FROM orders WHERE amount < 0 ORDER BY id",
@@ -240,8 +242,8 @@ def test_two_threads_give_the_same_results_as_one(project: Path, dsn: str, db: p
         "dup": "SELECT amount, count(*) AS n FROM orders GROUP BY amount HAVING count(*) > 1 ORDER BY amount",
     }
     settings = checks_project(project, files)
-    one = run_checks(dsn, settings, threads=1)
-    two = run_checks(dsn, settings, threads=2)
+    one = run_checks(db, settings, threads=1)
+    two = run_checks(db, settings, threads=2)
 
     def essence(report: CheckReport) -> list[tuple]:
         return [(r.name, r.status, r.count, r.columns, r.rows, r.sample, r.error) for r in report.results]
@@ -251,15 +253,15 @@ def test_two_threads_give_the_same_results_as_one(project: Path, dsn: str, db: p
     assert one.exit_code == two.exit_code == 2
 
 
-def test_results_arrive_through_the_callback(project: Path, dsn: str) -> None:
+def test_results_arrive_through_the_callback(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(project, {"a": "SELECT 1", "b": "SELECT 1 WHERE false", "c": "SELECT nope"})
     seen: list[CheckResult] = []
-    report = run_checks(dsn, settings, threads=3, on_result=seen.append)
+    report = run_checks(db, settings, threads=3, on_result=seen.append)
     assert sorted(result.name for result in seen) == ["a", "b", "c"]
     assert sorted(seen, key=lambda result: result.name) == report.results
 
 
-def test_history_is_appended_per_run_with_a_sample(project: Path, dsn: str, db: psycopg.Connection) -> None:
+def test_history_is_appended_per_run_with_a_sample(project: Path, db: psycopg.Connection) -> None:
     db.execute("CREATE TABLE customers (id int, email text)")
     db.execute("INSERT INTO customers SELECT g, CASE WHEN g % 2 = 0 THEN NULL ELSE 'c' || g END"
                " FROM generate_series(1, 6) AS g")
@@ -271,9 +273,9 @@ def test_history_is_appended_per_run_with_a_sample(project: Path, dsn: str, db: 
             "broken": "SELECT * FROM nowhere",
         },
     )
-    first = run_checks(dsn, settings, select=["emails", "ids", "broken"])
+    first = run_checks(db, settings, select=["emails", "ids", "broken"])
     db.execute("UPDATE customers SET email = 'fixed' WHERE email IS NULL")
-    second = run_checks(dsn, settings, threads=2)
+    second = run_checks(db, settings, threads=2)
     assert second.run_id > first.run_id
 
     runs = db.execute(
@@ -303,14 +305,14 @@ def test_history_is_appended_per_run_with_a_sample(project: Path, dsn: str, db: 
     )
 
 
-def test_latest_results_show_each_checks_last_state(project: Path, dsn: str, db: psycopg.Connection) -> None:
+def test_latest_results_show_each_checks_last_state(project: Path, db: psycopg.Connection) -> None:
     assert latest_results(db) == []
     db.execute("CREATE TABLE t (x int)")
     db.execute("INSERT INTO t VALUES (-1)")
     settings = checks_project(project, {"positive": "SELECT x FROM t WHERE x < 0", "other": "SELECT 1 WHERE false"})
-    run_checks(dsn, settings)
+    run_checks(db, settings)
     db.execute("DELETE FROM t")
-    last = run_checks(dsn, settings, select=["positive"])
+    last = run_checks(db, settings, select=["positive"])
     latest = latest_results(db)
     assert [(row.check, row.status, row.violations, row.run_id) for row in latest] == [
         ("other", "pass", 0, last.run_id - 1),
@@ -320,22 +322,27 @@ def test_latest_results_show_each_checks_last_state(project: Path, dsn: str, db:
     assert latest[0].path == "checks/other.sql"
 
 
-def test_a_bad_selector_or_file_fails_before_connecting(project: Path) -> None:
+def test_a_bad_selector_or_file_fails_before_touching_the_database(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(project, {"orders/positive": "SELECT 1"})
-    unreachable = "host=/nonexistent-weir-socket-dir dbname=x connect_timeout=1"
     with pytest.raises(ConfigError, match=r"^--select 'positve': no check named 'positve'; did you mean positive\?$"):
-        run_checks(unreachable, settings, select=["positve"])
+        run_checks(db, settings, select=["positve"])
     with pytest.raises(ConfigError, match=r"^--threads 0: use 1 or more$"):
-        run_checks(unreachable, settings, threads=0)
+        run_checks(db, settings, threads=0)
     (project / "checks" / "broken.sql").write_text("-- weir: severity=fatal\nSELECT 1\n")
     with pytest.raises(ProjectFileError, match=r"^checks/broken\.sql:1: severity 'fatal' is not error or warn"):
-        run_checks(unreachable, settings)
+        run_checks(db, Project.load(project))
+    assert db.execute("SELECT to_regnamespace('weir')").fetchone() == (None,)
 
 
 def test_concurrent_first_runs_both_create_the_history_once(project: Path, dsn: str, db: psycopg.Connection) -> None:
     settings = checks_project(project, {"a": "SELECT 1 WHERE false"})
+
+    def check_once(_: int) -> CheckReport:
+        with connect(dsn, "weir check") as conn:
+            return run_checks(conn, settings)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        reports = list(pool.map(lambda _: run_checks(dsn, settings), range(4)))
+        reports = list(pool.map(check_once, range(4)))
     assert [report.exit_code for report in reports] == [0, 0, 0, 0]
     assert db.execute("SELECT count(*) FROM weir.check_result").fetchone()[0] == 4
 
@@ -349,8 +356,8 @@ def test_a_role_that_cannot_create_the_history_gets_a_check_error(
     db.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM PUBLIC").format(sql.Identifier(db.info.dbname)))
     try:
         settings = checks_project(project, {"a": "SELECT 1 WHERE false"})
-        with pytest.raises(CheckError) as raised:
-            run_checks(f"{dsn} user={role}", settings)
+        with connect(f"{dsn} user={role}") as conn, pytest.raises(CheckError) as raised:
+            run_checks(conn, settings)
         message = str(raised.value)
         assert message.startswith("cannot ") and "permission denied" in message and "grant" in message
         assert raised.value.exit_code == 2
@@ -359,7 +366,7 @@ def test_a_role_that_cannot_create_the_history_gets_a_check_error(
         db.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-def test_a_check_whose_connection_dies_is_an_error_and_the_run_goes_on(project: Path, dsn: str) -> None:
+def test_a_check_whose_connection_dies_is_an_error_and_the_run_goes_on(project: Path, db: psycopg.Connection) -> None:
     settings = checks_project(
         project,
         {
@@ -368,7 +375,7 @@ def test_a_check_whose_connection_dies_is_an_error_and_the_run_goes_on(project: 
             "b_after": "SELECT 1 AS x",
         },
     )
-    report = run_checks(dsn, settings, threads=1)
+    report = run_checks(db, settings, threads=1)
     results = by_name(report)
     assert results["a_dies"].status == "error"
     assert results["a_dies"].error.startswith("checks/a_dies.sql:1: ")

@@ -1,4 +1,4 @@
--- Weir's history of gates: checks run inside a model's build transaction (runner/gates.py).
+-- Weir's history of gates: checks run inside a model's build transaction (runner/checks/gates.py).
 -- Created on first use, idempotent; only ever appended to. A gate that passed, warned or
 -- quarantined rows is recorded in the model's transaction, so it commits with the data;
 -- a failed gate is recorded after its model's transaction rolled back.
