@@ -494,9 +494,7 @@ def _sql_error(check: Check, exc: Exception, prefix: str) -> str:
 
 
 def _keys(model: Model) -> list[str]:
-    from runner.project.models import key_columns
-
-    return key_columns(model, "unique_key")
+    return list(model.unique_key)
 
 
 def _typed_columns(conn: psycopg.Connection, schema: str, name: str) -> list[tuple[str, str]]:

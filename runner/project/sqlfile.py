@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.errors import ProjectFileError
 
@@ -153,7 +154,7 @@ def split_statements(text: str, shown: str) -> list[Statement]:
     return statements
 
 
-def parse_json(text: str) -> tuple[list[dict], Callable[[int], int]]:
+def parse_json(text: str) -> tuple[list[dict[str, Any]], Callable[[int], int]]:
     """Parse `text` with PostgreSQL's parser; return its raw statements and a map from byte to character offsets.
 
     The tree comes back as JSON, ten times faster to load than pglast's Python node
@@ -182,7 +183,7 @@ def char_offset_in(text: str, byte_offset: int) -> int:
     return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
-def json_node(value: dict) -> tuple[str | None, dict]:
+def json_node(value: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """Return (node type, fields) of a JSON parse tree object, or (None, value) for an unwrapped struct."""
     if len(value) == 1:
         (key, fields), = value.items()
@@ -191,7 +192,7 @@ def json_node(value: dict) -> tuple[str | None, dict]:
     return None, value
 
 
-def json_nodes(value: object) -> Iterator[tuple[str, dict]]:
+def json_nodes(value: object) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield every node of a JSON parse tree below `value` as (node type, fields), depth first."""
     if isinstance(value, list):
         for item in value:
@@ -208,7 +209,7 @@ _NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSyste
                          "DropTableSpaceStmt"}
 
 
-def _needs_autocommit(kind: str, node: dict) -> bool:
+def _needs_autocommit(kind: str, node: dict[str, Any]) -> bool:
     if kind in _NEVER_IN_TRANSACTION:
         return True
     if kind in ("IndexStmt", "DropStmt"):
@@ -235,7 +236,7 @@ class OneSelect:
     sql: str  # without header comments or trailing semicolon
     line: int
     offset: int  # character offset of `sql` in the file
-    node: dict  # the SelectStmt's fields in pglast's JSON parse tree (see parse_json)
+    node: dict[str, Any]  # the SelectStmt's fields in pglast's JSON parse tree (see parse_json)
     char_offset: Callable[[int], int]  # a byte offset in the tree -> a character offset in the file
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from runner.db.statements import derived_name, execute  # noqa: F401  (re-exported to the builders)
-from runner.project.models import column_name, key_columns  # noqa: F401  (re-exported to the builders)
 from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.errors import ModelFailed
 
@@ -112,10 +111,7 @@ def columns_of(conn: psycopg.Connection, relation: sql.Composable) -> list[str]:
 
 def index_columns(model: Model) -> list[list[str]]:
     """Return the column lists of the `indexes` directive, one per index: "updated_at; customer_id valid_from"."""
-    return [
-        [column_name(token) for token in part.split()] for part in (model.option("indexes") or "").split(";")
-        if part.strip()
-    ]
+    return [list(columns) for columns in model.indexes]
 
 
 def create_indexes(conn: psycopg.Connection, model: Model, table: str, only_missing: bool = False) -> list[str]:

@@ -31,7 +31,6 @@ from runner.build.materialize.common import (
     add_missing_indexes,
     analyze,
     check_keys,
-    column_name,
     columns_of,
     create_indexes,
     derived_name,
@@ -39,7 +38,6 @@ from runner.build.materialize.common import (
     execute,
     failure_message,
     find_relation,
-    key_columns,
     require_columns,
     run_select,
 )
@@ -49,8 +47,6 @@ if TYPE_CHECKING:
     import psycopg
 
     from runner.project.models import Model
-
-_TRUE = ("true", "yes", "on", "1")
 
 _UPSERT = """
 WITH upserted AS (
@@ -65,8 +61,8 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 def build_incremental(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
     """Build an incremental model: from scratch when needed, else upsert the batch past the watermark."""
-    keys = key_columns(model, "unique_key")
-    watermark = column_name(model.option("watermark") or "")
+    keys = list(model.unique_key)
+    watermark = model.watermark or ""
     rebuild, note = _rebuild_reason(conn, model, full_refresh, previous)
     if rebuild:
         return _from_scratch(conn, model, keys, watermark, note)
@@ -106,7 +102,7 @@ def _rebuild_reason(
     if full_refresh:
         return True, "full refresh"
     if previous.checksum != model.checksum:
-        if (model.option("full_refresh_on_change") or "true").lower() in _TRUE:
+        if model.full_refresh_on_change:
             return True, "SQL changed: rebuilt from scratch"
         return False, "SQL changed: new logic applied to new rows only (full_refresh_on_change=false)"
     return False, ""

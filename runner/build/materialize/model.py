@@ -130,14 +130,14 @@ def _build_view(conn: psycopg.Connection, model: Model, full_refresh: bool, prev
 def _build_table(conn: psycopg.Connection, model: Model, full_refresh: bool, previous: Previous | None) -> Built:
     from psycopg import sql
 
-    from runner.build.materialize.common import analyze, create_indexes, key_columns, run_select
+    from runner.build.materialize.common import analyze, create_indexes, run_select
     from runner.build.materialize.incremental import add_primary_key
     from runner.build.materialize.swap import new_name, swap_in
 
     rebuilt, note = _is_rebuild(model, full_refresh, previous)
     built = new_name(model)
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
-    keys = key_columns(model, "unique_key")
+    keys = list(model.unique_key)
     if keys:
         add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
@@ -220,7 +220,7 @@ def _record(model: Model, built: Built, run_id: int | None) -> sql.Composed:
         checksum=sql.Literal(model.checksum),
         run_id=sql.Literal(run_id),
         watermark=sql.SQL("({})::timestamptz").format(built.watermark) if built.watermark else sql.SQL("NULL"),
-        lookback=sql.Literal(model.option("lookback") if model.kind == "incremental" else None),
+        lookback=sql.Literal(model.lookback),
         inserted=sql.Literal(result.inserted),
         updated=sql.Literal(result.updated),
         deleted=sql.Literal(result.deleted),

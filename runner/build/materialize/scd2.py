@@ -38,14 +38,12 @@ from runner.build.materialize.common import (
     add_missing_indexes,
     analyze,
     check_keys,
-    column_name,
     columns_of,
     create_indexes,
     derived_name,
     directive_line,
     execute,
     find_relation,
-    key_columns,
     refuse_columns,
     require_columns,
     run_select,
@@ -116,10 +114,10 @@ def build_scd2(conn: psycopg.Connection, model: Model, full_refresh: bool, previ
     """Bring the model's history up to date with its SELECT; return versions opened and closed."""
     from psycopg import sql
 
-    keys = key_columns(model, "natural_key")
-    updated_at = column_name(model.option("updated_at")) if model.option("updated_at") else None
-    check_cols = key_columns(model, "check_cols")
-    surrogate = column_name(model.option("surrogate_key") or f"{model.name}_key")
+    keys = list(model.natural_key)
+    updated_at = model.updated_at
+    check_cols = list(model.check_cols)
+    surrogate = model.surrogate_key or f"{model.name}_key"
     source = sql.Identifier("pg_temp", "weir_source")
 
     execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_source, pg_temp.weir_delta")
@@ -199,7 +197,7 @@ def _apply(
     execute(conn, sql.SQL(_DELTA).format(
         current_match=match("c", "s"), changed=changed, first_key=sql.Identifier(keys[0]), **names
     ))
-    close_deleted = (model.option("on_delete") or "close").lower() == "close"
+    close_deleted = model.on_delete == "close"
     updated, deleted = execute(conn, sql.SQL(_CLOSE).format(
         closed_at=closed_at, close_deleted=sql.Literal(close_deleted), **names
     )).fetchone()
