@@ -13,7 +13,6 @@ A check that cannot run (bad SQL, a missing table, a timeout, an attempt to writ
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,10 +29,7 @@ if TYPE_CHECKING:
     from runner.project.settings import Settings
 
 STATUSES = ("pass", "warn", "fail", "error")
-DEFAULT_CHECK_TIMEOUT = "5min"
 LATEST_HEADERS = ("check", "status", "violations", "seconds", "run", "finished at")
-
-_DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -116,17 +112,6 @@ class LatestResult:
         return (self.check, self.status, self.violations, self.seconds, self.run_id, self.finished_at)
 
 
-def check_timeout(settings: Settings) -> str:
-    """Return `[weir] check_timeout` (default 5min), the statement_timeout of every check."""
-    value = settings.options.get("check_timeout", DEFAULT_CHECK_TIMEOUT)
-    if not _DURATION.match(value):
-        raise ConfigError(
-            f"{settings.root / 'setup.cfg'}: [weir] check_timeout = {value!r} is not a duration;"
-            " use a number with a unit, e.g. 30s, 500ms or 5min"
-        )
-    return value.replace(" ", "")
-
-
 def run_checks(
     conninfo: str,
     settings: Settings,
@@ -150,7 +135,7 @@ def run_checks(
     if threads < 1:
         raise ConfigError(f"--threads {threads}: use 1 or more")
     selectors = tuple(select) if not isinstance(select, str) else (select,)
-    timeout = check_timeout(settings)
+    timeout = settings.check_timeout
     checks = select_checks(read_checks(settings.checks_dir, settings.root), selectors)
     conn = connect(conninfo, "weir check")
     try:

@@ -181,9 +181,8 @@ def test_a_slow_check_is_cancelled_at_check_timeout(project: Path, dsn: str) -> 
 
 
 def test_check_timeout_must_be_a_duration(project: Path, dsn: str) -> None:
-    settings = checks_project(project, {"a": "SELECT 1"}, check_timeout="soon")
     with pytest.raises(ConfigError, match=r"\[weir\] check_timeout = 'soon' is not a duration; use a number"):
-        run_checks(dsn, settings)
+        run_checks(dsn, checks_project(project, {"a": "SELECT 1"}, check_timeout="soon"))  # refused when read
 
 
 def test_only_show_rows_are_fetched_and_the_count_is_complete(project: Path, dsn: str) -> None:
