@@ -89,7 +89,7 @@ def parsed_select(text: str, display: str, cache: ParseCache) -> tuple[str, int,
 
 def extract(sql: str, display: str, sql_line: int) -> Found:
     """Find the relations a SELECT reads (CTE names excluded, scope by scope) and its clock calls."""
-    from pglast import parser  # imported on a cache miss only: it costs more than reading the cache
+    from pglast import parser  # see runner.project.sqlfile.split_statements
 
     def line(offset: int) -> int:
         return sql_line + sql.count("\n", 0, max(offset, 0))
@@ -115,7 +115,7 @@ def extract(sql: str, display: str, sql_line: int) -> Found:
 
 def _call_span(sql: str, start: int, named: str) -> tuple[int, int, str]:
     """Return (start, end after its closing parenthesis, argument) of the function call at `start`."""
-    from pglast import parser  # see extract
+    from pglast import parser  # see runner.project.sqlfile.split_statements
 
     depth = 0
     for token in parser.scan(sql):

@@ -1,4 +1,4 @@
-"""Find the Weir project and read its `[weir]` section of setup.cfg."""
+"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings."""
 
 from __future__ import annotations
 
