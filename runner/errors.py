@@ -70,7 +70,7 @@ class ModelFailed(WeirError):
 class GateFailed(ModelFailed):
     """A gate of a model failed or could not run; the model's transaction was rolled back."""
 
-    def __init__(self, message: str, results: tuple = ()) -> None:
+    def __init__(self, message: str, results: tuple[object, ...] = ()) -> None:
         super().__init__(message)
         self.results = tuple(results)  # the GateResult of every gate that ran
 

@@ -32,15 +32,13 @@ import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+from runner.build.graph import ModelGraph
 from runner.errors import ConfigError, ProjectFileError
+from runner.project import Migration, Project
 
-if TYPE_CHECKING:
-    from runner.project.migrations import Migration
-    from runner.project.settings import Settings
-
-# Weir sets both around every migration (runner/execute.py).
+# Weir sets both around every migration (runner/db/execute.py).
 ALWAYS_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
 RULES_URL = "https://squawkhq.com/docs/rules"
 
@@ -71,83 +69,66 @@ class LintReport:
     squawked: int = 0  # forward migrations squawk read
 
 
-def lint(settings: Settings, paths: Iterable[Path] = ()) -> LintReport:
-    """Lint the project in `settings`; with `paths`, squawk reads only the forward migrations among them.
+def lint(project: Project, paths: Iterable[Path] = ()) -> LintReport:
+    """Lint `project`; with `paths`, squawk reads only the forward migrations among them.
 
     Raises ConfigError when squawk is missing or rejects the [weir] squawk_* settings.
     """
     report = LintReport()
-    migrations = _read_project(settings, report)
+    migrations = _read_project(project, report)
     chosen = {path.resolve() for path in paths}
-    start_after = _start_after(settings)
     to_squawk = [
         migration for migration in migrations
-        if migration.number > start_after and (not chosen or migration.forward.path.resolve() in chosen)
+        if migration.number > project.settings.squawk_start_after
+        and (not chosen or migration.forward.path.resolve() in chosen)
     ]
     report.squawked = len(to_squawk)
     for transactional in (True, False):
         files = [migration for migration in to_squawk if migration.transactional == transactional]
         if files:
             shown = {str(migration.forward.path): migration.display for migration in files}
-            report.findings += _squawk(settings, list(shown), transactional, shown)
+            report.findings += _squawk(project, list(shown), transactional, shown)
     report.findings.sort(key=lambda finding: (finding.path, finding.line, finding.column, finding.rule))
     return report
 
 
-def _read_project(settings: Settings, report: LintReport) -> list[Migration]:
+def _read_project(project: Project, report: LintReport) -> list[Migration]:
     """Read migrations, models and checks as the commands do; note the first error of each kind."""
-    from runner.build.graph import ModelGraph
-    from runner.project.checks import read_checks
-    from runner.project.gates import gates_of
-    from runner.project.migrations import read_migrations
-    from runner.project.models import read_models
-
     migrations: list[Migration] = []
-    if settings.migrations_dir.is_dir():
+    if project.settings.migrations_dir.is_dir():
         try:
-            migrations = read_migrations(settings.migrations_dir, settings.root)
+            migrations = project.migrations
         except ProjectFileError as exc:
             report.errors.append(str(exc))
         report.counts["migrations"] = len(migrations)
+    models_read = False
     try:
-        graph = ModelGraph(read_models(settings.models_dir, settings.root))
-        report.counts["models"] = len(graph.models)
+        report.counts["models"] = len(ModelGraph(project.models).models)  # the graph refuses a cycle
+        models_read = True
     except ProjectFileError as exc:
         report.errors.append(str(exc))
-        graph = None
     try:
-        checks = read_checks(settings.checks_dir, settings.root)
-        report.counts["checks"] = len(checks)
-        if graph is not None:  # a gate must name a model and read only it
-            gates_of(checks, graph.models.values())
+        report.counts["checks"] = len(project.checks)
+        if models_read:  # a gate must name a model and read only it
+            project.gates  # noqa: B018  (reading the gates validates them)
     except ProjectFileError as exc:
         report.errors.append(str(exc))
     return migrations
 
 
-def _start_after(settings: Settings) -> int:
-    value = settings.options.get("squawk_start_after", "0").strip() or "0"
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(
-            f"{settings.root / 'setup.cfg'}: [weir] squawk_start_after = {value!r} is not a migration number"
-        ) from None
-
-
-def _squawk(settings: Settings, files: list[str], transactional: bool, shown: dict[str, str]) -> list[Finding]:
-    excluded = [*ALWAYS_EXCLUDED, *_split(settings.options.get("squawk_exclude", ""))]
+def _squawk(project: Project, files: list[str], transactional: bool, shown: dict[str, str]) -> list[Finding]:
+    settings = project.settings
+    excluded = [*ALWAYS_EXCLUDED, *settings.squawk_exclude]
     command = [_squawk_binary(), "--reporter", "json", "--exclude", ",".join(excluded)]
     if transactional:
         command.append("--assume-in-transaction")
-    pg_version = settings.options.get("squawk_pg_version", "").strip()
-    if pg_version:
-        command += ["--pg-version", pg_version]
+    if settings.squawk_pg_version:
+        command += ["--pg-version", settings.squawk_pg_version]
     # stdin is not a terminal either way; squawk reads the files named, never stdin, when given some.
     done = subprocess.run([*command, *files], cwd=settings.root, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, check=False)
     try:
-        found = json.loads(done.stdout)
+        found: list[dict[str, Any]] = json.loads(done.stdout)
     except json.JSONDecodeError:
         said = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()[0]
         raise ConfigError(
@@ -174,7 +155,3 @@ def _squawk_binary() -> str:
     if found is None:
         raise ConfigError("squawk is not installed: pip install squawk-cli (Weir's setup installs it)")
     return found
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]

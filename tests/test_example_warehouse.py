@@ -12,7 +12,6 @@ from runner.build.run import build
 from runner.db.connection import connect
 from runner.migrate import migrate
 from runner.project import Project
-from runner.project.settings import load_settings
 from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -144,7 +144,7 @@ def full_refresh_for(model: Model, full_refresh: bool, seen: Seen) -> tuple[bool
     # scd2 is not: a rebuild would throw away history; its versions follow the change.
     if model.kind != "incremental" or not seen.stored:
         return False, ""
-    if (model.option("full_refresh_on_change", "true") or "true").lower() in ("false", "no", "off", "0"):
+    if not model.full_refresh_on_change:
         return False, ""
     before = seen.stored.get("models", {})
     rebuilt = sorted(

@@ -8,13 +8,12 @@ from runner.checks.gates import GateResult, prepare_gates, record_gate_results, 
 from runner.checks.quarantine import rejected_table
 from runner.checks.report import render_json, render_text, write_junit
 from runner.checks.results import CheckReport, CheckResult
-from runner.checks.run import check_timeout, checks_to_run, run_checks
+from runner.checks.run import checks_to_run, run_checks
 
 __all__ = [
     "CheckReport",
     "CheckResult",
     "GateResult",
-    "check_timeout",
     "checks_to_run",
     "prepare_gates",
     "record_gate_results",

@@ -31,7 +31,6 @@ from runner.checks.query import CheckQueryFailed, count_violations, sample_viola
 from runner.db.errors import hint_of, primary_message
 from runner.errors import GateFailed
 from runner.project import Check, Model
-from runner.project.models import key_columns
 from runner.state.gates import ensure_gate_state, record_gates
 
 _ROWS_IN_MESSAGE = 3
@@ -110,7 +109,7 @@ def run_gates(
     if not gates:
         return built
     results: list[GateResult] = []
-    keys = key_columns(model, "unique_key")
+    keys = list(model.unique_key)
     rebuilt = model.kind == "table" or built.rebuilt
     notes: list[str] = []
     rejected: sql.Identifier | None = None

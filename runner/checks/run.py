@@ -13,7 +13,6 @@ A check that cannot run (bad SQL, a missing table, a timeout, an attempt to writ
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,7 +29,7 @@ from runner.db.connection import conninfo_of
 from runner.db.errors import hint_of, primary_message
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, ConnectionFailed
-from runner.project import Check, Project, Settings
+from runner.project import Check, Project
 from runner.project.checks import select_checks
 from runner.state.checks import (
     ensure_check_state,
@@ -40,31 +39,15 @@ from runner.state.checks import (
     start_check_run,
 )
 
-DEFAULT_CHECK_TIMEOUT = "5min"
-
-_DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
-
-
-def check_timeout(settings: Settings) -> str:
-    """Return `[weir] check_timeout` (default 5min), the statement_timeout of every check."""
-    value = settings.options.get("check_timeout", DEFAULT_CHECK_TIMEOUT)
-    if not _DURATION.match(value):
-        raise ConfigError(
-            f"{settings.root / 'setup.cfg'}: [weir] check_timeout = {value!r} is not a duration;"
-            " use a number with a unit, e.g. 30s, 500ms or 5min"
-        )
-    return value.replace(" ", "")
-
 
 def checks_to_run(project: Project, select: Iterable[str] = (), threads: int = 1) -> list[Check]:
     """Return the checks `select` names (all by default), sorted by name, without touching a database.
 
     Raises ProjectFileError for a malformed check file, ConfigError for a selector naming
-    nothing, a thread count below 1 or a check_timeout that is not a duration.
+    nothing or a thread count below 1.
     """
     if threads < 1:
         raise ConfigError(f"--threads {threads}: use 1 or more")
-    check_timeout(project.settings)
     return select_checks(project.checks, _selectors(select))
 
 
@@ -87,7 +70,7 @@ def run_checks(
     started = time.perf_counter()
     selectors = _selectors(select)
     checks = checks_to_run(project, selectors, threads)
-    timeout = check_timeout(project.settings)
+    timeout = project.settings.check_timeout
     if not conn.autocommit:
         raise ValueError("run_checks records results as they arrive: pass a connection in autocommit")
     install_library(conn)

@@ -23,9 +23,10 @@ def lint(ctx, paths, project):
     """
     from runner.lint import RULES_URL
     from runner.lint import lint as lint_project
+    from runner.project import Project
 
     settings = settings_for(ctx, project, False)
-    report = lint_project(settings, paths)
+    report = lint_project(Project(settings), paths)
     for line in [*report.errors, *map(str, report.findings)]:
         click.echo(line)
     read = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())

@@ -13,13 +13,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import Any
 
 from runner.errors import ConfigError, ProjectFileError
+from runner.project.parse_cache import ParseCache
 from runner.project.sqlfile import Directive, SelectRules, checksum, json_nodes, line_at, one_select, parse_header
-
-if TYPE_CHECKING:
-    from runner.project.parse_cache import ParseCache
 
 DIRECTIVES = frozenset({"severity", "warn_if", "error_if", "tags", "description", "show", "gate", "quarantine"})
 SEVERITIES = ("error", "warn")
@@ -102,8 +100,6 @@ def read_checks(checks_dir: Path, root: Path) -> list[Check]:
     """
     if not checks_dir.is_dir():
         return []
-    from runner.project.parse_cache import ParseCache
-
     cache = ParseCache.open(root)
     checks = []
     for path in sorted(checks_dir.rglob("*.sql")):
@@ -258,7 +254,7 @@ def _display(path: Path, root: Path) -> str:
 # Header directives
 
 
-def _validate_directives(directives: dict[str, Directive], display: str) -> dict:
+def _validate_directives(directives: dict[str, Directive], display: str) -> dict[str, Any]:
     """Check each directive's value; return the Check fields they set."""
 
     def fail(directive: Directive, message: str) -> ProjectFileError:
@@ -365,7 +361,7 @@ def _the_select(text: str, display: str) -> tuple[str, int]:
     return select.sql, select.line
 
 
-def _writes(select: dict) -> tuple[str, int] | None:
+def _writes(select: dict[str, Any]) -> tuple[str, int] | None:
     """Return why a SELECT would write or lock (message, byte offset or -1), or None: a check only reads."""
     for kind, node in json_nodes({"SelectStmt": select}):
         if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:

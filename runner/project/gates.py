@@ -3,19 +3,21 @@
 A check file declaring `-- weir: gate=marts.fact_order_items` is a gate of that model. A gate
 may read only its model (found with pglast: FROM clauses, typed NULLs, regclass literals and
 the relation arguments of the weir.* check functions), and may quarantine only a table or
-incremental model. runner/gates.py runs them inside the model's build transaction.
+incremental model. runner/checks/gates.py runs them inside the model's build transaction.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import ProjectFileError
+from runner.project.checks import Check, read_checks
+from runner.project.model_select import found_in
+from runner.project.sqlfile import json_nodes, parse_json
 
 if TYPE_CHECKING:
-    from runner.project.checks import Check
     from runner.project.models import Model
     from runner.project.settings import Settings
 
@@ -36,12 +38,10 @@ _RELATION_TEXT = re.compile(rf"^\s*(?:({_NAME})\s*\.\s*)?({_NAME})\s*$")
 def read_gates(settings: Settings, models: Iterable[Model]) -> dict[str, tuple[Check, ...]]:
     """Return the gates of each model ("schema.name" -> checks), quarantine gates first, then by name.
 
-    Reads every check file (runner.check_files.read_checks) and raises ProjectFileError
+    Reads every check file (runner.project.checks.read_checks) and raises ProjectFileError
     (`path:line: message`) when a gate names no model, reads anything but its model, or asks
     for quarantine on a model that cannot give rows up (a view, an scd2 history).
     """
-    from runner.project.checks import read_checks
-
     return gates_of(read_checks(settings.checks_dir, settings.root), models)
 
 
@@ -110,12 +110,9 @@ def gate_inputs(check: Check) -> list[tuple[str | None, str, int, bool]]:
     (NULL::marts.x), regclass literals ('marts.x'::regclass) and the relation arguments of
     the weir.* check functions.
     """
-    from runner.project.models import _found
-    from runner.project.sqlfile import parse_json
-
     found: list[tuple[str | None, str, int, bool]] = [
         (reference.schema, reference.name, reference.location, False)
-        for reference in _found(check.sql, check.display, check.sql_line).references
+        for reference in found_in(check.sql, check.display, check.sql_line).references
     ]
     statements, char_offset = parse_json(check.sql)
     for schema, name, location, maybe_type in _named_relations(statements[0]["stmt"]):
@@ -131,10 +128,8 @@ def gate_tokens(gates: Sequence[Check]) -> dict[str, dict[str, str]]:
     return {"gates": {check.name: check.checksum for check in gates}} if gates else {}
 
 
-def _named_relations(tree: dict) -> list[tuple[str | None, str, int, bool]]:
+def _named_relations(tree: dict[str, Any]) -> list[tuple[str | None, str, int, bool]]:
     """Return the relations named outside FROM in a JSON parse tree, with byte offsets (see gate_inputs)."""
-    from runner.project.sqlfile import json_nodes
-
     found: list[tuple[str | None, str, int, bool]] = []
     for kind, node in json_nodes(tree):
         if kind == "TypeCast" and "A_Const" in node["arg"]:

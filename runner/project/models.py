@@ -1,37 +1,29 @@
 """Model files: `models/<schema>/<name>.sql`, one SELECT each, with a `-- weir:` header.
 
 Reading a model checks everything that can be checked without a database: the header,
-that the file is exactly one SELECT, and which relations the SELECT reads (found with
-PostgreSQL's own parser, pglast), so a bad file fails before anything runs.
+whose directives become the Model's typed fields, that the file is exactly one SELECT, and
+which relations the SELECT reads (runner.project.model_select), so a bad file fails before
+anything runs.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from runner.errors import ProjectFileError
-from runner.project.sqlfile import (
-    Directive,
-    SelectRules,
-    checksum,
-    error_offset,
-    json_node,
-    one_select,
-    parse_error_text,
-    parse_header,
-    parse_json,
-)
+from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
+from runner.project.parse_cache import ParseCache
+from runner.project.sqlfile import Directive, checksum, parse_header
 
-if TYPE_CHECKING:
-    from runner.project.parse_cache import ParseCache
+KINDS = ("view", "table", "incremental", "scd2")
 
 
 @dataclass(frozen=True)
 class Model:
-    """One model: the relation `schema.name` built from the SELECT in its file."""
+    """One model: the relation `schema.name` built from the SELECT in its file, as its header says."""
 
     schema: str  # from models/<schema>/<name>.sql
     name: str
@@ -39,22 +31,88 @@ class Model:
     display: str  # path relative to the project root, for messages
     sql: str  # the SELECT, exactly as in the file minus the trailing semicolon and header
     sql_line: int  # line in the file where the SELECT starts (to map PostgreSQL error positions)
-    kind: str  # "view" | "table" | "incremental" | "scd2"
-    directives: dict[str, Directive]  # raw header directives
+    checksum: str  # runner.project.sqlfile.checksum of the file text
+    relations: frozenset[tuple[str, str]]  # every relation the SELECT reads, schema-qualified, CTEs excluded
+    directives: dict[str, Directive]  # the header as written: the line of each directive, for messages
+    # The header's directives, validated; columns as PostgreSQL names them (see column_name).
+    kind: str  # one of KINDS
     tags: frozenset[str]
     description: str | None
-    relations: frozenset[tuple[str, str]]  # every relation the SELECT reads, schema-qualified, CTEs excluded
-    checksum: str  # runner.sqlfile.checksum of the file text
+    unique_key: tuple[str, ...]  # table, incremental: the primary key; () when not set
+    indexes: tuple[tuple[str, ...], ...]  # table, incremental, scd2: the columns of each index
+    watermark: str | None  # incremental: rows past its highest value are the next batch
+    lookback: str | None  # incremental: a PostgreSQL interval, as written, to re-read behind the watermark
+    full_refresh_on_change: bool  # incremental, scd2: rebuild from scratch when the SQL changes
+    natural_key: tuple[str, ...]  # scd2: what identifies one entity across versions
+    updated_at: str | None  # scd2: a new value opens a new version (or check_cols)
+    check_cols: tuple[str, ...]  # scd2: a change in any of them opens a new version (or updated_at)
+    on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
+    surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
 
     @property
     def qualified(self) -> str:
         """Return "schema.name"."""
         return f"{self.schema}.{self.name}"
 
-    def option(self, key: str, default: str | None = None) -> str | None:
-        """Return the value of header directive `key`, or `default` when it is not set."""
-        directive = self.directives.get(key)
-        return directive.value if directive is not None else default
+    @classmethod
+    def from_header(
+        cls,
+        directives: dict[str, Directive],
+        *,
+        schema: str,
+        name: str,
+        path: Path,
+        display: str,
+        sql: str,
+        sql_line: int,
+        checksum: str,
+        relations: frozenset[tuple[str, str]] = frozenset(),
+    ) -> Model:
+        """Return the model whose file has these header directives and this SELECT.
+
+        Raises ProjectFileError (`display:line: message; what to do`) for a directive that is
+        malformed or does not fit the model's kind, or a kind missing one it needs.
+        """
+        kind = _validate_directives(directives, display)
+
+        def value(key: str) -> str | None:
+            directive = directives.get(key)
+            return directive.value if directive is not None else None
+
+        def columns(key: str) -> tuple[str, ...]:
+            return tuple(column_name(token) for token in (value(key) or "").split())
+
+        def column(key: str) -> str | None:
+            written = value(key)
+            return column_name(written.strip()) if written is not None else None
+
+        return cls(
+            schema=schema,
+            name=name,
+            path=path,
+            display=display,
+            sql=sql,
+            sql_line=sql_line,
+            checksum=checksum,
+            relations=relations,
+            directives=directives,
+            kind=kind,
+            tags=frozenset((value("tags") or "").split()),
+            description=value("description"),
+            unique_key=columns("unique_key"),
+            indexes=tuple(
+                tuple(column_name(token) for token in part.split())
+                for part in (value("indexes") or "").split(";") if part.strip()
+            ),
+            watermark=column("watermark"),
+            lookback=value("lookback"),
+            full_refresh_on_change=_BOOLEAN[(value("full_refresh_on_change") or "true").strip().lower()],
+            natural_key=columns("natural_key"),
+            updated_at=column("updated_at"),
+            check_cols=columns("check_cols"),
+            on_delete=(value("on_delete") or "close").strip().lower(),
+            surrogate_key=column("surrogate_key"),
+        )
 
 
 def column_name(token: str) -> str:
@@ -63,13 +121,6 @@ def column_name(token: str) -> str:
         return token[1:-1].replace('""', '"')
     return token.lower()
 
-
-def key_columns(model: Model, directive: str) -> list[str]:
-    """Return the columns a header directive lists (unique_key, natural_key, check_cols), or []."""
-    return [column_name(token) for token in (model.option(directive) or "").split()]
-
-
-KINDS = ("view", "table", "incremental", "scd2")
 
 # Which directives each kind accepts; tags and description go with every kind.
 _COMMON = {"kind", "tags", "description"}
@@ -80,7 +131,7 @@ _BY_KIND = {
     "scd2": _COMMON
     | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes"},
 }
-DIRECTIVES = frozenset().union(*_BY_KIND.values())
+DIRECTIVES: frozenset[str] = frozenset().union(*_BY_KIND.values())
 
 # Names PostgreSQL does not fold: what a file name must be so `FROM marts.x` finds the model.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -96,11 +147,6 @@ _INTERVAL = re.compile(
 _BOOLEAN = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _RESERVED_SCHEMAS = ("weir", "information_schema")
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1; longer names are silently truncated
-_CLOCK_FUNCTIONS = frozenset(
-    {"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "random",
-     "random_normal", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "nextval", "txid_current"}
-)
-_CLOCK_SQL_VALUES = frozenset({"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "LOCALTIME", "LOCALTIMESTAMP"})
 
 
 def read_models(models_dir: Path, root: Path) -> list[Model]:
@@ -109,10 +155,8 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
     Raises ProjectFileError (`path:line: message; what to do`) for the first bad file, and
     for two files that build the same relation. A missing `models_dir` has no models.
     """
-    from runner.project.parse_cache import ParseCache
-
     cache = ParseCache.open(root)
-    parsed: list[tuple[Model, list[_Reference]]] = []
+    parsed: list[tuple[Model, list[Reference]]] = []
     built_by: dict[tuple[str, str], Model] = {}
     for path in _model_paths(models_dir, root):
         model, references = _read_model(path, _display(path, root), cache)
@@ -125,22 +169,22 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
         built_by[(model.schema, model.name)] = model
         parsed.append((model, references))
     cache.save()
-    by_name: dict[str, list[Model]] = {}
+    by_name: dict[str, list[tuple[str, str]]] = {}
     for model, _ in parsed:
-        by_name.setdefault(model.name, []).append(model)
+        by_name.setdefault(model.name, []).append((model.schema, model.name))
     models = []
     for model, references in parsed:
-        relations = frozenset(_resolve(reference, by_name) for reference in references)
+        relations = frozenset(resolve(reference, by_name) for reference in references)
         models.append(replace(model, relations=relations))
     return sorted(models, key=lambda model: (model.schema, model.name))
 
 
 def relation_lines(model: Model) -> dict[tuple[str, str], int]:
     """Return the file line of the first reference to each relation `model` reads."""
-    references = _extract(model.sql, model.display, model.sql_line).references
+    references = found_in(model.sql, model.display, model.sql_line).references
     lines: dict[tuple[str, str], int] = {}
     for reference in references:
-        qualified = _match_relation(reference, model.relations)
+        qualified = match_relation(reference, model.relations)
         line = model.sql_line + model.sql.count("\n", 0, max(reference.location, 0))
         lines.setdefault(qualified, line)
     return lines
@@ -148,7 +192,7 @@ def relation_lines(model: Model) -> dict[tuple[str, str], int]:
 
 def clock_calls(model: Model) -> list[str]:
     """Return the functions in `model`'s SELECT whose result changes between runs (now(), random(), ...)."""
-    return sorted(_found(model.sql, model.display, model.sql_line).clock)
+    return sorted(found_in(model.sql, model.display, model.sql_line).clock)
 
 
 def with_since(model: Model, since: str) -> str:
@@ -159,9 +203,9 @@ def with_since(model: Model, since: str) -> str:
     `weir.since(...) = '-infinity'` before running anything. A call that spans lines is padded
     with the newlines it had, so PostgreSQL's error positions still map to the file's lines.
     """
-    text, parts, position = model.sql, [], 0
+    text, parts, position = model.sql, list[str](), 0
     literal = "'" + since.replace("'", "''") + "'::timestamptz"
-    for start, end, named in _found(model.sql, model.display, model.sql_line).since_calls:
+    for start, end, named in found_in(model.sql, model.display, model.sql_line).since_calls:
         if named != model.qualified:
             continue
         parts += [text[position:start], literal, "\n" * text.count("\n", start, end)]
@@ -171,17 +215,7 @@ def with_since(model: Model, since: str) -> str:
 
 def function_calls(model: Model) -> list[tuple[str, str]]:
     """Return every function `model`'s SELECT calls as (schema, name); schema "" when unqualified."""
-    return sorted(_found(model.sql, model.display, model.sql_line).functions)
-
-
-_FOUND: dict[tuple[str, str, int], _Found] = {}  # what _extract found, by (sql, display, sql_line)
-
-
-def _found(sql: str, display: str, sql_line: int) -> _Found:
-    key = (sql, display, sql_line)
-    if key not in _FOUND:
-        _FOUND[key] = _extract(sql, display, sql_line)
-    return _FOUND[key]
+    return sorted(found_in(model.sql, model.display, model.sql_line).functions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +248,7 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, list[_Reference]]:
+def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, list[Reference]]:
     schema, name = path.parent.name, path.stem
     for what, identifier in (("schema directory", schema), ("model name", name)):
         if not _IDENTIFIER.match(identifier):
@@ -241,22 +275,10 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
     except OSError as exc:
         raise ProjectFileError(f"{display}:1: cannot be read: {exc.strerror}") from None
     directives = parse_header(text, display, set(DIRECTIVES))
-    kind = _validate_directives(directives, display)
-    sql, sql_line, found = _parsed(text, display, cache)
-    tags = directives.get("tags")
-    description = directives.get("description")
-    model = Model(
-        schema=schema,
-        name=name,
-        path=path,
-        display=display,
-        sql=sql,
-        sql_line=sql_line,
-        kind=kind,
-        directives=directives,
-        tags=frozenset(tags.value.split()) if tags else frozenset(),
-        description=description.value if description else None,
-        relations=frozenset(),
+    _validate_directives(directives, display)  # a bad header is reported before the SELECT is parsed
+    sql, sql_line, found = parsed_select(text, display, cache)
+    model = Model.from_header(
+        directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
         checksum=checksum(text),
     )
     return model, found.references
@@ -264,6 +286,9 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
 
 # ---------------------------------------------------------------------------------------------
 # Header directives
+
+
+_Fail = Callable[[Directive, str], ProjectFileError]  # the error for a directive, at its line
 
 
 def _validate_directives(directives: dict[str, Directive], display: str) -> str:
@@ -274,7 +299,7 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> str:
 
     kind_directive = directives.get("kind")
     kind = kind_directive.value.strip().lower() if kind_directive else "view"
-    if kind not in KINDS:
+    if kind_directive is not None and kind not in KINDS:
         raise fail(kind_directive, f"unknown kind {kind_directive.value!r}; use one of {', '.join(KINDS)}")
     for key, directive in directives.items():
         if key not in _BY_KIND[kind]:
@@ -327,7 +352,7 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> str:
     return kind
 
 
-def _check_indexes(directive: Directive, value: str, fail) -> None:
+def _check_indexes(directive: Directive, value: str, fail: _Fail) -> None:
     parts = value.split(";")
     if not value.strip():
         raise fail(directive, 'indexes is empty; write indexes="updated_at; customer_id valid_from" or remove it')
@@ -337,7 +362,7 @@ def _check_indexes(directive: Directive, value: str, fail) -> None:
         _check_columns(replace(directive, value=part), part.strip(), fail, many=True)
 
 
-def _check_columns(directive: Directive, value: str, fail, many: bool) -> None:
+def _check_columns(directive: Directive, value: str, fail: _Fail, many: bool) -> None:
     if "," in value:
         raise fail(directive, f"{directive.key} {value!r} has a comma; separate columns with spaces: "
                    f'{directive.key}="a b"')
@@ -351,173 +376,3 @@ def _check_columns(directive: Directive, value: str, fail, many: bool) -> None:
             raise fail(directive, f"{directive.key}: {column!r} is not a column name; use the output column's name")
 
 
-# ---------------------------------------------------------------------------------------------
-# The SELECT
-
-
-_MODEL_SELECT = SelectRules(
-    empty="no SELECT; a model file holds exactly one SELECT (its header comments before it)",
-    second="a model file holds exactly one SELECT: move the rest to a migration or another model",
-    not_select="a model is one SELECT, this is {statement};"
-    " write the SELECT that produces the rows and let Weir build the relation",
-    into="remove INTO, Weir builds the relation",
-)
-
-
-def _parsed(text: str, display: str, cache: ParseCache) -> tuple[str, int, _Found]:
-    """Return the file's SELECT, its line and what it reads: from the cache, else parsed and cached."""
-    hit = cache.get("model", text)
-    if hit is not None:
-        found = _Found(
-            [_Reference(schema, name, location) for schema, name, location in hit["references"]],
-            set(hit["clock"]),
-            {(schema, name) for schema, name in hit["functions"]},
-            [(start, end, named) for start, end, named in hit["since_calls"]],
-        )
-        _FOUND[(hit["sql"], display, hit["sql_line"])] = found
-        return hit["sql"], hit["sql_line"], found
-    sql, sql_line = _the_select(text, display)
-    found = _found(sql, display, sql_line)
-    cache.put("model", text, {
-        "sql": sql,
-        "sql_line": sql_line,
-        "references": [[ref.schema, ref.name, ref.location] for ref in found.references],
-        "clock": sorted(found.clock),
-        "functions": sorted(found.functions),
-        "since_calls": found.since_calls,
-    })
-    return sql, sql_line, found
-
-
-def _the_select(text: str, display: str) -> tuple[str, int]:
-    """Return the file's one SELECT without header comments or trailing semicolon, and its line."""
-    select = one_select(text, display, _MODEL_SELECT)
-    return select.sql, select.line
-
-
-@dataclass(frozen=True)
-class _Reference:
-    schema: str | None
-    name: str
-    location: int  # character offset in the SELECT
-
-
-@dataclass
-class _Found:
-    references: list[_Reference] = field(default_factory=list)
-    clock: set[str] = field(default_factory=set)
-    functions: set[tuple[str, str]] = field(default_factory=set)
-    since_calls: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, model named)
-
-
-def _extract(sql: str, display: str, sql_line: int) -> _Found:
-    """Find the relations a SELECT reads (CTE names excluded, scope by scope) and its clock calls."""
-    from pglast import parser
-
-    def line(offset: int) -> int:
-        return sql_line + sql.count("\n", 0, max(offset, 0))
-
-    try:
-        statements, char_offset = parse_json(sql)
-        select = statements[0]["stmt"]
-    except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
-        message = parse_error_text(exc.args[0])
-        raise ProjectFileError(f"{display}:{line(error_offset(sql, exc))}: {message}; fix the SQL") from None
-    found = _Found()
-    try:
-        _walk(select, frozenset(), found)
-    except _DataModifyingCte as exc:
-        raise ProjectFileError(
-            f"{display}:{line(char_offset(exc.location))}: WITH {exc.name} AS (...) changes data; a model only"
-            " reads: move the change to a migration"
-        ) from None
-    found.references = [replace(ref, location=char_offset(ref.location)) for ref in found.references]
-    found.since_calls = [_call_span(sql, char_offset(start), named) for start, _, named in found.since_calls]
-    return found
-
-
-def _call_span(sql: str, start: int, named: str) -> tuple[int, int, str]:
-    """Return (start, end after its closing parenthesis, argument) of the function call at `start`."""
-    from pglast import parser
-
-    depth = 0
-    for token in parser.scan(sql):
-        if token.start < start:
-            continue
-        if token.name == "ASCII_40":  # (
-            depth += 1
-        elif token.name == "ASCII_41":  # )
-            depth -= 1
-            if depth == 0:
-                return start, token.end + 1, named
-    raise AssertionError(f"no closing parenthesis after offset {start}")  # the SELECT parsed, so there is one
-
-
-def _walk(value: object, ctes: frozenset[str], found: _Found) -> None:
-    """Walk pglast's JSON parse tree (see runner.sqlfile.parse_json), CTE names in scope in `ctes`."""
-    if isinstance(value, list):
-        for item in value:
-            _walk(item, ctes, found)
-        return
-    if not isinstance(value, dict):
-        return
-    kind, node = json_node(value)
-    if kind == "RangeVar":
-        if "schemaname" not in node and node["relname"] in ctes:
-            return
-        found.references.append(_Reference(node.get("schemaname"), node["relname"], node.get("location", 0)))
-        return
-    if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:
-        raise _DataModifyingCte(node["ctename"], node.get("location", 0))
-    if kind == "FuncCall":
-        names = [part["String"]["sval"] for part in node["funcname"]]
-        found.functions.add((names[-2] if len(names) > 1 else "", names[-1]))
-        if names[-1] in _CLOCK_FUNCTIONS:
-            found.clock.add(f"{names[-1]}()")
-        arguments = node.get("args", [])
-        if names == ["weir", "since"] and len(arguments) == 1 and "sval" in arguments[0].get("A_Const", {}):
-            found.since_calls.append((node.get("location", 0), 0, arguments[0]["A_Const"]["sval"]["sval"]))
-    if kind == "SQLValueFunction":
-        name = node["op"].removeprefix("SVFOP_").removesuffix("_N")
-        if name in _CLOCK_SQL_VALUES:
-            found.clock.add(name)
-    scope = ctes
-    with_clause = node.get("withClause") if kind == "SelectStmt" else None
-    if with_clause is not None:
-        names = frozenset(cte["CommonTableExpr"]["ctename"] for cte in with_clause["ctes"])
-        if with_clause.get("recursive"):
-            _walk(with_clause["ctes"], ctes | names, found)
-        else:
-            # A non-recursive CTE sees only the CTEs before it; a later name there is a table.
-            seen = ctes
-            for cte in with_clause["ctes"]:
-                _walk(cte, seen, found)
-                seen = seen | {cte["CommonTableExpr"]["ctename"]}
-        scope = ctes | names
-    for key, item in node.items():
-        if key in ("withClause", "lockingClause") and kind == "SelectStmt":
-            continue
-        _walk(item, scope, found)
-
-
-class _DataModifyingCte(Exception):
-    def __init__(self, name: str, location: int) -> None:
-        super().__init__(name, location)
-        self.name, self.location = name, location
-
-
-def _resolve(reference: _Reference, by_name: dict[str, list[Model]]) -> tuple[str, str]:
-    if reference.schema is not None:
-        return (reference.schema, reference.name)
-    candidates = by_name.get(reference.name, [])
-    if len(candidates) == 1:
-        return (candidates[0].schema, candidates[0].name)
-    return ("", reference.name)  # a source found through search_path when the build runs
-
-
-def _match_relation(reference: _Reference, relations: frozenset[tuple[str, str]]) -> tuple[str, str]:
-    """Return which of a model's resolved `relations` an unqualified reference became."""
-    if reference.schema is not None or ("", reference.name) in relations:
-        return (reference.schema or "", reference.name)
-    matches = [relation for relation in relations if relation[1] == reference.name]
-    return matches[0] if len(matches) == 1 else ("", reference.name)

@@ -17,15 +17,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-_PARSING_MODULES = ("sqlfile.py", "models.py", "checks.py", "parse_cache.py")
+_PARSING_MODULES = ("sqlfile.py", "models.py", "model_select.py", "checks.py", "parse_cache.py")
 _MAX_ENTRIES = 5000  # beyond this, entries this run did not use are dropped
 
 
 class ParseCache:
     """A project's cache of parse results: get() before parsing, put() after, save() when done."""
 
-    def __init__(self, path: Path | None, code: str, entries: dict[str, dict]) -> None:
+    def __init__(self, path: Path | None, code: str, entries: dict[str, dict[str, Any]]) -> None:
         self.path, self.code, self.entries = path, code, entries
         self.used: set[str] = set()
         self.changed = False
@@ -44,7 +45,7 @@ class ParseCache:
         entries = document.get("entries")
         return cls(path, code, entries if isinstance(entries, dict) else {})
 
-    def get(self, kind: str, text: str) -> dict | None:
+    def get(self, kind: str, text: str) -> dict[str, Any] | None:
         """Return what parsing `text` as a `kind` ("model", "check") found last time, or None."""
         key = _key(kind, text)
         found = self.entries.get(key)
@@ -52,7 +53,7 @@ class ParseCache:
             self.used.add(key)
         return found
 
-    def put(self, kind: str, text: str, found: dict) -> None:
+    def put(self, kind: str, text: str, found: dict[str, Any]) -> None:
         """Remember what parsing `text` as a `kind` found (JSON-serialisable)."""
         key = _key(kind, text)
         self.used.add(key)

@@ -1,10 +1,10 @@
-"""Find the Weir project and read its `[weir]` section of setup.cfg."""
+"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings."""
 
 from __future__ import annotations
 
 import configparser
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError
@@ -29,15 +29,21 @@ DEFAULTS = {
     "lock_retries": "4",
     "statement_timeout": "30min",
     "lock_wait": "5min",
+    "check_timeout": "5min",
+    "squawk_exclude": "",
+    "squawk_start_after": "0",
+    "squawk_pg_version": "",
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
 _DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
+_DURATION_EXAMPLES = {"lock_timeout": "5s, 500ms or 30min", "statement_timeout": "5s, 500ms or 30min",
+                      "lock_wait": "5s, 500ms or 30min", "check_timeout": "30s, 500ms or 5min"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where a project's files are and how its runs behave."""
+    """Where a project's files are and how its runs behave: setup.cfg's [weir] section, validated."""
 
     root: Path
     migrations_dir: Path
@@ -47,7 +53,10 @@ class Settings:
     lock_retries: int = int(DEFAULTS["lock_retries"])
     statement_timeout: str = DEFAULTS["statement_timeout"]
     lock_wait: str = DEFAULTS["lock_wait"]  # how long a run waits for another run's lock
-    options: dict[str, str] = field(default_factory=dict)
+    check_timeout: str = DEFAULTS["check_timeout"]  # the statement_timeout of every check
+    squawk_exclude: tuple[str, ...] = ()  # weir lint: squawk rules left out besides Weir's own
+    squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
+    squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
 
     @property
     def timeouts(self) -> Timeouts:
@@ -80,32 +89,45 @@ def load_settings(project: Path | None = None) -> Settings:
             raise ConfigError(f"--project {project}: no such directory")
     else:
         root = find_project_root(Path.cwd())
+    path = root / "setup.cfg"
     values = dict(DEFAULTS)
-    values.update(_read_section(root / "setup.cfg"))
-    for key in ("lock_timeout", "statement_timeout", "lock_wait"):
-        if not _DURATION.match(values[key]):
-            raise ConfigError(
-                f"{root / 'setup.cfg'}: [weir] {key} = {values[key]!r} is not a duration;"
-                " use a number with a unit, e.g. 5s, 500ms or 30min"
-            )
-    try:
-        lock_retries = int(values["lock_retries"])
-    except ValueError:
-        raise ConfigError(
-            f"{root / 'setup.cfg'}: [weir] lock_retries = {values['lock_retries']!r}"
-            " is not a whole number"
-        ) from None
+    values.update(_read_section(path))
     return Settings(
         root=root,
         migrations_dir=root / values["migrations"],
         models_dir=root / values["models"],
         checks_dir=root / values["checks"],
-        lock_timeout=values["lock_timeout"].replace(" ", ""),
-        lock_retries=lock_retries,
-        statement_timeout=values["statement_timeout"].replace(" ", ""),
-        lock_wait=values["lock_wait"].replace(" ", ""),
-        options=values,
+        lock_timeout=_duration(path, values, "lock_timeout"),
+        statement_timeout=_duration(path, values, "statement_timeout"),
+        lock_wait=_duration(path, values, "lock_wait"),
+        lock_retries=_whole_number(path, "lock_retries", values["lock_retries"], "is not a whole number"),
+        check_timeout=_duration(path, values, "check_timeout"),
+        squawk_exclude=tuple(
+            part.strip() for part in values["squawk_exclude"].replace("\n", ",").split(",") if part.strip()
+        ),
+        squawk_start_after=_whole_number(
+            path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
+        ),
+        squawk_pg_version=values["squawk_pg_version"].strip() or None,
     )
+
+
+def _duration(path: Path, values: dict[str, str], key: str) -> str:
+    """Return setting `key` as PostgreSQL takes a duration, e.g. "5min", or raise ConfigError."""
+    if not _DURATION.match(values[key]):
+        raise ConfigError(
+            f"{path}: [weir] {key} = {values[key]!r} is not a duration;"
+            f" use a number with a unit, e.g. {_DURATION_EXAMPLES[key]}"
+        )
+    return values[key].replace(" ", "")
+
+
+def _whole_number(path: Path, key: str, value: str, problem: str) -> int:
+    """Return setting `key`'s `value` as an int, or raise ConfigError saying `problem`."""
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{path}: [weir] {key} = {value!r} {problem}") from None
 
 
 def _has_weir_section(path: Path) -> bool:

@@ -7,10 +7,12 @@ Every position is kept as a line number in the file, so an error can be reported
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runner.errors import ProjectFileError
 
@@ -135,7 +137,7 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
 
 def split_statements(text: str, shown: str) -> list[Statement]:
     """Split `text` into statements with PostgreSQL's own parser (pglast)."""
-    from pglast import parser
+    from pglast import parser  # costs 0.05 s to import; a run the parse cache serves never needs it
 
     try:
         tree, char_offset = parse_json(text)
@@ -153,7 +155,7 @@ def split_statements(text: str, shown: str) -> list[Statement]:
     return statements
 
 
-def parse_json(text: str) -> tuple[list[dict], Callable[[int], int]]:
+def parse_json(text: str) -> tuple[list[dict[str, Any]], Callable[[int], int]]:
     """Parse `text` with PostgreSQL's parser; return its raw statements and a map from byte to character offsets.
 
     The tree comes back as JSON, ten times faster to load than pglast's Python node
@@ -161,9 +163,7 @@ def parse_json(text: str) -> tuple[list[dict], Callable[[int], int]]:
     left unwrapped, zero and false values are left out, and offsets count bytes.
     Raises pglast's ParseError.
     """
-    import json
-
-    from pglast import parser
+    from pglast import parser  # see split_statements
 
     statements = json.loads(parser.parse_sql_json(text)).get("stmts", [])
     return statements, lambda byte_offset: char_offset_in(text, byte_offset)
@@ -182,7 +182,7 @@ def char_offset_in(text: str, byte_offset: int) -> int:
     return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
-def json_node(value: dict) -> tuple[str | None, dict]:
+def json_node(value: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     """Return (node type, fields) of a JSON parse tree object, or (None, value) for an unwrapped struct."""
     if len(value) == 1:
         (key, fields), = value.items()
@@ -191,7 +191,7 @@ def json_node(value: dict) -> tuple[str | None, dict]:
     return None, value
 
 
-def json_nodes(value: object) -> Iterator[tuple[str, dict]]:
+def json_nodes(value: object) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield every node of a JSON parse tree below `value` as (node type, fields), depth first."""
     if isinstance(value, list):
         for item in value:
@@ -208,7 +208,7 @@ _NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSyste
                          "DropTableSpaceStmt"}
 
 
-def _needs_autocommit(kind: str, node: dict) -> bool:
+def _needs_autocommit(kind: str, node: dict[str, Any]) -> bool:
     if kind in _NEVER_IN_TRANSACTION:
         return True
     if kind in ("IndexStmt", "DropStmt"):
@@ -235,13 +235,13 @@ class OneSelect:
     sql: str  # without header comments or trailing semicolon
     line: int
     offset: int  # character offset of `sql` in the file
-    node: dict  # the SelectStmt's fields in pglast's JSON parse tree (see parse_json)
+    node: dict[str, Any]  # the SelectStmt's fields in pglast's JSON parse tree (see parse_json)
     char_offset: Callable[[int], int]  # a byte offset in the tree -> a character offset in the file
 
 
 def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
     """Return the file's only statement, which must be a SELECT, or raise ProjectFileError `path:line: ...`."""
-    from pglast import parser
+    from pglast import parser  # see split_statements
 
     try:
         statements, char_offset = parse_json(text)
@@ -279,7 +279,7 @@ def parse_error_text(message: str) -> str:
 
 
 def _first_token(text: str, offset: int) -> int:
-    from pglast import parser
+    from pglast import parser  # see split_statements
 
     for token in parser.scan(text):
         if token.start >= offset and "COMMENT" not in token.name:

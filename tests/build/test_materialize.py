@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -26,21 +27,17 @@ def make_model(
     sql: str, name: str = "m", schema: str = "marts", kind: str = "view", description: str | None = None, **options: str
 ) -> Model:
     """Return the Model a file with these header directives (one per line) and this SELECT would give."""
-    directives = {"kind": kind, **options}
+    directives = {"kind": kind, **options, **({"description": description} if description else {})}
     header = "".join(f"-- weir: {key}={value}\n" for key, value in directives.items())
     display = f"models/{schema}/{name}.sql"
-    return Model(
+    return Model.from_header(
+        {key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
         schema=schema,
         name=name,
         path=Path(display),
         display=display,
         sql=sql,
         sql_line=len(directives) + 1,
-        kind=kind,
-        directives={key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
-        tags=frozenset(),
-        description=description,
-        relations=frozenset(),
         checksum=checksum(header + sql),
     )
 
@@ -188,7 +185,7 @@ def test_failed_rebuild_keeps_the_previous_table_and_state(source: psycopg.Conne
 
 def test_unknown_kind_is_refused(source: psycopg.Connection) -> None:
     with pytest.raises(ModelFailed, match="unknown kind 'snapshot'"):
-        materialize(source, make_model("SELECT 1", kind="snapshot"))
+        materialize(source, replace(make_model("SELECT 1"), kind="snapshot"))  # a header cannot say it
 
 
 # Views

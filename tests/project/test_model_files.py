@@ -73,10 +73,11 @@ def test_a_model_carries_its_header_sql_and_checksum(tmp_path: Path) -> None:
     assert (model.schema, model.name, model.qualified) == ("marts", "agg_sales", "marts.agg_sales")
     assert model.display == "models/marts/agg_sales.sql"
     assert model.kind == "incremental"
-    assert model.option("unique_key") == "day store_id"
-    assert model.option("lookback") == "2 days"
-    assert model.option("surrogate_key") is None
-    assert model.option("surrogate_key", "x") == "x"
+    assert model.unique_key == ("day", "store_id")
+    assert model.watermark == "updated_at"
+    assert model.lookback == "2 days"
+    assert model.full_refresh_on_change is True
+    assert model.surrogate_key is None
     assert model.directives["watermark"].line == 2
     assert model.tags == frozenset({"daily", "finance"})
     assert model.description == "Sales per day, per store"
@@ -94,6 +95,32 @@ def test_defaults_are_a_view_without_tags_or_description(tmp_path: Path) -> None
     model = one_model(tmp_path, "select 1 as id")
     assert (model.kind, model.tags, model.description, model.directives) == ("view", frozenset(), None, {})
     assert model.sql == "select 1 as id"
+    assert (model.unique_key, model.indexes, model.watermark, model.lookback) == ((), (), None, None)
+    assert (model.natural_key, model.updated_at, model.check_cols, model.surrogate_key) == ((), None, (), None)
+    assert (model.on_delete, model.full_refresh_on_change) == ("close", True)
+
+
+def test_an_scd2_header_becomes_typed_fields_with_columns_as_postgresql_names_them(tmp_path: Path) -> None:
+    text = (
+        '-- weir: kind=scd2, natural_key="Customer_ID region", check_cols="city \\"Tier\\"",'
+        ' surrogate_key=Dim_Key\n'
+        '-- weir: on_delete=IGNORE, full_refresh_on_change=off, indexes="valid_from; region \\"Tier\\""\n'
+        'SELECT 1 AS customer_id, 2 AS region, 3 AS city, 4 AS "Tier"\n'
+    )
+    model = one_model(tmp_path, text)
+    assert model.kind == "scd2"
+    assert model.natural_key == ("customer_id", "region")
+    assert model.check_cols == ("city", "Tier")
+    assert model.updated_at is None
+    assert model.surrogate_key == "dim_key"
+    assert model.on_delete == "ignore"
+    assert model.full_refresh_on_change is False
+    assert model.indexes == (("valid_from",), ("region", "Tier"))
+
+
+def test_updated_at_is_one_column(tmp_path: Path) -> None:
+    model = one_model(tmp_path, "-- weir: kind=scd2, natural_key=id, updated_at=Changed\nSELECT 1 AS id, 2 AS changed")
+    assert (model.updated_at, model.check_cols) == ("changed", ())
 
 
 @pytest.mark.parametrize(
@@ -278,5 +305,9 @@ def test_scd2_and_incremental_headers_that_are_valid(tmp_path: Path) -> None:
     )
     models = {model.qualified: model for model in read_models(models_dir, tmp_path)}
     assert [models[name].kind for name in sorted(models)] == ["scd2", "scd2", "incremental", "table"]
-    assert models["dims.dim_product"].option("check_cols") == "price name"
+    assert models["dims.dim_product"].check_cols == ("price", "name")
+    customer = models["dims.dim_customer"]
+    assert (customer.on_delete, customer.surrogate_key) == ("ignore", "customer_key")
+    assert customer.full_refresh_on_change is False
+    assert models["marts.fact"].lookback == "6 hours 30 minutes"
     assert models["marts.fact"].relations == frozenset({("raw", "orders")})

@@ -17,7 +17,7 @@ from psycopg import sql
 from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
-from runner.project.models import Model, column_name, with_since
+from runner.project.models import Model, with_since
 from runner.state.models import Previous
 
 _SAMPLES = 5
@@ -129,10 +129,7 @@ def columns_of(conn: psycopg.Connection[Any], relation: sql.Composable) -> list[
 
 def index_columns(model: Model) -> list[list[str]]:
     """Return the column lists of the `indexes` directive, one per index: "updated_at; customer_id valid_from"."""
-    return [
-        [column_name(token) for token in part.split()] for part in (model.option("indexes") or "").split(";")
-        if part.strip()
-    ]
+    return [list(columns) for columns in model.indexes]
 
 
 def create_indexes(conn: psycopg.Connection[Any], model: Model, table: str, only_missing: bool = False) -> list[str]:

@@ -43,10 +43,8 @@ from runner.build.materialize.common import (
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import execute
-from runner.project.models import Model, column_name, key_columns
+from runner.project.models import Model
 from runner.state.models import Previous, set_rebuilding, set_since
-
-_TRUE = ("true", "yes", "on", "1")
 
 _UPSERT = """
 WITH upserted AS (
@@ -63,8 +61,8 @@ def build_incremental(
     conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None
 ) -> Built:
     """Build an incremental model: from scratch when needed, else upsert the batch past the watermark."""
-    keys = key_columns(model, "unique_key")
-    watermark = column_name(model.option("watermark") or "")
+    keys = list(model.unique_key)
+    watermark = model.watermark or ""
     rebuild, note = _rebuild_reason(conn, model, full_refresh, previous)
     if rebuild:
         return _from_scratch(conn, model, keys, watermark, note)
@@ -85,7 +83,7 @@ def _rebuild_reason(
     if full_refresh:
         return True, "full refresh"
     if previous.checksum != model.checksum:
-        if (model.option("full_refresh_on_change") or "true").lower() in _TRUE:
+        if model.full_refresh_on_change:
             return True, "SQL changed: rebuilt from scratch"
         return False, "SQL changed: new logic applied to new rows only (full_refresh_on_change=false)"
     return False, ""

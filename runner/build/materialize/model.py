@@ -74,7 +74,7 @@ def _state(model: Model, built: Built, run_id: int | None) -> BuiltState:
         model.qualified, model.kind, model.checksum, run_id, result.inserted, result.updated, result.deleted,
         watermark=built.watermark,
         keep_watermark=built.keep_watermark,
-        lookback=model.option("lookback") if model.kind == "incremental" else None,
+        lookback=model.lookback if model.kind == "incremental" else None,
     )
 
 

@@ -52,7 +52,7 @@ from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
-from runner.project.models import Model, column_name, key_columns
+from runner.project.models import Model
 from runner.state.models import Previous
 
 _VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
@@ -113,11 +113,10 @@ def build_scd2(
     conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None
 ) -> Built:
     """Bring the model's history up to date with its SELECT; return versions opened and closed."""
-    keys = key_columns(model, "natural_key")
-    updated_at_option = model.option("updated_at")
-    updated_at = column_name(updated_at_option) if updated_at_option else None
-    check_cols = key_columns(model, "check_cols")
-    surrogate = column_name(model.option("surrogate_key") or f"{model.name}_key")
+    keys = list(model.natural_key)
+    updated_at = model.updated_at
+    check_cols = list(model.check_cols)
+    surrogate = model.surrogate_key or f"{model.name}_key"
     source = sql.Identifier("pg_temp", "weir_source")
 
     execute(conn, "DROP TABLE IF EXISTS pg_temp.weir_source, pg_temp.weir_delta")
@@ -199,7 +198,7 @@ def _apply(
     execute(conn, sql.SQL(_DELTA).format(
         current_match=match("c", "s"), changed=changed, first_key=sql.Identifier(keys[0]), **names
     ))
-    close_deleted = (model.option("on_delete") or "close").lower() == "close"
+    close_deleted = model.on_delete == "close"
     updated, deleted = first_row(execute(conn, sql.SQL(_CLOSE).format(
         closed_at=closed_at, close_deleted=sql.Literal(close_deleted), **names
     )))

@@ -12,7 +12,7 @@ from psycopg import sql
 from runner.build.materialize.common import add_primary_key, analyze, create_indexes, is_rebuild, join_notes, run_select
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
-from runner.project.models import Model, key_columns
+from runner.project.models import Model
 from runner.state.models import Previous
 
 
@@ -21,7 +21,7 @@ def build_table(conn: psycopg.Connection[Any], model: Model, full_refresh: bool,
     rebuilt, note = is_rebuild(model, full_refresh, previous)
     built = new_name(model)
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
-    keys = key_columns(model, "unique_key")
+    keys = list(model.unique_key)
     if keys:
         add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
