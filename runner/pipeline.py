@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
-from runner.errors import EXIT_FAIL, EXIT_OK
+import psycopg
 
-if TYPE_CHECKING:
-    from runner.build.report import BuildEvent, BuildReport
-    from runner.checks import CheckReport
-    from runner.migrate import StepResult
-    from runner.project.settings import Settings
+from runner.build.graph import ModelGraph
+from runner.build.report import BuildEvent, BuildReport
+from runner.build.run import build
+from runner.checks import CheckReport, run_checks
+from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
+from runner.migrate import StepResult, migrate
+from runner.project import Project
 
 
 @dataclass
@@ -51,54 +53,32 @@ class PipelineReport:
         return lines
 
 
-def validate_project(settings: Settings) -> None:
+def validate_project(project: Project) -> None:
     """Read every migration, model and check, so a malformed file stops the run before it migrates."""
-    from runner.build.graph import ModelGraph
-    from runner.project.checks import read_checks
-    from runner.project.gates import read_gates
-    from runner.project.migrations import read_migrations
-    from runner.project.models import read_models
-
-    read_migrations(settings.migrations_dir, settings.root)
-    if settings.models_dir.is_dir():
-        models = read_models(settings.models_dir, settings.root)
-        ModelGraph(models)
-        read_gates(settings, models)  # reads every check file too
-    elif settings.checks_dir.is_dir():
-        read_checks(settings.checks_dir, settings.root)
+    project.migrations  # noqa: B018  (read now: the properties raise for a malformed file)
+    ModelGraph(project.models)
+    project.gates  # noqa: B018  (reads every check file too, and validates the gates against the models)
 
 
 def run_pipeline(
-    conninfo: str,
-    settings: Settings,
+    conn: psycopg.Connection[Any],
+    project: Project,
     *,
     threads: int = 1,
     on_progress: Callable[[str], None] = lambda message: None,
     on_build_event: Callable[[BuildEvent], None] | None = None,
 ) -> PipelineReport:
-    """Migrate, build and check the project on `conninfo`; stop after a failed migration."""
-    from runner import migrate as migrations
-    from runner.build.run import build
-    from runner.checks import run_checks
-    from runner.db.connection import connect
-    from runner.errors import MigrationFailed
-    from runner.project import Project
-
-    validate_project(settings)
+    """Migrate, build and check `project` on the database of `conn`; stop after a failed migration."""
+    validate_project(project)
     report = PipelineReport()
-    conn = connect(conninfo, "weir run")
     try:
-        report.migrations = migrations.migrate(conn, Project(settings), on_progress=on_progress)
+        report.migrations = migrate(conn, project, on_progress=on_progress)
     except MigrationFailed as exc:
         # Models and checks would run against a schema they were not written for.
         report.migration_error = str(exc)
         return report
-    finally:
-        conn.close()
-    if settings.models_dir.is_dir():
-        with connect(conninfo, "weir build") as conn:
-            report.build = build(conn, Project(settings), threads=threads, on_event=on_build_event)
-    if settings.checks_dir.is_dir():
-        with connect(conninfo, "weir check") as conn:
-            report.checks = run_checks(conn, Project(settings), threads=threads)
+    if project.settings.models_dir.is_dir():
+        report.build = build(conn, project, threads=threads, on_event=on_build_event)
+    if project.settings.checks_dir.is_dir():
+        report.checks = run_checks(conn, project, threads=threads)
     return report

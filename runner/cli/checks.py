@@ -43,13 +43,14 @@ def check(ctx, select, threads, junit, as_json, project, dsn, debug):
 def run_all(ctx, threads, project, dsn, debug):
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
-    from runner.db.connection import resolve_target
-    from runner.pipeline import run_pipeline
+    from runner.pipeline import run_pipeline, validate_project
+    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    target = resolve_target(dsn, settings)
-    report = run_pipeline(target.conninfo, settings, threads=threads, on_progress=say,
-                          on_build_event=report_build_event)
+    weir_project = Project(settings_for(ctx, project, debug))
+    validate_project(weir_project)  # a malformed file is reported before connecting
+    with connection_for(weir_project.settings, dsn, "weir run") as conn:
+        report = run_pipeline(conn, weir_project, threads=threads, on_progress=say,
+                              on_build_event=report_build_event)
     if report.build is not None:
         report_build(report.build)
     if report.checks is not None:

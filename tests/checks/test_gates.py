@@ -470,13 +470,13 @@ def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(project, db, 
           "-- weir: gate=marts.amounts\nSELECT * FROM marts.amounts WHERE amount <= 0\n")
     settings = load_settings(project)
 
-    first = run_pipeline(dsn, settings)
+    first = run_pipeline(db, Project(settings))
     assert first.exit_code == 0
     assert [result.status for result in first.build.results] == ["success", "success"]
 
     db.execute("INSERT INTO source VALUES (3, -7)")
     flush_statistics(db)
-    second = run_pipeline(dsn, settings)
+    second = run_pipeline(db, Project(settings))
     assert second.exit_code == 1
     assert [(result.model, result.status) for result in second.build.results] == [
         ("marts.amounts", "failed"), ("marts.total", "upstream-failed")
@@ -488,6 +488,6 @@ def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(project, db, 
 
     db.execute("UPDATE source SET amount = 7 WHERE id = 3")
     flush_statistics(db)
-    third = run_pipeline(dsn, settings)
+    third = run_pipeline(db, Project(settings))
     assert third.exit_code == 0
     assert rows(db, "SELECT total FROM marts.total") == [(22,)]
