@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from runner import __version__
 from runner.errors import EXIT_FAIL, WeirError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from runner.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class SharedOptions:
+    """--project, --dsn and --debug, given before the subcommand, after it, or both (after wins)."""
+
+    project: Path | None = None
+    dsn: str | None = None
+    debug: bool = False
 
 
 class WeirGroup(click.Group):
@@ -21,17 +38,21 @@ class WeirGroup(click.Group):
         try:
             return super().invoke(ctx)
         except WeirError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debugging(ctx):
                 raise
             _fail(ctx, str(exc), exc.exit_code)
         except Exception as exc:
             import psycopg
 
-            if not isinstance(exc, psycopg.Error) or (ctx.obj and ctx.obj.get("debug")):
+            if not isinstance(exc, psycopg.Error) or _debugging(ctx):
                 raise
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             _fail(ctx, f"database error: {message}; nothing more was changed (re-run with --debug for details)",
                   EXIT_FAIL)
+
+
+def _debugging(ctx: click.Context) -> bool:
+    return isinstance(ctx.obj, SharedOptions) and ctx.obj.debug
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
@@ -41,42 +62,72 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
     ctx.exit(code)
 
 
-def common_options(command: Callable) -> Callable:
-    """Add --project, --dsn and --debug to a command."""
-    command = click.option("--debug", is_flag=True, help="Show tracebacks for errors.")(command)
-    command = click.option(
-        "--dsn", envvar=None, metavar="DSN",
-        help="Connection string or URI. Default: WEIR_DSN, DATABASE_URL, PG* variables, else the embedded server.",
-    )(command)
-    command = click.option(
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Store a shared option's value, unless it was not given here (then an earlier one stands)."""
+    if value is None or value is False:
+        return
+    options = ctx.find_object(SharedOptions)
+    if options is None:  # the group's own options: the first to be parsed
+        options = ctx.ensure_object(SharedOptions)
+    setattr(options, str(param.name), value)
+
+
+_SHARED = (
+    click.option(
         "--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        expose_value=False, callback=_remember,
         help="Project directory. Default: the nearest directory up whose setup.cfg has a [weir] section.",
-    )(command)
+    ),
+    click.option(
+        "--dsn", metavar="DSN", expose_value=False, callback=_remember,
+        help="Connection string or URI. Default: WEIR_DSN, DATABASE_URL, PG* variables, else the embedded server.",
+    ),
+    click.option("--debug", is_flag=True, default=None, expose_value=False, callback=_remember,
+                 help="Show tracebacks for errors."),
+)
+
+
+def shared_options(command: F) -> F:
+    """Accept --project, --dsn and --debug on a subcommand too, as well as before it."""
+    for option in reversed(_SHARED):
+        command = option(command)
     return command
 
 
 @click.group(cls=WeirGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="weir")
+@shared_options
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Weir: PostgreSQL migrations, star-schema models and SQL checks, in plain SQL."""
-    ctx.ensure_object(dict)
+    """Weir: PostgreSQL migrations, star-schema models and SQL checks, in plain SQL.
+
+    \b
+    Examples:
+      weir migrate                         apply pending migrations (embedded server)
+      weir --dsn postgresql://db/wh run    migrate, build and check that database
+      weir build --select tag:daily        build the models tagged daily
+    """
+    ctx.ensure_object(SharedOptions)
 
 
-def settings_for(ctx: click.Context, project: Path | None, debug: bool):
-    """Load the project's settings; remember --debug for the error handler."""
-    from runner.project.settings import load_settings
+def shared(ctx: click.Context) -> SharedOptions:
+    """Return the shared options of this invocation."""
+    return ctx.find_object(SharedOptions) or SharedOptions()
 
-    ctx.obj["debug"] = debug
-    return load_settings(project)
+
+def project_for(ctx: click.Context) -> Project:
+    """Load the project that --project names (or the nearest one up from here)."""
+    from runner.project import Project
+
+    return Project.load(shared(ctx).project)
 
 
 @contextmanager
-def connection_for(settings, dsn: str | None, purpose: str):
+def connection_for(ctx: click.Context, project: Project, purpose: str) -> Iterator[psycopg.Connection[Any]]:
     """Open a connection to the target database for one command, closed when it ends."""
     from runner.db.connection import connect, resolve_target
 
-    target = resolve_target(dsn, settings)
+    target = resolve_target(shared(ctx).dsn, project.settings)
     conn = connect(target.conninfo, purpose=purpose)
     try:
         yield conn
@@ -92,7 +143,7 @@ def say(message: str) -> None:
 def main() -> None:
     """Run the weir command: the process's entry point (the `weir` script, python -m runner.cli)."""
     try:
-        cli(obj={}, prog_name="weir")
+        cli(prog_name="weir")
     finally:
         # The process is about to end: spare the interpreter's final garbage collections
         # over every object of psycopg and Weir (about 50 ms, a tenth of a no-op build).

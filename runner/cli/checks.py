@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, common_options, connection_for, say, settings_for
+from runner.cli.app import cli, connection_for, project_for, say, shared_options
 from runner.cli.models import report_build, report_build_event
 
 
@@ -18,16 +18,15 @@ from runner.cli.models import report_build, report_build_event
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write a JUnit XML report for CI.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@common_options
+@shared_options
 @click.pass_context
-def check(ctx, select, threads, junit, as_json, project, dsn, debug):
+def check(ctx, select, threads, junit, as_json):
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
     from runner.checks import checks_to_run, render_json, render_text, run_checks, write_junit
-    from runner.project import Project
 
-    weir_project = Project(settings_for(ctx, project, debug))
+    weir_project = project_for(ctx)
     checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
-    with connection_for(weir_project.settings, dsn, "weir check") as conn:
+    with connection_for(ctx, weir_project, "weir check") as conn:
         report = run_checks(conn, weir_project, select=select, threads=threads)
     click.echo(render_json(report) if as_json else render_text(report))
     if junit:
@@ -38,17 +37,16 @@ def check(ctx, select, threads, junit, as_json, project, dsn, debug):
 @cli.command("run")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build models and run checks on this many connections.")
-@common_options
+@shared_options
 @click.pass_context
-def run_all(ctx, threads, project, dsn, debug):
+def run_all(ctx, threads):
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
     from runner.pipeline import run_pipeline, validate_project
-    from runner.project import Project
 
-    weir_project = Project(settings_for(ctx, project, debug))
+    weir_project = project_for(ctx)
     validate_project(weir_project)  # a malformed file is reported before connecting
-    with connection_for(weir_project.settings, dsn, "weir run") as conn:
+    with connection_for(ctx, weir_project, "weir run") as conn:
         report = run_pipeline(conn, weir_project, threads=threads, on_progress=say,
                               on_build_event=report_build_event)
     if report.build is not None:

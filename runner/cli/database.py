@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import click
 
-from runner.cli.app import cli, settings_for
+from runner.cli.app import cli, project_for, shared_options
 from runner.errors import EXIT_FAIL
 
 
@@ -16,42 +13,37 @@ def db() -> None:
     """Manage the embedded PostgreSQL in .weir/pgdata."""
 
 
-def _project_option(command: Callable) -> Callable:
-    return click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-                        help="Project directory.")(command)
-
-
 @db.command("start")
-@_project_option
+@shared_options
 @click.pass_context
-def db_start(ctx, project):
+def db_start(ctx):
     """Start the embedded server (or find it running)."""
     from runner.db import embedded
 
-    settings = settings_for(ctx, project, False)
+    settings = project_for(ctx).settings
     state = embedded.start(settings.state_dir)
     click.echo(f"embedded PostgreSQL running (pid {state.pid}): {state.conninfo()}")
 
 
 @db.command("stop")
-@_project_option
+@shared_options
 @click.pass_context
-def db_stop(ctx, project):
+def db_stop(ctx):
     """Stop the embedded server."""
     from runner.db import embedded
 
-    settings = settings_for(ctx, project, False)
+    settings = project_for(ctx).settings
     click.echo("stopped" if embedded.stop(settings.state_dir) else "not running")
 
 
 @db.command("status")
-@_project_option
+@shared_options
 @click.pass_context
-def db_status(ctx, project):
+def db_status(ctx):
     """Say whether the embedded server runs, and where."""
     from runner.db import embedded
 
-    settings = settings_for(ctx, project, False)
+    settings = project_for(ctx).settings
     state = embedded.running_state(settings.state_dir)
     if state is None:
         click.echo(f"not running (data directory {embedded.data_dir(settings.state_dir)})")
@@ -60,12 +52,12 @@ def db_status(ctx, project):
 
 
 @db.command("url")
-@_project_option
+@shared_options
 @click.pass_context
-def db_url(ctx, project):
+def db_url(ctx):
     """Print a psql-ready URI of the embedded server, starting it if needed."""
     from runner.db import embedded
 
-    settings = settings_for(ctx, project, False)
+    settings = project_for(ctx).settings
     state = embedded.start(settings.state_dir)
     click.echo(f"postgresql://{embedded.USER}@/{embedded.DATABASE}?host={state.socket_dir}&port={state.port}")

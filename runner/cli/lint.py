@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, say, settings_for
+from runner.cli.app import cli, project_for, say, shared_options
 from runner.errors import EXIT_ERROR, EXIT_FAIL
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@shared_options
 @click.pass_context
-def lint(ctx, paths, project):
+def lint(ctx, paths):
     """Read every migration, model and check as Weir runs them; squawk the forward migrations.
 
     With PATHS (as pre-commit passes the files it changed), squawk reads only the forward
@@ -23,10 +23,9 @@ def lint(ctx, paths, project):
     """
     from runner.lint import RULES_URL
     from runner.lint import lint as lint_project
-    from runner.project import Project
 
-    settings = settings_for(ctx, project, False)
-    report = lint_project(Project(settings), paths)
+    weir_project = project_for(ctx)
+    report = lint_project(weir_project, paths)
     for line in [*report.errors, *map(str, report.findings)]:
         click.echo(line)
     read = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, common_options, connection_for, say, settings_for
+from runner.cli.app import cli, connection_for, project_for, say, shared_options
 
 
 @cli.command()
@@ -16,15 +15,14 @@ from runner.cli.app import cli, common_options, connection_for, say, settings_fo
 @click.option("--dry-run", is_flag=True, help="Run in a transaction that is rolled back; report what would change.")
 @click.option("--accept-edit", "accept_edits", multiple=True, metavar="ID",
               help="Record the current checksum of an applied migration whose file was deliberately edited.")
-@common_options
+@shared_options
 @click.pass_context
-def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
+def migrate(ctx, to, dry_run, accept_edits):
     """Apply pending migrations, each in its own transaction."""
     from runner import migrate as migrations
-    from runner.project import Project
 
-    weir_project = Project(settings_for(ctx, project, debug))
-    with connection_for(weir_project.settings, dsn, "weir migrate") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir migrate") as conn:
         results = migrations.migrate(conn, weir_project, to=to, dry_run=dry_run, accept_edits=accept_edits,
                                      on_progress=say)
     _report_steps(results, "applied", dry_run)
@@ -35,17 +33,16 @@ def migrate(ctx, to, dry_run, accept_edits, project, dsn, debug):
 @click.option("--to", "to", metavar="ID", help="Roll back every migration after this one.")
 @click.option("--all", "everything", is_flag=True, help="Roll back every applied migration.")
 @click.option("--dry-run", is_flag=True, help="Run in a transaction that is rolled back; report what would change.")
-@common_options
+@shared_options
 @click.pass_context
-def rollback(ctx, steps, to, everything, dry_run, project, dsn, debug):
+def rollback(ctx, steps, to, everything, dry_run):
     """Roll back applied migrations, newest first, with their rollback files."""
     from runner import migrate as migrations
-    from runner.project import Project
 
     if sum(option is not None and option is not False for option in (steps, to, everything)) > 1:
         raise click.UsageError("give one of --steps, --to and --all")
-    weir_project = Project(settings_for(ctx, project, debug))
-    with connection_for(weir_project.settings, dsn, "weir rollback") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir rollback") as conn:
         results = migrations.rollback(conn, weir_project, steps=steps, to=to, everything=everything, dry_run=dry_run,
                                       on_progress=say)
     _report_steps(results, "rolled back", dry_run)
@@ -70,17 +67,16 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@common_options
+@shared_options
 @click.pass_context
-def status(ctx, as_json, project, dsn, debug):
+def status(ctx, as_json):
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrate as migrations
-    from runner.project import Project
     from runner.state.checks import LATEST_HEADERS, latest_results
     from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
-    weir_project = Project(settings_for(ctx, project, debug))
-    with connection_for(weir_project.settings, dsn, "weir status") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir status") as conn:
         states = migrations.status(conn, weir_project)
         invalid = migrations.invalid_indexes(conn)
         checks = latest_results(conn)
@@ -118,15 +114,14 @@ def status(ctx, as_json, project, dsn, debug):
 
 
 @cli.command()
-@common_options
+@shared_options
 @click.pass_context
-def verify(ctx, project, dsn, debug):
+def verify(ctx):
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
     from runner.migrate import verify as verify_migrations
-    from runner.project import Project
 
-    weir_project = Project(settings_for(ctx, project, debug))
-    with connection_for(weir_project.settings, dsn, "weir verify") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir verify") as conn:
         report = verify_migrations(conn, weir_project, on_step=_report_verified)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
 
@@ -143,12 +138,12 @@ def new() -> None:
 
 @new.command("migration")
 @click.argument("title")
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@shared_options
 @click.pass_context
-def new_migration(ctx, title, project):
+def new_migration(ctx, title):
     """Create NNNN_<slug>.sql and its .rollback.sql with the next number."""
     from runner.project.migrations import new_migration as create
 
-    settings = settings_for(ctx, project, False)
+    settings = project_for(ctx).settings
     for path in create(settings.migrations_dir, title):
         click.echo(f"created {path.relative_to(settings.root)}")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from runner.cli.app import cli, common_options, connection_for, say, settings_for
+from runner.cli.app import cli, connection_for, project_for, say, shared_options
 from runner.errors import EXIT_FAIL
 
 
@@ -17,16 +15,16 @@ from runner.errors import EXIT_FAIL
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental and scd2 models from scratch.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build independent models in parallel on this many connections.")
-@common_options
+@shared_options
 @click.pass_context
-def build(ctx, select, exclude, full_refresh, threads, project, dsn, debug):
+def build(ctx, select, exclude, full_refresh, threads):
     """Build models/ into tables and views, in dependency order, doing only what changed."""
     from runner.build.run import build as build_models
-    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir build") as conn:
-        report = build_models(conn, Project(settings), select=select, exclude=exclude, full_refresh=full_refresh,
+    weir_project = project_for(ctx)
+    _ = weir_project.gates  # every model and check file read, and a bad one reported, before connecting
+    with connection_for(ctx, weir_project, "weir build") as conn:
+        report = build_models(conn, weir_project, select=select, exclude=exclude, full_refresh=full_refresh,
                               threads=threads, on_event=report_build_event)
     report_build(report)
     ctx.exit(0 if report.ok else EXIT_FAIL)
@@ -54,19 +52,18 @@ def report_build(report) -> None:
 
 
 @cli.command("ls")
-@common_options
+@shared_options
 @click.pass_context
-def list_models(ctx, project, dsn, debug):
+def list_models(ctx):
     """List models with their kind, upstream models and last build."""
     from tabulate import tabulate
 
     from runner.build.report import LS_HEADERS
     from runner.build.run import list_models as rows_of_models
-    from runner.project import Project
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir ls") as conn:
-        listed = rows_of_models(conn, Project(settings))
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir ls") as conn:
+        listed = rows_of_models(conn, weir_project)
     rows = [(model, kind, upstream, f"{built:%Y-%m-%d %H:%M:%S}" if built else "never")
             for model, kind, upstream, built in listed]
     click.echo(tabulate(rows, headers=LS_HEADERS, tablefmt="simple"))
@@ -74,15 +71,14 @@ def list_models(ctx, project, dsn, debug):
 
 @cli.command()
 @click.argument("name")
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help="Project directory.")
+@shared_options
 @click.pass_context
-def lineage(ctx, name, project):
+def lineage(ctx, name):
     """Print the models upstream and downstream of NAME."""
     from runner.build.run import lineage as lineage_of
-    from runner.project import Project
 
-    settings = settings_for(ctx, project, False)
-    upstream, downstream = lineage_of(Project(settings), name)
+    weir_project = project_for(ctx)
+    upstream, downstream = lineage_of(weir_project, name)
     click.echo("upstream:")
     for model in upstream or ["(none)"]:
         click.echo(f"  {model}")
@@ -99,14 +95,14 @@ def sample() -> None:
 @sample.command("load")
 @click.option("--scale", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Order items to generate; customers, products and orders follow in proportion.")
-@common_options
+@shared_options
 @click.pass_context
-def sample_load(ctx, scale, project, dsn, debug):
+def sample_load(ctx, scale):
     """Fill the freshly migrated raw schema with sample data."""
     from runner.sample import data as sample_data
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir sample") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir sample") as conn:
         steps = sample_data.load(conn, scale)
     _report_sample(steps, f"loaded sample data at scale {scale:,}")
 
@@ -116,14 +112,14 @@ def sample_load(ctx, scale, project, dsn, debug):
               help="Batch number; batches apply in increasing order.")
 @click.option("--fraction", type=click.FloatRange(min=0, max=0.5, min_open=True), default=0.01, show_default=True,
               help="Share of the rows each kind of change touches.")
-@common_options
+@shared_options
 @click.pass_context
-def sample_change(ctx, batch, fraction, project, dsn, debug):
+def sample_change(ctx, batch, fraction):
     """Apply a change batch: new orders, status changes, moved and deleted customers, new prices."""
     from runner.sample import data as sample_data
 
-    settings = settings_for(ctx, project, debug)
-    with connection_for(settings, dsn, "weir sample") as conn:
+    weir_project = project_for(ctx)
+    with connection_for(ctx, weir_project, "weir sample") as conn:
         steps = sample_data.change_batch(conn, batch, fraction)
     _report_sample(steps, f"applied change batch {batch}")
 
