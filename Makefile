@@ -22,6 +22,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install Weir with its test tools
 
+LINT_STAMP := $(VENV)/.installed-lint
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $(LINT_STAMP)
+
 DEMO_SCALE ?= 100000
 
 demo: $(STAMP) ## Run the example warehouse end to end on a fresh embedded PostgreSQL
@@ -53,8 +59,9 @@ verify: $(STAMP) ## Prove every rollback on a scratch database
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## Lint Python with ruff, SQL with sqlfluff, the project with weir lint (squawk)
+lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, sqlfluff on the SQL, weir lint (squawk)
 	$(BIN)/ruff check runner tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/sqlfluff lint migrations models checks
 	$(WEIR) lint
 

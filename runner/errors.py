@@ -4,6 +4,9 @@ A message is one line that names the file (and line) or object involved and says
 what to do next. The CLI prints it without a traceback.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 EXIT_OK = 0
 EXIT_FAIL = 1  # a migration, model or check failed
 EXIT_ERROR = 2  # usage, configuration or project files are wrong
@@ -70,7 +73,7 @@ class ModelFailed(WeirError):
 class GateFailed(ModelFailed):
     """A gate of a model failed or could not run; the model's transaction was rolled back."""
 
-    def __init__(self, message: str, results: tuple[object, ...] = ()) -> None:
+    def __init__(self, message: str, results: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.results = tuple(results)  # the GateResult of every gate that ran
 

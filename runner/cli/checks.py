@@ -20,7 +20,7 @@ from runner.cli.models import report_build, report_build_event
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @shared_options
 @click.pass_context
-def check(ctx, select, threads, junit, as_json):
+def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path | None, as_json: bool) -> None:
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
     from runner.checks import checks_to_run, render_json, render_text, run_checks, write_junit
 
@@ -39,7 +39,7 @@ def check(ctx, select, threads, junit, as_json):
               help="Build models and run checks on this many connections.")
 @shared_options
 @click.pass_context
-def run_all(ctx, threads):
+def run_all(ctx: click.Context, threads: int) -> None:
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
     from runner.pipeline import run_pipeline, validate_project

@@ -16,7 +16,7 @@ def db() -> None:
 @db.command("start")
 @shared_options
 @click.pass_context
-def db_start(ctx):
+def db_start(ctx: click.Context) -> None:
     """Start the embedded server (or find it running)."""
     from runner.db import embedded
 
@@ -28,7 +28,7 @@ def db_start(ctx):
 @db.command("stop")
 @shared_options
 @click.pass_context
-def db_stop(ctx):
+def db_stop(ctx: click.Context) -> None:
     """Stop the embedded server."""
     from runner.db import embedded
 
@@ -39,7 +39,7 @@ def db_stop(ctx):
 @db.command("status")
 @shared_options
 @click.pass_context
-def db_status(ctx):
+def db_status(ctx: click.Context) -> None:
     """Say whether the embedded server runs, and where."""
     from runner.db import embedded
 
@@ -54,7 +54,7 @@ def db_status(ctx):
 @db.command("url")
 @shared_options
 @click.pass_context
-def db_url(ctx):
+def db_url(ctx: click.Context) -> None:
     """Print a psql-ready URI of the embedded server, starting it if needed."""
     from runner.db import embedded
 

@@ -14,7 +14,7 @@ from runner.errors import EXIT_ERROR, EXIT_FAIL
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @shared_options
 @click.pass_context
-def lint(ctx, paths):
+def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Read every migration, model and check as Weir runs them; squawk the forward migrations.
 
     With PATHS (as pre-commit passes the files it changed), squawk reads only the forward

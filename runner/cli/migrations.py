@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli.app import cli, connection_for, project_for, say, shared_options
+
+if TYPE_CHECKING:
+    from runner.migrate import StepResult
+    from runner.migrate.verify import MigrationResult
+
 
 
 @cli.command()
@@ -17,7 +23,7 @@ from runner.cli.app import cli, connection_for, project_for, say, shared_options
               help="Record the current checksum of an applied migration whose file was deliberately edited.")
 @shared_options
 @click.pass_context
-def migrate(ctx, to, dry_run, accept_edits):
+def migrate(ctx: click.Context, to: str | None, dry_run: bool, accept_edits: tuple[str, ...]) -> None:
     """Apply pending migrations, each in its own transaction."""
     from runner import migrate as migrations
 
@@ -35,7 +41,9 @@ def migrate(ctx, to, dry_run, accept_edits):
 @click.option("--dry-run", is_flag=True, help="Run in a transaction that is rolled back; report what would change.")
 @shared_options
 @click.pass_context
-def rollback(ctx, steps, to, everything, dry_run):
+def rollback(
+    ctx: click.Context, steps: int | None, to: str | None, everything: bool, dry_run: bool
+) -> None:
     """Roll back applied migrations, newest first, with their rollback files."""
     from runner import migrate as migrations
 
@@ -48,7 +56,7 @@ def rollback(ctx, steps, to, everything, dry_run):
     _report_steps(results, "rolled back", dry_run)
 
 
-def _report_steps(results, verb: str, dry_run: bool) -> None:
+def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
     if dry_run:
         for result in results:
             changes = f"{len(result.changes)} catalog change(s)" if result.changes else "no catalog change"
@@ -69,7 +77,7 @@ def _report_steps(results, verb: str, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @shared_options
 @click.pass_context
-def status(ctx, as_json):
+def status(ctx: click.Context, as_json: bool) -> None:
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrate as migrations
     from runner.state.checks import LATEST_HEADERS, latest_results
@@ -105,9 +113,9 @@ def status(ctx, as_json):
     for headers, found in ((LATEST_HEADERS, [result.row for result in checks]), (LATEST_GATE_HEADERS, gates)):
         if found:
             click.echo()
-            rows = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
+            shown = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
                     for row in found]
-            click.echo(tabulate(rows, headers=headers, tablefmt="simple"))
+            click.echo(tabulate(shown, headers=headers, tablefmt="simple"))
     for index in invalid:
         click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
                    err=True)
@@ -116,7 +124,7 @@ def status(ctx, as_json):
 @cli.command()
 @shared_options
 @click.pass_context
-def verify(ctx):
+def verify(ctx: click.Context) -> None:
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
     from runner.migrate import verify as verify_migrations
 
@@ -126,7 +134,7 @@ def verify(ctx):
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
 
 
-def _report_verified(result) -> None:
+def _report_verified(result: MigrationResult) -> None:
     detail = f" ({result.message})" if result.status == "skipped" and result.message else ""
     say(f"{result.status:<7} {result.id} ({result.seconds:.2f} s){detail}")
 
@@ -140,7 +148,7 @@ def new() -> None:
 @click.argument("title")
 @shared_options
 @click.pass_context
-def new_migration(ctx, title):
+def new_migration(ctx: click.Context, title: str) -> None:
     """Create NNNN_<slug>.sql and its .rollback.sql with the next number."""
     from runner.project.migrations import new_migration as create
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from runner.cli.app import cli, connection_for, project_for, say, shared_options
 from runner.errors import EXIT_FAIL
+
+if TYPE_CHECKING:
+    from runner.build.report import BuildEvent, BuildReport
+    from runner.sample.data import Step
+
 
 
 @cli.command()
@@ -17,7 +24,9 @@ from runner.errors import EXIT_FAIL
               help="Build independent models in parallel on this many connections.")
 @shared_options
 @click.pass_context
-def build(ctx, select, exclude, full_refresh, threads):
+def build(
+    ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, threads: int
+) -> None:
     """Build models/ into tables and views, in dependency order, doing only what changed."""
     from runner.build.run import build as build_models
 
@@ -30,7 +39,7 @@ def build(ctx, select, exclude, full_refresh, threads):
     ctx.exit(0 if report.ok else EXIT_FAIL)
 
 
-def report_build_event(event) -> None:
+def report_build_event(event: BuildEvent) -> None:
     """Say what a build is waiting for, and each model's note as it finishes."""
     if event.kind == "waiting":
         say(event.message)
@@ -38,7 +47,7 @@ def report_build_event(event) -> None:
         say(f"{event.result.model}: {event.result.note}")
 
 
-def report_build(report) -> None:
+def report_build(report: BuildReport) -> None:
     """Print the table of every model, the run's counts and its errors."""
     from tabulate import tabulate
 
@@ -54,7 +63,7 @@ def report_build(report) -> None:
 @cli.command("ls")
 @shared_options
 @click.pass_context
-def list_models(ctx):
+def list_models(ctx: click.Context) -> None:
     """List models with their kind, upstream models and last build."""
     from tabulate import tabulate
 
@@ -73,7 +82,7 @@ def list_models(ctx):
 @click.argument("name")
 @shared_options
 @click.pass_context
-def lineage(ctx, name):
+def lineage(ctx: click.Context, name: str) -> None:
     """Print the models upstream and downstream of NAME."""
     from runner.build.run import lineage as lineage_of
 
@@ -97,7 +106,7 @@ def sample() -> None:
               help="Order items to generate; customers, products and orders follow in proportion.")
 @shared_options
 @click.pass_context
-def sample_load(ctx, scale):
+def sample_load(ctx: click.Context, scale: int) -> None:
     """Fill the freshly migrated raw schema with sample data."""
     from runner.sample import data as sample_data
 
@@ -114,7 +123,7 @@ def sample_load(ctx, scale):
               help="Share of the rows each kind of change touches.")
 @shared_options
 @click.pass_context
-def sample_change(ctx, batch, fraction):
+def sample_change(ctx: click.Context, batch: int, fraction: float) -> None:
     """Apply a change batch: new orders, status changes, moved and deleted customers, new prices."""
     from runner.sample import data as sample_data
 
@@ -124,7 +133,7 @@ def sample_change(ctx, batch, fraction):
     _report_sample(steps, f"applied change batch {batch}")
 
 
-def _report_sample(steps, done: str) -> None:
+def _report_sample(steps: list[Step], done: str) -> None:
     from tabulate import tabulate
 
     click.echo(tabulate([(step.name, step.rows, step.seconds) for step in steps], headers=("step", "rows", "seconds"),

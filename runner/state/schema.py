@@ -18,6 +18,9 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
+from runner.db.statements import one_row
 from runner.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,7 +96,8 @@ def install(conn: psycopg.Connection, name: str, present: str) -> bool:
 
 def _installed_version(conn: psycopg.Connection, name: str, present: str) -> int | None:
     """Return the installed version of part `name` (None when it is not installed); refuse a newer one."""
-    installed, versioned = conn.execute(f"SELECT ({present}), {_VERSIONED}").fetchone()
+    query = sql.SQL("SELECT ({}), {}").format(sql.SQL(present), sql.SQL(_VERSIONED))
+    installed, versioned = one_row(conn.execute(query))
     if not installed:
         return None
     version = 1
