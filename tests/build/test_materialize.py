@@ -1,6 +1,6 @@
 """Materializing models: state, views, tables, error reporting (real PostgreSQL).
 
-Incremental and scd2 models have their own files; `make_model` here is shared with them.
+Incremental and scd2 models have their own files, each with its own copy of `make_model`, `rows` and `value`.
 """
 
 from __future__ import annotations
