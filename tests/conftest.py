@@ -10,13 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 
+from runner.cli import cli
 from runner.db import embedded
 
 # Cheap, throwaway durability: a per-test database costs about a fifth with these off.
@@ -92,7 +95,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_migration(project: Path, stem: str, forward: str, rollback: str | None = "") -> Path:
+def _write_migration(project: Path, stem: str, forward: str, rollback: str | None = "") -> Path:
     """Write migrations/<stem>.sql and, unless `rollback` is None, its rollback file."""
     path = project / "migrations" / f"{stem}.sql"
     path.write_text(forward)
@@ -101,7 +104,7 @@ def write_migration(project: Path, stem: str, forward: str, rollback: str | None
     return path
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+def _write_files(root: Path, files: dict[str, str | bytes]) -> None:
     """Write `files` (paths relative to `root`, text or bytes), creating folders as needed."""
     for relative, content in files.items():
         path = root / relative
@@ -112,12 +115,46 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             path.write_text(content)
 
 
-def write_models(root: Path, files: dict[str, str | bytes]) -> Path:
+def _write_models(root: Path, files: dict[str, str | bytes]) -> Path:
     """Write `files` (paths relative to `root`) and return the models directory."""
-    write_files(root, files)
+    _write_files(root, files)
     return root / "models"
 
 
-def flush_statistics(db: psycopg.Connection) -> None:
+def _flush_statistics(db: psycopg.Connection) -> None:
     """Make this session's table statistics visible to others now, not within seconds (what skipping reads)."""
     db.execute("SELECT pg_stat_force_next_flush()")
+
+
+@pytest.fixture
+def write_migration() -> Callable[..., Path]:
+    """write_migration(project, stem, forward, rollback="") writes a migration and, unless None, its rollback."""
+    return _write_migration
+
+
+@pytest.fixture
+def write_files() -> Callable[[Path, dict[str, str | bytes]], None]:
+    """write_files(root, files) writes text or bytes files at paths relative to root, creating folders."""
+    return _write_files
+
+
+@pytest.fixture
+def write_models() -> Callable[[Path, dict[str, str | bytes]], Path]:
+    """write_models(root, files) writes files like write_files and returns root / "models"."""
+    return _write_models
+
+
+@pytest.fixture
+def flush_statistics() -> Callable[[psycopg.Connection], None]:
+    """flush_statistics(db) makes this session's table statistics visible to other sessions now."""
+    return _flush_statistics
+
+
+@pytest.fixture
+def weir() -> Callable[..., Result]:
+    """weir(*args, **kwargs) runs the weir CLI in-process via click's CliRunner and returns its Result."""
+
+    def invoke(*args: str, **kwargs) -> Result:
+        return CliRunner().invoke(cli, list(args), obj={}, **kwargs)
+
+    return invoke

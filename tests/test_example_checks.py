@@ -8,11 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
 from runner.build.run import build
 from runner.checks import CheckReport, run_checks
-from runner.cli import cli
 from runner.db.connection import connect
 from runner.migrate import migrate
 from runner.project import Project
@@ -62,10 +60,6 @@ def not_passing(report: CheckReport) -> dict[str, str]:
 
 def first_fact(conn: psycopg.Connection) -> tuple[int, int, int]:
     return conn.execute(_FIRST_FACT).fetchone()
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
 
 
 def test_the_examples_use_every_library_function_and_describe_themselves(settings):
@@ -211,7 +205,7 @@ def test_an_order_without_items_warns_and_many_fail(warehouse, dsn, settings):
     assert report.results[0].count == 101 and report.exit_code == 1
 
 
-def test_an_example_check_with_a_typo_exits_2(warehouse, dsn, tmp_path):
+def test_an_example_check_with_a_typo_exits_2(warehouse, dsn, tmp_path, weir):
     (tmp_path / "setup.cfg").write_text("[weir]\n")
     shutil.copytree(ROOT / "checks", tmp_path / "checks")
     misspelt = tmp_path / "checks" / "raw" / "customers_email_unique.sql"

@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import write_files, write_migration
-
-from runner.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 INDEX_ON_EXISTING_TABLE = "CREATE INDEX accounts_email_idx ON accounts (email);\n"
@@ -16,15 +12,17 @@ CONCURRENT_INDEX = "CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (em
 ROBUST_CONCURRENT_INDEX = "CREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_email_idx ON accounts (email);\nSELECT 1;\n"
 
 
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
+@pytest.fixture
+def lint(weir):
+    """lint(project, *args) runs `weir lint --project <project> *args`."""
+
+    def lint(project: Path, *args: str):
+        return weir("lint", "--project", str(project), *args)
+
+    return lint
 
 
-def lint(project: Path, *args: str):
-    return weir("lint", "--project", str(project), *args)
-
-
-def test_the_example_project_lints_clean():
+def test_the_example_project_lints_clean(lint):
     result = lint(REPO)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
@@ -45,7 +43,9 @@ SQUAWK_CASES = [
 
 
 @pytest.mark.parametrize(("statement", "transactional", "rules"), SQUAWK_CASES)
-def test_squawk_reports_findings_at_their_line_and_exits_1(project, statement, transactional, rules):
+def test_squawk_reports_findings_at_their_line_and_exits_1(
+    project, statement, transactional, rules, write_migration, lint
+):
     header = "-- Lint case.\n" if transactional else "-- transactional: false\n"
     write_migration(project, "0001_change", header + statement, "SELECT 1;\n")
     result = lint(project)
@@ -57,7 +57,7 @@ def test_squawk_reports_findings_at_their_line_and_exits_1(project, statement, t
     assert ("-- squawk-ignore <rule>" in result.stderr) == bool(rules)
 
 
-def test_weir_sets_the_timeouts_so_squawk_never_asks_for_them(project):
+def test_weir_sets_the_timeouts_so_squawk_never_asks_for_them(project, write_migration, lint):
     write_migration(project, "0001_concurrent", "-- transactional: false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS"
                     " accounts_email_idx ON accounts (email);\n", "SELECT 1;\n")
     result = lint(project)
@@ -65,14 +65,14 @@ def test_weir_sets_the_timeouts_so_squawk_never_asks_for_them(project):
     assert "lock-timeout" not in result.output and "statement-timeout" not in result.output
 
 
-def test_rollback_files_are_not_squawked(project):
+def test_rollback_files_are_not_squawked(project, write_migration, lint):
     write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
     result = lint(project)
     assert result.exit_code == 0, result.output
     assert "squawk read 1 forward migration(s): 0 finding(s)" in result.stderr
 
 
-def test_squawk_ignore_comment_lets_one_statement_through(project):
+def test_squawk_ignore_comment_lets_one_statement_through(project, write_migration, lint):
     write_migration(project, "0001_index", "-- squawk-ignore require-concurrent-index-creation\n"
                     + INDEX_ON_EXISTING_TABLE + INDEX_ON_EXISTING_TABLE.replace("email", "name"), "SELECT 1;\n")
     result = lint(project)
@@ -81,7 +81,7 @@ def test_squawk_ignore_comment_lets_one_statement_through(project):
     assert len(result.stdout.splitlines()) == 1
 
 
-def test_settings_exclude_rules_and_skip_migrations_up_to_start_after(project):
+def test_settings_exclude_rules_and_skip_migrations_up_to_start_after(project, write_migration, lint):
     write_migration(project, "0001_old", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
     write_migration(project, "0002_new", "ALTER TABLE accounts ADD COLUMN plan text NOT NULL;\n"
                     + INDEX_ON_EXISTING_TABLE.replace("email", "plan"), "SELECT 1;\n")
@@ -93,7 +93,7 @@ def test_settings_exclude_rules_and_skip_migrations_up_to_start_after(project):
     assert "squawk read 1 forward migration(s)" in result.stderr
 
 
-def test_paths_limit_squawk_to_the_forward_migrations_named(project):
+def test_paths_limit_squawk_to_the_forward_migrations_named(project, write_migration, lint):
     write_migration(project, "0001_one", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
     write_migration(project, "0002_two", INDEX_ON_EXISTING_TABLE.replace("email", "name"), "SELECT 1;\n")
     named = lint(project, str(project / "migrations" / "0002_two.sql"))
@@ -112,7 +112,7 @@ REFUSED = "squawk refused its [weir] squawk_* settings: error: invalid value"
     ("squawk_pg_version = banana", f"{REFUSED} 'banana'"),
     ("squawk_start_after = first", "[weir] squawk_start_after = 'first' is not a migration number"),
 ])
-def test_a_bad_squawk_setting_is_one_line_and_exit_2(project, setting, named):
+def test_a_bad_squawk_setting_is_one_line_and_exit_2(project, setting, named, write_migration, lint):
     write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
     (project / "setup.cfg").write_text(f"[weir]\n{setting}\n")
     result = lint(project)
@@ -121,7 +121,7 @@ def test_a_bad_squawk_setting_is_one_line_and_exit_2(project, setting, named):
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_files_weir_would_refuse_are_named_one_per_kind_and_exit_2(project):
+def test_files_weir_would_refuse_are_named_one_per_kind_and_exit_2(project, write_migration, write_files, lint):
     write_migration(project, "0001_no_rollback", "CREATE TABLE t (id bigint);\n", rollback=None)
     write_files(project, {
         "models/marts/a.sql": "SELECT * FROM marts.b\n",
@@ -138,7 +138,7 @@ def test_files_weir_would_refuse_are_named_one_per_kind_and_exit_2(project):
     assert "3 refused;" in result.stderr
 
 
-def test_a_model_error_is_found_even_when_only_a_migration_is_named(project):
+def test_a_model_error_is_found_even_when_only_a_migration_is_named(project, write_migration, write_files, lint):
     write_migration(project, "0001_table", "CREATE TABLE t (id bigint);\n", "DROP TABLE t;\n")
     write_files(project, {"models/marts/a.sql": "-- weir: kind=sometimes\nSELECT 1 AS x\n"})
     result = lint(project, str(project / "migrations" / "0001_table.sql"))
@@ -146,7 +146,7 @@ def test_a_model_error_is_found_even_when_only_a_migration_is_named(project):
     assert result.stdout.startswith("models/marts/a.sql:1: ")
 
 
-def test_findings_come_in_file_order_whether_or_not_a_file_runs_in_a_transaction(project):
+def test_findings_come_in_file_order_whether_or_not_a_file_runs_in_a_transaction(project, write_migration, lint):
     write_migration(project, "0001_concurrent", "-- transactional: false\n" + CONCURRENT_INDEX, "SELECT 1;\n")
     write_migration(project, "0002_blocking", INDEX_ON_EXISTING_TABLE, "SELECT 1;\n")
     result = lint(project)
@@ -154,7 +154,7 @@ def test_findings_come_in_file_order_whether_or_not_a_file_runs_in_a_transaction
         "migrations/0001_concurrent.sql", "migrations/0002_blocking.sql"]
 
 
-def test_a_gate_naming_no_model_is_refused(project):
+def test_a_gate_naming_no_model_is_refused(project, write_files, lint):
     write_files(project, {
         "models/marts/orders.sql": "SELECT 1 AS order_id\n",
         "checks/gate.sql": "-- weir: gate=marts.ordres\nSELECT * FROM marts.ordres WHERE order_id IS NULL\n",

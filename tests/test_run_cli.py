@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-from conftest import write_migration
 
-from runner.cli import cli
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
-
-
-def make_project(project):
+def make_project(project, write_migration):
     write_migration(project, "0001_source", "CREATE TABLE source (id int PRIMARY KEY, amount int NOT NULL);\n"
                     "INSERT INTO source VALUES (1, 10), (2, -5);\n", "DROP TABLE source;\n")
     (project / "models" / "marts").mkdir(parents=True)
@@ -21,8 +12,8 @@ def make_project(project):
     (project / "checks" / "amounts_positive.sql").write_text("SELECT * FROM marts.amounts WHERE amount <= 0\n")
 
 
-def test_run_migrates_builds_checks_and_converges_after_a_fix(project, db, dsn):
-    make_project(project)
+def test_run_migrates_builds_checks_and_converges_after_a_fix(project, db, dsn, write_migration, weir):
+    make_project(project, write_migration)
     first = weir("run", "--project", str(project), "--dsn", dsn)
     assert first.exit_code == 1
     assert first.stdout.splitlines()[-3:] == ["migrate: 1 applied", "build:   1 success", "check:   1 fail"]
@@ -35,8 +26,8 @@ def test_run_migrates_builds_checks_and_converges_after_a_fix(project, db, dsn):
     assert third.stdout.splitlines()[-2] == "build:   1 skipped"
 
 
-def test_run_stops_after_a_failed_migration(project, db, dsn):
-    make_project(project)
+def test_run_stops_after_a_failed_migration(project, db, dsn, write_migration, weir):
+    make_project(project, write_migration)
     write_migration(project, "0002_broken", "ALTER TABLE nope ADD COLUMN x int;\n", "SELECT 1;\n")
     result = weir("run", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 1
@@ -45,8 +36,8 @@ def test_run_stops_after_a_failed_migration(project, db, dsn):
     assert db.execute("SELECT to_regclass('marts.amounts')").fetchone()[0] is None
 
 
-def test_a_malformed_check_stops_the_run_before_it_migrates(project, db, dsn):
-    make_project(project)
+def test_a_malformed_check_stops_the_run_before_it_migrates(project, db, dsn, write_migration, weir):
+    make_project(project, write_migration)
     (project / "checks" / "broken.sql").write_text("-- weir: severity=fatal\nSELECT 1\n")
     result = weir("run", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2

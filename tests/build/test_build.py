@@ -10,7 +10,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import flush_statistics
 from psycopg import sql
 
 from runner.build.report import BuildEvent, BuildReport
@@ -82,7 +81,7 @@ def write_model(project: Path, relative: str, sql: str) -> Path:
 
 
 @pytest.fixture
-def warehouse(project: Path, db: psycopg.Connection) -> Path:
+def warehouse(project: Path, db: psycopg.Connection, flush_statistics) -> Path:
     """A project with raw tables in the test database and models over them."""
     (project / "setup.cfg").write_text(
         "[weir]\nlock_timeout = 2s\nlock_retries = 1\nstatement_timeout = 60s\nlock_wait = 60s\n"
@@ -224,7 +223,9 @@ def without_hashing(db: psycopg.Connection) -> None:
     db.execute(sql.SQL("ALTER DATABASE {} SET weir.token_hash_limit = 0").format(sql.Identifier(db.info.dbname)))
 
 
-def test_a_large_table_is_seen_through_statistics_and_its_indexed_timestamp(warehouse: Path, dsn: str, db) -> None:
+def test_a_large_table_is_seen_through_statistics_and_its_indexed_timestamp(
+    warehouse: Path, dsn: str, db, flush_statistics
+) -> None:
     without_hashing(db)
     assert run(warehouse, dsn).ok
     tokens = db.execute("SELECT inputs FROM weir.build_input WHERE model = 'marts.customer_totals'").fetchone()[0]
@@ -253,7 +254,7 @@ def test_truncate_is_seen_through_the_relfilenode(warehouse: Path, dsn: str, db)
     assert db.execute("SELECT count(*) FROM marts.dim_codes").fetchone()[0] == 0
 
 
-def test_a_source_behind_a_plain_view_is_followed(warehouse: Path, dsn: str, db) -> None:
+def test_a_source_behind_a_plain_view_is_followed(warehouse: Path, dsn: str, db, flush_statistics) -> None:
     db.execute("CREATE VIEW raw.code_view AS SELECT code, upper(label) AS label FROM raw.codes")
     write_model(warehouse, "marts/dim_codes.sql", "-- weir: kind=table\nSELECT code, label FROM raw.code_view")
     assert run(warehouse, dsn).ok

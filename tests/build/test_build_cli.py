@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from runner.cli import cli
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
 
 
 def write_model(project: Path, relation: str, sql: str) -> None:
@@ -21,7 +13,7 @@ def write_model(project: Path, relation: str, sql: str) -> None:
     (project / "models" / schema / f"{name}.sql").write_text(sql)
 
 
-def test_build_reports_every_model_and_exits_1_when_one_fails(project, db, dsn):
+def test_build_reports_every_model_and_exits_1_when_one_fails(project, db, dsn, weir):
     db.execute("CREATE TABLE source (id int, amount int)")
     db.execute("INSERT INTO source VALUES (1, 10), (2, 20)")
     write_model(project, "marts.totals", "-- weir: kind=table\nSELECT sum(amount) AS total FROM public.source\n")
@@ -46,7 +38,7 @@ def test_build_reports_every_model_and_exits_1_when_one_fails(project, db, dsn):
     assert lineage.stdout.splitlines() == ["upstream:", "  (none)", "downstream:", "  marts.after_broken"]
 
 
-def test_sample_data_commands_load_and_change(db, dsn):
+def test_sample_data_commands_load_and_change(db, dsn, weir):
     assert weir("migrate", "--project", str(REPO), "--dsn", dsn).exit_code == 0
     loaded = weir("sample", "load", "--scale", "1000", "--project", str(REPO), "--dsn", dsn)
     assert loaded.exit_code == 0, loaded.output
@@ -59,7 +51,7 @@ def test_sample_data_commands_load_and_change(db, dsn):
     assert db.execute("SELECT count(*) FROM raw.order_items").fetchone()[0] > 1000
 
 
-def test_a_change_committed_just_before_a_build_is_never_skipped(project, db, dsn):
+def test_a_change_committed_just_before_a_build_is_never_skipped(project, db, dsn, weir):
     # The test's own session stays connected, so its statistics may not be flushed yet:
     # skipping must not rely on them alone.
     db.execute("CREATE TABLE source (id int PRIMARY KEY, amount int)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_models
 
 from runner.build.graph import ModelGraph
 from runner.errors import ConfigError, ProjectFileError
@@ -37,7 +36,7 @@ WAREHOUSE = {
 
 
 @pytest.fixture
-def graph(tmp_path: Path) -> ModelGraph:
+def graph(tmp_path: Path, write_models) -> ModelGraph:
     """The graph of a small warehouse."""
     return ModelGraph(read_models(write_models(tmp_path, WAREHOUSE), tmp_path))
 
@@ -154,7 +153,7 @@ def test_unknown_exclude_is_an_error_too(graph: ModelGraph) -> None:
         graph.select((), ["isle"])
 
 
-def test_a_name_in_two_schemas_must_be_qualified(tmp_path: Path) -> None:
+def test_a_name_in_two_schemas_must_be_qualified(tmp_path: Path, write_models) -> None:
     graph = ModelGraph(
         read_models(
             write_models(tmp_path, {"models/a/orders.sql": "SELECT 1 AS id", "models/b/orders.sql": "SELECT 2 AS id"}),
@@ -166,13 +165,13 @@ def test_a_name_in_two_schemas_must_be_qualified(tmp_path: Path) -> None:
     assert names(graph.select(["b.orders"])) == ["b.orders"]
 
 
-def test_a_model_built_twice_is_refused_by_the_graph(tmp_path: Path) -> None:
+def test_a_model_built_twice_is_refused_by_the_graph(tmp_path: Path, write_models) -> None:
     model = read_models(write_models(tmp_path, {"models/a/x.sql": "SELECT 1"}), tmp_path)[0]
     with pytest.raises(ProjectFileError, match=r"^models/a/x\.sql:1: builds a\.x, which models/a/x\.sql builds too"):
         ModelGraph([model, model])
 
 
-def test_a_self_cycle_through_an_unqualified_name(tmp_path: Path) -> None:
+def test_a_self_cycle_through_an_unqualified_name(tmp_path: Path, write_models) -> None:
     # x reads y, y reads x unqualified: the cycle error names the first file and the reading line.
     models_dir = write_models(
         tmp_path,

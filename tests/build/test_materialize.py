@@ -1,6 +1,6 @@
 """Materializing models: state, views, tables, error reporting (real PostgreSQL).
 
-Incremental and scd2 models have their own files; `make_model` here is shared with them.
+Incremental and scd2 models have their own files, each with its own copy of `make_model`, `rows` and `value`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import flush_statistics
 
 from runner.build.materialize.model import materialize
 from runner.build.materialize.result import MaterializeResult
@@ -331,7 +330,9 @@ def test_an_index_on_a_column_the_select_lacks_fails_naming_the_line(source: psy
     assert value(source, "SELECT to_regclass('marts.t')") is None
 
 
-def test_a_table_built_from_scratch_has_statistics_on_its_key_and_indexed_columns(source: psycopg.Connection) -> None:
+def test_a_table_built_from_scratch_has_statistics_on_its_key_and_indexed_columns(
+    source: psycopg.Connection, flush_statistics
+) -> None:
     model = make_model("SELECT id, name, price FROM raw.items", name="t", kind="table", unique_key="id",
                        indexes="price")
     materialize(source, model)

@@ -3,20 +3,51 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import psycopg.errors
 import pytest
-from test_materialize import make_model, rows, value
 
 from runner.build.materialize.model import materialize
 from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
+from runner.project.models import Model
+from runner.project.sqlfile import Directive, checksum
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 
 CUSTOMERS_SQL = "SELECT id AS customer_id, city, tier, updated_at FROM raw.customers"
+
+
+def make_model(
+    sql: str, name: str = "m", schema: str = "marts", kind: str = "view", description: str | None = None, **options: str
+) -> Model:
+    """Return the Model a file with these header directives (one per line) and this SELECT would give."""
+    directives = {"kind": kind, **options, **({"description": description} if description else {})}
+    header = "".join(f"-- weir: {key}={value}\n" for key, value in directives.items())
+    display = f"models/{schema}/{name}.sql"
+    return Model.from_header(
+        {key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
+        schema=schema,
+        name=name,
+        path=Path(display),
+        display=display,
+        sql=sql,
+        sql_line=len(directives) + 1,
+        checksum=checksum(header + sql),
+    )
+
+
+def rows(conn: psycopg.Connection, query: str, params: object = None) -> list[tuple]:
+    """Return every row of `query`."""
+    return conn.execute(query, params).fetchall()
+
+
+def value(conn: psycopg.Connection, query: str, params: object = None) -> object:
+    """Return the first column of the first row of `query`."""
+    return conn.execute(query, params).fetchone()[0]
 
 
 def by_updated_at(sql: str = CUSTOMERS_SQL, **options: str):

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
-from click.testing import CliRunner
 
-from runner.cli import cli
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
-
-
-def test_check_prints_failing_rows_exits_1_and_status_shows_the_latest_results(project, db, dsn):
+def test_check_prints_failing_rows_exits_1_and_status_shows_the_latest_results(project, db, dsn, weir):
     db.execute("CREATE TABLE customers (id int PRIMARY KEY, email text)")
     db.execute("INSERT INTO customers VALUES (1, 'a@example.com'), (2, NULL)")
     checks = project / "checks"
@@ -35,7 +27,7 @@ def test_check_prints_failing_rows_exits_1_and_status_shows_the_latest_results(p
     assert any(line.startswith("ids_positive") and " pass " in line for line in lines)
 
 
-def test_a_check_that_cannot_run_exits_2(project, dsn):
+def test_a_check_that_cannot_run_exits_2(project, dsn, weir):
     checks = project / "checks"
     checks.mkdir()
     (checks / "broken.sql").write_text("SELECT * FROM no_such_table\n")
@@ -44,7 +36,7 @@ def test_a_check_that_cannot_run_exits_2(project, dsn):
     assert 'checks/broken.sql:1: ERROR relation "no_such_table" does not exist' in result.stdout
 
 
-def test_failing_rows_with_infinite_timestamps_are_shown_not_an_error(project, db, dsn):
+def test_failing_rows_with_infinite_timestamps_are_shown_not_an_error(project, db, dsn, weir):
     db.execute("CREATE TABLE versions (id int, valid_from timestamptz, valid_on date)")
     db.execute("INSERT INTO versions VALUES (1, '-infinity', 'infinity')")
     checks = project / "checks"
@@ -56,7 +48,7 @@ def test_failing_rows_with_infinite_timestamps_are_shown_not_an_error(project, d
     assert "-infinity" in result.stdout and "infinity" in result.stdout
 
 
-def test_a_bad_selector_is_reported_before_connecting(project):
+def test_a_bad_selector_is_reported_before_connecting(project, weir):
     checks = project / "checks"
     checks.mkdir()
     (checks / "positive.sql").write_text("SELECT 1 WHERE false\n")

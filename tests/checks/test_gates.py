@@ -9,13 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
-from conftest import flush_statistics, write_migration
 
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildReport
 from runner.build.run import build
-from runner.cli import cli
 from runner.db.connection import connect
 from runner.errors import ProjectFileError
 from runner.pipeline import run_pipeline
@@ -70,7 +67,7 @@ def write(project: Path, relative: str, text: str) -> Path:
 
 
 @pytest.fixture
-def warehouse(project: Path, db: psycopg.Connection) -> Path:
+def warehouse(project: Path, db: psycopg.Connection, flush_statistics) -> Path:
     """A project with raw tables in the test database and models over them; no checks yet."""
     (project / "setup.cfg").write_text(
         "[weir]\nlock_timeout = 2s\nlock_retries = 1\nstatement_timeout = 60s\nlock_wait = 60s\n"
@@ -98,7 +95,9 @@ def rows(db: psycopg.Connection, query: str) -> list[tuple]:
 # -- a failing gate keeps the previous good version ----------------------------------------------
 
 
-def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(warehouse, dsn, db) -> None:
+def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(
+    warehouse, dsn, db, flush_statistics, weir
+) -> None:
     write(warehouse, "checks/orders_positive.sql", POSITIVE.format(model="marts.orders"))
     assert run(warehouse, dsn).ok
     before = rows(db, "SELECT * FROM marts.orders ORDER BY order_id")
@@ -126,13 +125,13 @@ def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(w
     gate = rows(db, "SELECT build_run_id, model, check_name, status, violations, sample->0->>'order_id'"
                     " FROM weir.gate_result ORDER BY gate_result_id DESC LIMIT 1")
     assert gate == [(report.run_id, "marts.orders", "orders_positive", "fail", 1, "4")]
-    shown = CliRunner().invoke(cli, ["status", "--project", str(warehouse), "--dsn", dsn, "--json"], obj={})
+    shown = weir("status", "--project", str(warehouse), "--dsn", dsn, "--json")
     assert [(row["gate"], row["model"], row["status"], row["violations"], row["build run"])
             for row in json.loads(shown.stdout)["gates"]] == [("orders_positive", "marts.orders", "fail", 1,
                                                                 report.run_id)]
 
 
-def test_failing_gate_message_names_the_file_the_count_and_the_first_rows(warehouse, dsn, db) -> None:
+def test_failing_gate_message_names_the_file_the_count_and_the_first_rows(warehouse, dsn, db, flush_statistics) -> None:
     write(warehouse, "checks/orders_positive.sql", POSITIVE.format(model="marts.orders"))
     db.execute("INSERT INTO raw.orders VALUES (4, 'grace', -3.00, '2024-01-03 08:00'),"
                " (5, 'ada', -1.00, '2024-01-03 09:00')")
@@ -146,7 +145,7 @@ def test_failing_gate_message_names_the_file_the_count_and_the_first_rows(wareho
     assert db.execute("SELECT to_regclass('marts.orders')").fetchone()[0] is None  # never built: nothing to keep
 
 
-def test_failing_gate_keeps_the_old_incremental_rows_and_watermark(warehouse, dsn, db) -> None:
+def test_failing_gate_keeps_the_old_incremental_rows_and_watermark(warehouse, dsn, db, flush_statistics) -> None:
     write(warehouse, "checks/fact_positive.sql", POSITIVE.format(model="marts.fact_orders"))
     assert run(warehouse, dsn, select=["marts.fact_orders"]).ok
     state = "SELECT watermark, run_id FROM weir.model_state WHERE model = 'marts.fact_orders'"
@@ -228,7 +227,7 @@ def test_warn_gate_only_notes(warehouse, dsn, db) -> None:
     assert rows(db, "SELECT status, violations FROM weir.gate_result") == [("warn", 1)]
 
 
-def test_error_gate_below_its_threshold_passes(warehouse, dsn, db) -> None:
+def test_error_gate_below_its_threshold_passes(warehouse, dsn, db, flush_statistics) -> None:
     write(warehouse, "checks/orders_small.sql",
           '-- weir: gate=marts.orders, error_if="> 1"\nSELECT * FROM marts.orders WHERE amount < 6\n')
     first = run(warehouse, dsn, select=["marts.orders"])
@@ -338,7 +337,9 @@ QUARANTINE = (
 
 
 @pytest.mark.parametrize("unique_key", [False, True], ids=["rows-matched-whole", "rows-matched-by-key"])
-def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(warehouse, dsn, db, unique_key) -> None:
+def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(
+    warehouse, dsn, db, unique_key, flush_statistics
+) -> None:
     if unique_key:
         write(warehouse, "models/marts/orders.sql",
               "-- weir: kind=table, unique_key=order_id\nSELECT order_id, customer, amount, updated_at FROM raw.orders")
@@ -375,7 +376,9 @@ def test_quarantine_moves_bad_rows_of_a_table_and_accounts_for_every_row(warehou
     assert loaded + len(rejected) == rows(db, "SELECT count(*) FROM raw.orders")[0][0] == 7
 
 
-def test_quarantine_over_incremental_batches_never_duplicates_a_rejected_key(warehouse, dsn, db) -> None:
+def test_quarantine_over_incremental_batches_never_duplicates_a_rejected_key(
+    warehouse, dsn, db, flush_statistics
+) -> None:
     write(warehouse, "checks/fact_quarantine.sql", QUARANTINE.format(model="marts.fact_orders"))
     db.execute(BAD_ROWS)
     flush_statistics(db)
@@ -416,7 +419,9 @@ def test_quarantine_over_incremental_batches_never_duplicates_a_rejected_key(war
     assert rows(db, "SELECT count(*) FROM marts.fact_orders")[0][0] == 5
 
 
-def test_quarantine_with_an_explicit_error_threshold_fails_when_too_many_rows_are_bad(warehouse, dsn, db) -> None:
+def test_quarantine_with_an_explicit_error_threshold_fails_when_too_many_rows_are_bad(
+    warehouse, dsn, db, flush_statistics
+) -> None:
     write(warehouse, "checks/orders_quarantine.sql",
           '-- weir: gate=marts.orders, quarantine=true, error_if="> 2"\nSELECT * FROM marts.orders WHERE amount <= 0\n')
     assert run(warehouse, dsn, select=["marts.orders"]).ok
@@ -444,7 +449,7 @@ def test_quarantine_refuses_a_check_that_does_not_return_the_models_columns(ware
     assert db.execute("SELECT to_regclass('marts.orders')").fetchone()[0] is None
 
 
-def test_quarantine_refuses_rows_the_check_changed(warehouse, dsn, db) -> None:
+def test_quarantine_refuses_rows_the_check_changed(warehouse, dsn, db, flush_statistics) -> None:
     write(warehouse, "checks/orders_quarantine.sql",
           "-- weir: gate=marts.orders, quarantine=true\n"
           "SELECT order_id, customer, -amount AS amount, updated_at FROM marts.orders WHERE amount < 0\n")
@@ -459,7 +464,9 @@ def test_quarantine_refuses_rows_the_check_changed(warehouse, dsn, db) -> None:
 # -- weir run ------------------------------------------------------------------------------------
 
 
-def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(project, db, dsn) -> None:
+def test_weir_run_with_a_gate_keeps_the_good_version_and_converges(
+    project, db, dsn, write_migration, flush_statistics
+) -> None:
     write_migration(project, "0001_source",
                     "CREATE TABLE source (id int PRIMARY KEY, amount int NOT NULL);\n"
                     "INSERT INTO source VALUES (1, 10), (2, 5);\n",

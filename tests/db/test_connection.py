@@ -6,9 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
-from runner.cli import cli
 from runner.db import embedded
 from runner.db.connection import connect, conninfo_of, describe, describe_conninfo, redact, resolve_target
 from runner.db.workers import WorkerConnections
@@ -31,11 +29,7 @@ def password_server(tmp_path_factory):
     embedded.stop(state_dir)
 
 
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
-
-
-def test_a_wrong_password_is_reported_without_the_password(password_server, project):
+def test_a_wrong_password_is_reported_without_the_password(password_server, project, weir):
     dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password={SECRET} dbname=postgres"
     result = weir("status", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2
@@ -44,7 +38,7 @@ def test_a_wrong_password_is_reported_without_the_password(password_server, proj
     assert SECRET not in result.output
 
 
-def test_a_wrong_password_in_a_uri_is_not_printed_either(password_server, project):
+def test_a_wrong_password_in_a_uri_is_not_printed_either(password_server, project, weir):
     dsn = f"postgresql://alice:{SECRET}@/postgres?host={password_server.socket_dir}&port={password_server.port}"
     result = weir("migrate", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2
@@ -52,7 +46,7 @@ def test_a_wrong_password_in_a_uri_is_not_printed_either(password_server, projec
     assert SECRET not in result.output
 
 
-def test_the_right_password_connects(password_server, project):
+def test_the_right_password_connects(password_server, project, weir):
     dsn = f"host={password_server.socket_dir} port={password_server.port} user=alice password=correct-staple" \
           " dbname=postgres"
     result = weir("status", "--project", str(project), "--dsn", dsn)
@@ -100,7 +94,7 @@ def test_before_connecting_what_the_string_leaves_out_comes_from_libpqs_defaults
         (f"user=bob password={SECRET} dbname", "weir: invalid connection string: "),
     ],
 )
-def test_bad_connection_strings_are_a_usage_error_without_secrets(project, dsn, expected):
+def test_bad_connection_strings_are_a_usage_error_without_secrets(project, dsn, expected, weir):
     result = weir("migrate", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2
     assert result.stderr.startswith(expected)
@@ -142,7 +136,7 @@ def test_the_database_is_chosen_in_the_documented_order(project, option, env, ex
     assert (target.conninfo, target.source) == expected
 
 
-def test_the_embedded_server_starts_on_demand_and_is_reused(tmp_path):
+def test_the_embedded_server_starts_on_demand_and_is_reused(tmp_path, weir):
     (tmp_path / "setup.cfg").write_text("[weir]\n")
     settings = load_settings(tmp_path)
     try:

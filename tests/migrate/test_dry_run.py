@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-from conftest import write_migration
-
-from runner.cli import cli
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
-
 
 def snapshot(db) -> tuple:
     """Everything a dry run could leave behind: schemas, tables, rows, sequence positions."""
@@ -22,7 +13,7 @@ def snapshot(db) -> tuple:
     return schemas, relations, sequences, rows
 
 
-def test_dry_run_migrate_reports_changes_and_leaves_no_trace(project, db, dsn):
+def test_dry_run_migrate_reports_changes_and_leaves_no_trace(project, db, dsn, write_migration, weir):
     db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
     db.execute("INSERT INTO events (note) VALUES ('before')")
     write_migration(project, "0001_customers", "CREATE TABLE customers (id bigint PRIMARY KEY, email text);\n"
@@ -40,7 +31,7 @@ def test_dry_run_migrate_reports_changes_and_leaves_no_trace(project, db, dsn):
     assert snapshot(db) == before
 
 
-def test_dry_run_stops_before_a_migration_that_runs_outside_a_transaction(project, db, dsn):
+def test_dry_run_stops_before_a_migration_that_runs_outside_a_transaction(project, db, dsn, write_migration, weir):
     db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
     write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
     write_migration(project, "0002_index",
@@ -55,7 +46,7 @@ def test_dry_run_stops_before_a_migration_that_runs_outside_a_transaction(projec
     assert snapshot(db) == before
 
 
-def test_dry_run_rollback_reports_and_changes_nothing(project, db, dsn):
+def test_dry_run_rollback_reports_and_changes_nothing(project, db, dsn, write_migration, weir):
     db.execute("CREATE TABLE events (id bigserial PRIMARY KEY, note text)")
     write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
     assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
@@ -81,7 +72,9 @@ DROP TABLE items;
 """
 
 
-def test_dry_run_rollback_runs_with_the_rollback_files_timeouts_not_the_forward_ones(project, db, dsn):
+def test_dry_run_rollback_runs_with_the_rollback_files_timeouts_not_the_forward_ones(
+    project, db, dsn, write_migration, weir
+):
     write_migration(project, "0001_items",
                     "-- weir: lock_timeout=3s, statement_timeout=4s\nCREATE TABLE items (id int);\n",
                     "-- weir: lock_timeout=7s, statement_timeout=9s\n" + _ASSERT_ROLLBACK_TIMEOUTS)
@@ -91,7 +84,7 @@ def test_dry_run_rollback_runs_with_the_rollback_files_timeouts_not_the_forward_
     assert "  - table public.items" in result.stdout.splitlines()
 
 
-def test_dry_run_rollback_without_timeouts_of_its_own_takes_the_projects(project, db, dsn):
+def test_dry_run_rollback_without_timeouts_of_its_own_takes_the_projects(project, db, dsn, write_migration, weir):
     (project / "setup.cfg").write_text("[weir]\nlock_timeout = 7s\nstatement_timeout = 9s\n")
     write_migration(project, "0001_items",
                     "-- weir: lock_timeout=3s, statement_timeout=4s\nCREATE TABLE items (id int);\n",

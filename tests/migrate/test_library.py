@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_migration
 
 from runner.errors import VerifyFailed
 from runner.migrate import migrate, rollback, status, verify
@@ -13,7 +12,7 @@ from runner.project import Project
 
 
 @pytest.fixture
-def two_migrations(project: Path) -> Project:
+def two_migrations(project: Path, write_migration) -> Project:
     """A project with two migrations: customers, then orders."""
     write_migration(project, "0001_customers", "CREATE TABLE customers (id int);\n", "DROP TABLE customers;\n")
     write_migration(project, "0002_orders", "CREATE TABLE orders (id int);\n", "DROP TABLE orders;\n")

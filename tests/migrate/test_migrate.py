@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from conftest import write_migration
-
-from runner.cli import cli
 
 CUSTOMERS = "CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL);\n"
 ORDERS = "CREATE TABLE orders (\n    id bigint PRIMARY KEY,\n    customer_id bigint REFERENCES customers\n);\n"
-
-
-def weir(*args: str):
-    """Run the weir CLI in-process and return click's result."""
-    return CliRunner().invoke(cli, list(args), obj={})
 
 
 def error_line(result) -> str:
@@ -34,14 +25,14 @@ def applied_ids(db) -> list[str]:
 
 
 @pytest.fixture
-def two_migrations(project):
+def two_migrations(project, write_migration):
     """A project with customers then orders, both reversible."""
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     write_migration(project, "0002_orders", ORDERS, "DROP TABLE orders;\n")
     return project
 
 
-def test_migrate_applies_pending_migrations_in_order_and_records_them(two_migrations, db, dsn):
+def test_migrate_applies_pending_migrations_in_order_and_records_them(two_migrations, db, dsn, weir):
     result = weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     assert result.exit_code == 0, result.output
     assert "2 migration(s) applied" in result.stdout
@@ -49,7 +40,7 @@ def test_migrate_applies_pending_migrations_in_order_and_records_them(two_migrat
     assert applied_ids(db) == ["0001_customers", "0002_orders"]
 
 
-def test_a_second_migrate_does_nothing(two_migrations, db, dsn):
+def test_a_second_migrate_does_nothing(two_migrations, db, dsn, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     result = weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     assert result.exit_code == 0
@@ -57,13 +48,13 @@ def test_a_second_migrate_does_nothing(two_migrations, db, dsn):
     assert db.execute("SELECT count(*) FROM weir.migration_log WHERE operation = 'apply'").fetchone()[0] == 2
 
 
-def test_migrate_to_stops_at_the_named_migration(two_migrations, db, dsn):
+def test_migrate_to_stops_at_the_named_migration(two_migrations, db, dsn, weir):
     result = weir("migrate", "--project", str(two_migrations), "--dsn", dsn, "--to", "1")
     assert result.exit_code == 0, result.output
     assert tables(db) == ["customers"]
 
 
-def test_a_failing_migration_stops_the_run_at_the_last_good_one(project, db, dsn):
+def test_a_failing_migration_stops_the_run_at_the_last_good_one(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     write_migration(
         project,
@@ -82,7 +73,7 @@ def test_a_failing_migration_stops_the_run_at_the_last_good_one(project, db, dsn
     assert failure[0] == "0002_broken" and "nowhere" in failure[1]
 
 
-def test_fixing_the_failed_migration_and_rerunning_converges(project, db, dsn):
+def test_fixing_the_failed_migration_and_rerunning_converges(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     path = write_migration(project, "0002_orders", "CREATE TABLE orders (id bigint REFERENCES nope);\n",
                            "DROP TABLE orders;\n")
@@ -93,7 +84,7 @@ def test_fixing_the_failed_migration_and_rerunning_converges(project, db, dsn):
     assert applied_ids(db) == ["0001_customers", "0002_orders"]
 
 
-def test_a_syntax_error_is_reported_before_the_database_is_touched(project, db, dsn):
+def test_a_syntax_error_is_reported_before_the_database_is_touched(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     write_migration(project, "0002_typo", "CREATE TABLE ok (id int);\n\nCREAT TABLE typo (id int);\n", "")
     result = weir("migrate", "--project", str(project), "--dsn", dsn)
@@ -103,7 +94,7 @@ def test_a_syntax_error_is_reported_before_the_database_is_touched(project, db, 
     assert db.execute("SELECT to_regnamespace('weir')").fetchone()[0] is None
 
 
-def test_a_missing_rollback_is_refused_before_the_database_is_touched(project, db, dsn):
+def test_a_missing_rollback_is_refused_before_the_database_is_touched(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, rollback=None)
     result = weir("migrate", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 2
@@ -114,7 +105,7 @@ def test_a_missing_rollback_is_refused_before_the_database_is_touched(project, d
     assert tables(db) == []
 
 
-def test_an_irreversible_migration_needs_no_rollback_but_cannot_be_rolled_back(project, db, dsn):
+def test_an_irreversible_migration_needs_no_rollback_but_cannot_be_rolled_back(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     write_migration(project, "0002_purge", '-- weir: irreversible="deletes test accounts"\nDELETE FROM customers;\n',
                     rollback=None)
@@ -125,7 +116,7 @@ def test_an_irreversible_migration_needs_no_rollback_but_cannot_be_rolled_back(p
     assert applied_ids(db) == ["0001_customers", "0002_purge"]
 
 
-def test_an_edited_applied_migration_is_refused_until_accepted(two_migrations, db, dsn):
+def test_an_edited_applied_migration_is_refused_until_accepted(two_migrations, db, dsn, write_migration, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     path = two_migrations / "migrations" / "0001_customers.sql"
     path.write_text(CUSTOMERS + "-- a note added later\n")
@@ -141,7 +132,7 @@ def test_an_edited_applied_migration_is_refused_until_accepted(two_migrations, d
     assert db.execute("SELECT count(*) FROM weir.migration_log WHERE operation = 'accept-edit'").fetchone()[0] == 1
 
 
-def test_line_endings_do_not_count_as_an_edit(two_migrations, db, dsn):
+def test_line_endings_do_not_count_as_an_edit(two_migrations, db, dsn, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     path = two_migrations / "migrations" / "0001_customers.sql"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
@@ -149,7 +140,7 @@ def test_line_endings_do_not_count_as_an_edit(two_migrations, db, dsn):
     assert result.exit_code == 0, result.output
 
 
-def test_status_shows_applied_pending_edited_and_missing_file(project, db, dsn):
+def test_status_shows_applied_pending_edited_and_missing_file(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_customers", CUSTOMERS, "DROP TABLE customers;\n")
     write_migration(project, "0002_orders", ORDERS, "DROP TABLE orders;\n")
     write_migration(project, "0003_gone", "CREATE TABLE gone (id int);\n", "DROP TABLE gone;\n")
@@ -167,7 +158,7 @@ def test_status_shows_applied_pending_edited_and_missing_file(project, db, dsn):
     assert "1 applied, 1 pending, 1 edited, 1 missing-file" in table.stdout
 
 
-def test_a_missing_applied_file_blocks_migrate(two_migrations, db, dsn):
+def test_a_missing_applied_file_blocks_migrate(two_migrations, db, dsn, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     (two_migrations / "migrations" / "0002_orders.sql").unlink()
     (two_migrations / "migrations" / "0002_orders.rollback.sql").unlink()
@@ -176,7 +167,7 @@ def test_a_missing_applied_file_blocks_migrate(two_migrations, db, dsn):
     assert "0002_orders.sql is applied in the database but missing" in result.stderr
 
 
-def test_a_pending_migration_numbered_before_an_applied_one_is_refused(two_migrations, db, dsn):
+def test_a_pending_migration_numbered_before_an_applied_one_is_refused(two_migrations, db, dsn, write_migration, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     write_migration(two_migrations, "0001_5_between", "CREATE TABLE x (id int);\n", "DROP TABLE x;\n")
     (two_migrations / "migrations" / "0001_5_between.sql").rename(two_migrations / "migrations" / "0000_early.sql")
@@ -187,7 +178,7 @@ def test_a_pending_migration_numbered_before_an_applied_one_is_refused(two_migra
     assert "0000_early.sql: pending, but 0002_orders, numbered after it, is already applied" in result.stderr
 
 
-def test_rollback_steps_to_and_all(project, db, dsn):
+def test_rollback_steps_to_and_all(project, db, dsn, write_migration, weir):
     for number, name in enumerate(["a", "b", "c", "d"], start=1):
         write_migration(project, f"000{number}_{name}", f"CREATE TABLE {name} (id int);\n", f"DROP TABLE {name};\n")
     weir("migrate", "--project", str(project), "--dsn", dsn)
@@ -203,7 +194,7 @@ def test_rollback_steps_to_and_all(project, db, dsn):
     assert applied_ids(db) == []
 
 
-def test_a_failing_rollback_leaves_the_migration_applied(two_migrations, db, dsn):
+def test_a_failing_rollback_leaves_the_migration_applied(two_migrations, db, dsn, weir):
     weir("migrate", "--project", str(two_migrations), "--dsn", dsn)
     (two_migrations / "migrations" / "0002_orders.rollback.sql").write_text("DROP TABLE orders;\nDROP TABLE nope;\n")
     result = weir("rollback", "--project", str(two_migrations), "--dsn", dsn)
@@ -213,19 +204,19 @@ def test_a_failing_rollback_leaves_the_migration_applied(two_migrations, db, dsn
     assert applied_ids(db) == ["0001_customers", "0002_orders"]
 
 
-def test_rollback_options_are_exclusive(two_migrations, dsn):
+def test_rollback_options_are_exclusive(two_migrations, dsn, weir):
     result = weir("rollback", "--project", str(two_migrations), "--dsn", dsn, "--all", "--steps", "2")
     assert result.exit_code == 2
     assert "give one of --steps, --to and --all" in result.output
 
 
-def test_unknown_target_is_a_usage_error(two_migrations, dsn):
+def test_unknown_target_is_a_usage_error(two_migrations, dsn, weir):
     result = weir("migrate", "--project", str(two_migrations), "--dsn", dsn, "--to", "0009_nope")
     assert result.exit_code == 2
     assert "no migration '0009_nope'" in result.stderr
 
 
-def test_new_migration_creates_the_next_numbered_pair(two_migrations):
+def test_new_migration_creates_the_next_numbered_pair(two_migrations, weir):
     result = weir("new", "migration", "Add customer e-mail", "--project", str(two_migrations))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import psycopg
-from conftest import write_migration
 
 from runner.db.locking import lock_key
 
@@ -40,7 +39,7 @@ def apply_count(db, migration_id: str) -> int:
     return db.execute(query, (migration_id,)).fetchone()[0]
 
 
-def test_ten_concurrent_runs_apply_each_migration_exactly_once(project: Path, db, dsn):
+def test_ten_concurrent_runs_apply_each_migration_exactly_once(project: Path, db, dsn, write_migration):
     for number in range(1, 6):
         write_migration(project, f"000{number}_t{number}", f"CREATE TABLE t{number} (id int);\n",
                         f"DROP TABLE t{number};\n")
@@ -53,7 +52,7 @@ def test_ten_concurrent_runs_apply_each_migration_exactly_once(project: Path, db
     assert applied_lines == 5
 
 
-def test_a_killed_run_leaves_no_stale_lock_and_nothing_half_applied(project: Path, db, dsn):
+def test_a_killed_run_leaves_no_stale_lock_and_nothing_half_applied(project: Path, db, dsn, write_migration):
     write_migration(project, "0001_first", "CREATE TABLE first (id int);\n", "DROP TABLE first;\n")
     write_migration(
         project,
@@ -78,7 +77,7 @@ def test_a_killed_run_leaves_no_stale_lock_and_nothing_half_applied(project: Pat
     assert db.execute("SELECT array_agg(id) FROM second").fetchone()[0] == [1]
 
 
-def test_a_waiting_run_says_who_holds_the_lock_and_gives_up_after_lock_wait(project: Path, db, dsn):
+def test_a_waiting_run_says_who_holds_the_lock_and_gives_up_after_lock_wait(project: Path, db, dsn, write_migration):
     (project / "setup.cfg").write_text("[weir]\nlock_wait = 1s\n")
     write_migration(project, "0001_first", "CREATE TABLE first (id int);\n", "DROP TABLE first;\n")
     db.execute("SET application_name = 'a long deploy'")
@@ -93,7 +92,7 @@ def test_a_waiting_run_says_who_holds_the_lock_and_gives_up_after_lock_wait(proj
     assert db.execute("SELECT to_regclass('first')").fetchone()[0] is None
 
 
-def test_a_waiting_run_proceeds_when_the_lock_is_released(project: Path, db, dsn):
+def test_a_waiting_run_proceeds_when_the_lock_is_released(project: Path, db, dsn, write_migration):
     write_migration(project, "0001_first", "CREATE TABLE first (id int);\n", "DROP TABLE first;\n")
     db.execute("SELECT pg_advisory_lock(%s)", (lock_key("weir:migrate"),))
     run = start_weir("migrate", "--project", str(project), "--dsn", dsn)
@@ -103,7 +102,7 @@ def test_a_waiting_run_proceeds_when_the_lock_is_released(project: Path, db, dsn
     assert apply_count(db, "0001_first") == 1
 
 
-def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(project: Path, db, dsn):
+def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(project: Path, db, dsn, write_migration):
     write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
     write_migration(
         project,
@@ -123,7 +122,7 @@ def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(project:
     assert valid is True
 
 
-def test_a_lock_timeout_is_retried_then_reported_and_nothing_changes(project: Path, db, dsn):
+def test_a_lock_timeout_is_retried_then_reported_and_nothing_changes(project: Path, db, dsn, write_migration):
     (project / "setup.cfg").write_text("[weir]\nlock_timeout = 100ms\nlock_retries = 2\n")
     db.execute("CREATE TABLE busy (id int)")
     write_migration(project, "0001_alter", "ALTER TABLE busy ADD COLUMN note text;\n",
@@ -140,7 +139,7 @@ def test_a_lock_timeout_is_retried_then_reported_and_nothing_changes(project: Pa
     assert columns == 1
 
 
-def test_a_failed_concurrent_index_build_is_reported_as_invalid(project: Path, db, dsn):
+def test_a_failed_concurrent_index_build_is_reported_as_invalid(project: Path, db, dsn, write_migration):
     db.execute("CREATE TABLE dupes (id int); INSERT INTO dupes VALUES (1), (1)")
     write_migration(project, "0001_unique", "-- transactional: false\nCREATE UNIQUE INDEX CONCURRENTLY dupes_id"
                     " ON dupes (id);\n", "-- transactional: false\nDROP INDEX CONCURRENTLY dupes_id;\n")

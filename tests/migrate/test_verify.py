@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from conftest import write_migration
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -47,7 +46,7 @@ def statuses(report):
     return [(result.id, result.status) for result in report.results]
 
 
-def test_correct_migrations_pass(db, project):
+def test_correct_migrations_pass(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_order_status",
@@ -69,7 +68,7 @@ def test_correct_migrations_pass(db, project):
     assert format_failure(report) == ""
 
 
-def test_a_rollback_that_forgets_an_index_fails_and_stops_there(db, project):
+def test_a_rollback_that_forgets_an_index_fails_and_stops_there(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_order_note",
@@ -90,7 +89,7 @@ def test_a_rollback_that_forgets_an_index_fails_and_stops_there(db, project):
     )
 
 
-def test_a_rollback_that_forgets_a_column_comment_fails(db, project):
+def test_a_rollback_that_forgets_a_column_comment_fails(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_contact",
@@ -104,7 +103,7 @@ def test_a_rollback_that_forgets_a_column_comment_fails(db, project):
     ]
 
 
-def test_a_rollback_that_leaves_a_column_behind_fails(db, project):
+def test_a_rollback_that_leaves_a_column_behind_fails(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_names",
@@ -116,7 +115,7 @@ def test_a_rollback_that_leaves_a_column_behind_fails(db, project):
     assert report.failure.differences == ["+ column raw.customers.last_name"]
 
 
-def test_a_rollback_whose_reapply_fails_is_reported(db, project):
+def test_a_rollback_whose_reapply_fails_is_reported(db, project, write_migration):
     write_migration(
         project, "0001_countries",
         "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);\n", "DROP TABLE countries;\n"
@@ -138,7 +137,7 @@ def test_a_rollback_whose_reapply_fails_is_reported(db, project):
     assert failed.fix == "migrations/0002_netherlands.rollback.sql"
 
 
-def test_a_reapply_that_gives_a_different_schema_is_reported(db, project):
+def test_a_reapply_that_gives_a_different_schema_is_reported(db, project, write_migration):
     write_migration(project, "0001_log", "CREATE TABLE applied_log (at timestamptz);\n", "DROP TABLE applied_log;\n")
     write_migration(
         project, "0002_index_when_busy",
@@ -157,7 +156,7 @@ def test_a_reapply_that_gives_a_different_schema_is_reported(db, project):
     assert failed.differences == ["+ index public.ix_log_at"]
 
 
-def test_a_failing_rollback_is_reported_with_its_line(db, project):
+def test_a_failing_rollback_is_reported_with_its_line(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, "DROP SCHEMA raw CASCADE;\nDROP TABLE raw.customer;\n")
     report = run_verify(db, project)
     assert report.failure.message == (
@@ -166,7 +165,7 @@ def test_a_failing_rollback_is_reported_with_its_line(db, project):
     )
 
 
-def test_irreversible_migrations_are_skipped_and_verify_goes_on(db, project):
+def test_irreversible_migrations_are_skipped_and_verify_goes_on(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_drop_legacy",
@@ -186,7 +185,7 @@ def test_irreversible_migrations_are_skipped_and_verify_goes_on(db, project):
     assert columns == 0
 
 
-def test_a_concurrent_index_migration_is_verified_outside_a_transaction(db, project):
+def test_a_concurrent_index_migration_is_verified_outside_a_transaction(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_concurrent_index",
@@ -205,7 +204,7 @@ def test_a_concurrent_index_migration_is_verified_outside_a_transaction(db, proj
     assert report.failure.differences == ["+ index raw.ix_orders_customer"]
 
 
-def test_verify_passes_and_drops_its_scratch_database(db, project):
+def test_verify_passes_and_drops_its_scratch_database(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     before = set(db.execute(SCRATCH_DATABASES).fetchall())
     seen = []
@@ -218,7 +217,7 @@ def test_verify_passes_and_drops_its_scratch_database(db, project):
     assert db.execute("SELECT to_regnamespace('raw')").fetchone()[0] is None
 
 
-def test_verify_raises_one_line_and_still_drops_the_scratch_database(db, project):
+def test_verify_raises_one_line_and_still_drops_the_scratch_database(db, project, write_migration):
     write_migration(project, "0001_raw_schema", RAW_SCHEMA, RAW_ROLLBACK)
     write_migration(
         project, "0002_order_note",

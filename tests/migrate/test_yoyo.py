@@ -13,10 +13,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from click.testing import CliRunner
-from conftest import write_migration
-
-from runner.cli import cli
 
 YOYO = Path(sys.executable).with_name("yoyo")
 
@@ -46,12 +42,8 @@ def yoyo_list(db, project: Path) -> dict[str, str]:
     return listed
 
 
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
-
-
 @pytest.fixture
-def yoyo_migrated(project: Path, db) -> Path:
+def yoyo_migrated(project: Path, db, write_migration) -> Path:
     """A project whose first two migrations the yoyo CLI applied; a third, newer one is pending."""
     write_migration(project, "0001_customers", "CREATE TABLE customers (id int);\n", "DROP TABLE customers;\n")
     write_migration(project, "0002_index", "-- transactional: false\nCREATE INDEX CONCURRENTLY customers_id"
@@ -61,7 +53,7 @@ def yoyo_migrated(project: Path, db) -> Path:
     return project
 
 
-def test_weir_adopts_migrations_applied_by_yoyo_and_applies_only_the_rest(yoyo_migrated: Path, db, dsn):
+def test_weir_adopts_migrations_applied_by_yoyo_and_applies_only_the_rest(yoyo_migrated: Path, db, dsn, weir):
     status = weir("status", "--project", str(yoyo_migrated), "--dsn", dsn)
     assert "2 applied, 1 pending" in status.stdout
 
@@ -75,14 +67,14 @@ def test_weir_adopts_migrations_applied_by_yoyo_and_applies_only_the_rest(yoyo_m
     assert weir("migrate", "--project", str(yoyo_migrated), "--dsn", dsn).stdout.startswith("nothing to do")
 
 
-def test_yoyo_list_shows_what_yoyo_applied_and_not_what_weir_applied(yoyo_migrated: Path, db, dsn):
+def test_yoyo_list_shows_what_yoyo_applied_and_not_what_weir_applied(yoyo_migrated: Path, db, dsn, weir):
     assert yoyo_list(db, yoyo_migrated) == {"0001_customers": "A", "0002_index": "A", "0003_orders": "U"}
     assert weir("migrate", "--project", str(yoyo_migrated), "--dsn", dsn).exit_code == 0
     # Weir keeps its own records; yoyo's table is left as yoyo wrote it.
     assert yoyo_list(db, yoyo_migrated) == {"0001_customers": "A", "0002_index": "A", "0003_orders": "U"}
 
 
-def test_rolling_back_a_yoyo_migration_removes_it_from_yoyos_records(yoyo_migrated: Path, db, dsn):
+def test_rolling_back_a_yoyo_migration_removes_it_from_yoyos_records(yoyo_migrated: Path, db, dsn, weir):
     assert weir("migrate", "--project", str(yoyo_migrated), "--dsn", dsn).exit_code == 0
     rolled_back = weir("rollback", "--project", str(yoyo_migrated), "--dsn", dsn, "--to", "1")
     assert rolled_back.exit_code == 0, rolled_back.output

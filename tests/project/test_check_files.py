@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_files
 
 from runner.errors import ConfigError, ProjectFileError
 from runner.project.checks import ANY_ROW, Check, Threshold, read_checks, select_checks
@@ -146,21 +145,31 @@ BAD_CHECKS = [
 ]
 
 
-def write_checks(root: Path, files: dict[str, str | bytes]) -> Path:
-    """Write `files` (paths relative to `root`) and return the checks directory."""
-    write_files(root, files)
-    return root / "checks"
+@pytest.fixture
+def write_checks(write_files):
+    """write_checks(root, files) writes `files` (paths relative to `root`) and returns the checks directory."""
+
+    def write_checks(root: Path, files: dict[str, str | bytes]) -> Path:
+        write_files(root, files)
+        return root / "checks"
+
+    return write_checks
 
 
-def one_check(root: Path, text: str, path: str = "checks/c.sql") -> Check:
-    """Write one check file and return what read_checks makes of it."""
-    checks = read_checks(write_checks(root, {path: text}), root)
-    assert len(checks) == 1
-    return checks[0]
+@pytest.fixture
+def one_check(write_checks):
+    """one_check(root, text, path="checks/c.sql") writes one check file and returns what read_checks makes of it."""
+
+    def one_check(root: Path, text: str, path: str = "checks/c.sql") -> Check:
+        checks = read_checks(write_checks(root, {path: text}), root)
+        assert len(checks) == 1
+        return checks[0]
+
+    return one_check
 
 
 @pytest.mark.parametrize("case", BAD_CHECKS, ids=[case["id"] for case in BAD_CHECKS])
-def test_bad_check_files_are_reported_with_path_and_line(tmp_path: Path, case: dict) -> None:
+def test_bad_check_files_are_reported_with_path_and_line(tmp_path: Path, case: dict, write_checks) -> None:
     checks_dir = write_checks(tmp_path, case["files"])
     with pytest.raises(ProjectFileError) as raised:
         read_checks(checks_dir, tmp_path)
@@ -171,7 +180,7 @@ def test_bad_check_files_are_reported_with_path_and_line(tmp_path: Path, case: d
     assert raised.value.exit_code == 2
 
 
-def test_a_check_carries_its_select_and_header(tmp_path: Path) -> None:
+def test_a_check_carries_its_select_and_header(tmp_path: Path, one_check) -> None:
     text = (
         "-- Orders must have a positive amount.\n"
         '-- weir: severity=warn, warn_if=">= 3", tags="orders daily"\n'
@@ -196,18 +205,18 @@ def test_a_check_carries_its_select_and_header(tmp_path: Path) -> None:
     assert check.gate is None and check.quarantine is False
 
 
-def test_defaults_make_any_row_fail(tmp_path: Path) -> None:
+def test_defaults_make_any_row_fail(tmp_path: Path, one_check) -> None:
     check = one_check(tmp_path, "SELECT 1")
     assert (check.severity, check.error_if, check.warn_if, check.show) == ("error", ANY_ROW, None, 10)
     assert check.tags == frozenset() and check.description is None
 
 
-def test_a_gate_and_quarantine_are_read(tmp_path: Path) -> None:
+def test_a_gate_and_quarantine_are_read(tmp_path: Path, one_check) -> None:
     check = one_check(tmp_path, "-- weir: gate=marts.dim_customer, quarantine=true\nSELECT 1")
     assert (check.gate, check.quarantine) == ("marts.dim_customer", True)
 
 
-def test_checks_are_found_in_subdirectories_and_sorted_by_name(tmp_path: Path) -> None:
+def test_checks_are_found_in_subdirectories_and_sorted_by_name(tmp_path: Path, write_checks) -> None:
     checks_dir = write_checks(
         tmp_path,
         {
@@ -252,12 +261,12 @@ STATUS_CASES = [
 
 
 @pytest.mark.parametrize(("header", "count", "status"), STATUS_CASES)
-def test_status_for_a_count(tmp_path: Path, header: str, count: int, status: str) -> None:
+def test_status_for_a_count(tmp_path: Path, header: str, count: int, status: str, one_check) -> None:
     check = one_check(tmp_path, (f"-- weir: {header}\n" if header else "") + "SELECT 1")
     assert check.status_for(count)[0] == status
 
 
-def test_status_names_the_threshold_that_decided_it(tmp_path: Path) -> None:
+def test_status_names_the_threshold_that_decided_it(tmp_path: Path, one_check) -> None:
     check = one_check(tmp_path, '-- weir: warn_if="> 0", error_if="> 10"\nSELECT 1')
     assert check.status_for(11) == ("fail", "error_if > 10")
     assert check.status_for(1) == ("warn", "warn_if > 0")
@@ -269,7 +278,7 @@ def test_status_names_the_threshold_that_decided_it(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def some_checks(tmp_path: Path) -> list[Check]:
+def some_checks(tmp_path: Path, write_checks) -> list[Check]:
     """Four checks in two directories, with tags."""
     checks_dir = write_checks(
         tmp_path,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_models
 
 from runner.build.graph import ModelGraph
 from runner.errors import ProjectFileError
@@ -16,15 +15,20 @@ from runner.project.sqlfile import checksum
 BAD_MODELS = yaml.safe_load((Path(__file__).parent / "models_fixtures" / "bad_models.yml").read_text())
 
 
-def one_model(root: Path, sql: str, path: str = "models/marts/m.sql") -> Model:
-    """Write one model file and return what read_models makes of it."""
-    models = read_models(write_models(root, {path: sql}), root)
-    assert len(models) == 1
-    return models[0]
+@pytest.fixture
+def one_model(write_models):
+    """one_model(root, sql, path="models/marts/m.sql") writes one model file and returns what read_models makes."""
+
+    def one_model(root: Path, sql: str, path: str = "models/marts/m.sql") -> Model:
+        models = read_models(write_models(root, {path: sql}), root)
+        assert len(models) == 1
+        return models[0]
+
+    return one_model
 
 
 @pytest.mark.parametrize("case", BAD_MODELS, ids=[case["id"] for case in BAD_MODELS])
-def test_bad_model_files_are_reported_with_path_and_line(tmp_path: Path, case: dict) -> None:
+def test_bad_model_files_are_reported_with_path_and_line(tmp_path: Path, case: dict, write_models) -> None:
     models_dir = write_models(tmp_path, case["files"])
     with pytest.raises(ProjectFileError) as raised:
         ModelGraph(read_models(models_dir, tmp_path))
@@ -34,7 +38,7 @@ def test_bad_model_files_are_reported_with_path_and_line(tmp_path: Path, case: d
     assert ProjectFileError.exit_code == 2
 
 
-def test_a_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
+def test_a_file_that_is_not_utf8_is_reported(tmp_path: Path, write_models) -> None:
     models_dir = write_models(tmp_path, {"models/marts/m.sql": b"SELECT '\xff' AS x\n"})
     with pytest.raises(ProjectFileError, match=r"^models/marts/m\.sql:1: not UTF-8 text .*; save it as UTF-8$"):
         read_models(models_dir, tmp_path)
@@ -44,7 +48,7 @@ def test_a_missing_models_directory_has_no_models(tmp_path: Path) -> None:
     assert read_models(tmp_path / "models", tmp_path) == []
 
 
-def test_other_files_and_hidden_directories_are_ignored(tmp_path: Path) -> None:
+def test_other_files_and_hidden_directories_are_ignored(tmp_path: Path, write_models) -> None:
     models_dir = write_models(
         tmp_path,
         {
@@ -58,7 +62,7 @@ def test_other_files_and_hidden_directories_are_ignored(tmp_path: Path) -> None:
     assert [model.qualified for model in read_models(models_dir, tmp_path)] == ["marts.m"]
 
 
-def test_a_model_carries_its_header_sql_and_checksum(tmp_path: Path) -> None:
+def test_a_model_carries_its_header_sql_and_checksum(tmp_path: Path, one_model) -> None:
     text = (
         "-- Daily sales.\n"
         "-- weir: kind=incremental, unique_key=\"day store_id\", watermark=updated_at, lookback=2 days\n"
@@ -91,7 +95,7 @@ def test_a_model_carries_its_header_sql_and_checksum(tmp_path: Path) -> None:
     assert model.relations == frozenset({("raw", "sales")})
 
 
-def test_defaults_are_a_view_without_tags_or_description(tmp_path: Path) -> None:
+def test_defaults_are_a_view_without_tags_or_description(tmp_path: Path, one_model) -> None:
     model = one_model(tmp_path, "select 1 as id")
     assert (model.kind, model.tags, model.description, model.directives) == ("view", frozenset(), None, {})
     assert model.sql == "select 1 as id"
@@ -100,7 +104,7 @@ def test_defaults_are_a_view_without_tags_or_description(tmp_path: Path) -> None
     assert (model.on_delete, model.full_refresh_on_change) == ("close", True)
 
 
-def test_an_scd2_header_becomes_typed_fields_with_columns_as_postgresql_names_them(tmp_path: Path) -> None:
+def test_an_scd2_header_becomes_typed_fields_with_columns_as_postgresql_names_them(tmp_path: Path, one_model) -> None:
     text = (
         '-- weir: kind=scd2, natural_key="Customer_ID region", check_cols="city \\"Tier\\"",'
         ' surrogate_key=Dim_Key\n'
@@ -118,7 +122,7 @@ def test_an_scd2_header_becomes_typed_fields_with_columns_as_postgresql_names_th
     assert model.indexes == (("valid_from",), ("region", "Tier"))
 
 
-def test_updated_at_is_one_column(tmp_path: Path) -> None:
+def test_updated_at_is_one_column(tmp_path: Path, one_model) -> None:
     model = one_model(tmp_path, "-- weir: kind=scd2, natural_key=id, updated_at=Changed\nSELECT 1 AS id, 2 AS changed")
     assert (model.updated_at, model.check_cols) == ("changed", ())
 
@@ -133,11 +137,11 @@ def test_updated_at_is_one_column(tmp_path: Path) -> None:
         "WITH x AS (SELECT 1 AS id) SELECT * FROM x",
     ],
 )
-def test_values_set_operations_and_table_count_as_one_select(tmp_path: Path, sql: str) -> None:
+def test_values_set_operations_and_table_count_as_one_select(tmp_path: Path, sql: str, one_model) -> None:
     assert one_model(tmp_path, sql + ";\n").sql == sql
 
 
-def test_crlf_files_are_read(tmp_path: Path) -> None:
+def test_crlf_files_are_read(tmp_path: Path, one_model) -> None:
     model = one_model(tmp_path, "-- weir: kind=table\r\nSELECT 1 AS id\r\nFROM raw.t;\r\n")
     assert model.kind == "table"
     assert model.sql_line == 2
@@ -215,11 +219,11 @@ RELATIONS = [
 
 
 @pytest.mark.parametrize(("sql", "expected"), [case[1:] for case in RELATIONS], ids=[case[0] for case in RELATIONS])
-def test_relations_are_found_with_the_postgresql_parser(tmp_path: Path, sql: str, expected: set) -> None:
+def test_relations_are_found_with_the_postgresql_parser(tmp_path: Path, sql: str, expected: set, one_model) -> None:
     assert one_model(tmp_path, sql).relations == frozenset(expected)
 
 
-def test_unqualified_names_resolve_to_the_only_model_with_that_name(tmp_path: Path) -> None:
+def test_unqualified_names_resolve_to_the_only_model_with_that_name(tmp_path: Path, write_models) -> None:
     models_dir = write_models(
         tmp_path,
         {
@@ -237,14 +241,14 @@ def test_unqualified_names_resolve_to_the_only_model_with_that_name(tmp_path: Pa
     assert models["marts.customers"].relations == frozenset({("staging", "customers")})
 
 
-def test_models_come_back_sorted_by_relation(tmp_path: Path) -> None:
+def test_models_come_back_sorted_by_relation(tmp_path: Path, write_models) -> None:
     models_dir = write_models(
         tmp_path, {f"models/{schema}/{name}.sql": "SELECT 1" for schema, name in [("b", "a"), ("a", "z"), ("a", "b")]}
     )
     assert [model.qualified for model in read_models(models_dir, tmp_path)] == ["a.b", "a.z", "b.a"]
 
 
-def test_relation_lines_point_at_each_first_reference(tmp_path: Path) -> None:
+def test_relation_lines_point_at_each_first_reference(tmp_path: Path, one_model) -> None:
     model = one_model(
         tmp_path,
         "-- weir: kind=table\n\nSELECT *\nFROM raw.a\nJOIN b USING (id)\nJOIN raw.a AS again USING (id)\n",
@@ -252,13 +256,13 @@ def test_relation_lines_point_at_each_first_reference(tmp_path: Path) -> None:
     assert relation_lines(model) == {("raw", "a"): 4, ("", "b"): 5}
 
 
-def test_relation_lines_count_characters_not_bytes(tmp_path: Path) -> None:
+def test_relation_lines_count_characters_not_bytes(tmp_path: Path, one_model) -> None:
     # The parser counts bytes: forty two-byte letters would push raw.a two lines down.
     model = one_model(tmp_path, "SELECT '" + "é" * 40 + "' AS a\nFROM\nraw.a\n, raw.b\n, raw.c\n")
     assert relation_lines(model) == {("raw", "a"): 3, ("raw", "b"): 4, ("raw", "c"): 5}
 
 
-def test_with_since_puts_the_value_in_place_of_the_models_own_calls(tmp_path: Path) -> None:
+def test_with_since_puts_the_value_in_place_of_the_models_own_calls(tmp_path: Path, one_model) -> None:
     model = one_model(
         tmp_path,
         "-- weir: kind=incremental, unique_key=id, watermark=at\n"
@@ -274,7 +278,7 @@ def test_with_since_puts_the_value_in_place_of_the_models_own_calls(tmp_path: Pa
     assert with_since(model, "-infinity").count("'-infinity'::timestamptz") == 2
 
 
-def test_clock_calls_are_found(tmp_path: Path) -> None:
+def test_clock_calls_are_found(tmp_path: Path, one_model) -> None:
     clocked = one_model(
         tmp_path, "SELECT now() AS a, CURRENT_DATE AS b, pg_catalog.random() AS c, localtimestamp(2) AS d"
     )
@@ -283,7 +287,7 @@ def test_clock_calls_are_found(tmp_path: Path) -> None:
     assert clock_calls(plain) == []
 
 
-def test_scd2_and_incremental_headers_that_are_valid(tmp_path: Path) -> None:
+def test_scd2_and_incremental_headers_that_are_valid(tmp_path: Path, write_models) -> None:
     models_dir = write_models(
         tmp_path,
         {

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_files
 
 from runner.errors import ProjectFileError
 from runner.project.checks import read_checks
@@ -31,7 +30,7 @@ def cache_file(root: Path) -> Path:
     return root / ".weir" / "cache" / "parsed.json"
 
 
-def test_a_second_read_comes_from_the_cache_and_equals_the_first(tmp_path: Path) -> None:
+def test_a_second_read_comes_from_the_cache_and_equals_the_first(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, FILES)
     parsed = read_models(tmp_path / "models", tmp_path), read_checks(tmp_path / "checks", tmp_path)
     assert len(json.loads(cache_file(tmp_path).read_text())["entries"]) == 3
@@ -43,7 +42,7 @@ def test_a_second_read_comes_from_the_cache_and_equals_the_first(tmp_path: Path)
     assert "'-infinity'::timestamptz" in with_since(model, "-infinity")
 
 
-def test_a_warm_cache_reads_the_project_without_importing_pglast(tmp_path: Path) -> None:
+def test_a_warm_cache_reads_the_project_without_importing_pglast(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, FILES)
     script = (
         "import sys; from pathlib import Path; from runner.project.models import read_models;"
@@ -60,7 +59,7 @@ def test_a_warm_cache_reads_the_project_without_importing_pglast(tmp_path: Path)
     assert imports_pglast() == "False"
 
 
-def test_an_edited_file_is_parsed_again(tmp_path: Path) -> None:
+def test_an_edited_file_is_parsed_again(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, FILES)
     read_models(tmp_path / "models", tmp_path)
     write_files(tmp_path, {"models/marts/m.sql": MODEL.replace("JOIN marts.b", "JOIN marts.c")})
@@ -68,7 +67,7 @@ def test_an_edited_file_is_parsed_again(tmp_path: Path) -> None:
     assert ("marts", "c") in model.relations
 
 
-def test_a_bad_file_is_never_cached_and_fails_every_time(tmp_path: Path) -> None:
+def test_a_bad_file_is_never_cached_and_fails_every_time(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, {**FILES, "checks/bad.sql": "SELECT 1 FROM\n"})
     read_models(tmp_path / "models", tmp_path)
     for _ in range(2):
@@ -77,7 +76,7 @@ def test_a_bad_file_is_never_cached_and_fails_every_time(tmp_path: Path) -> None
     assert len(json.loads(cache_file(tmp_path).read_text())["entries"]) == 2  # the two models only
 
 
-def test_a_cache_from_other_code_or_corrupt_is_ignored(tmp_path: Path) -> None:
+def test_a_cache_from_other_code_or_corrupt_is_ignored(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, FILES)
     read_models(tmp_path / "models", tmp_path)
     document = json.loads(cache_file(tmp_path).read_text())
@@ -90,7 +89,7 @@ def test_a_cache_from_other_code_or_corrupt_is_ignored(tmp_path: Path) -> None:
     assert json.loads(cache_file(tmp_path).read_text())["code"] == ParseCache.open(tmp_path).code
 
 
-def test_an_unwritable_cache_directory_only_costs_parsing(tmp_path: Path) -> None:
+def test_an_unwritable_cache_directory_only_costs_parsing(tmp_path: Path, write_files) -> None:
     write_files(tmp_path, {**FILES, ".weir": "a file where the directory would be"})
     assert len(read_models(tmp_path / "models", tmp_path)) == 2
     assert (tmp_path / ".weir").is_file()

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import psycopg.errors
 import pytest
-from click.testing import CliRunner
-from conftest import write_migration
 
-from runner.cli import cli
 from runner.state import schema as state
 from runner.state.builds import ensure_build_state
 from runner.state.migrations import ensure_schema
 
 _MIGRATION_PRESENT = "SELECT to_regclass('weir.migration_log') IS NOT NULL"
-
-
-def weir(*args: str):
-    return CliRunner().invoke(cli, list(args), obj={})
 
 
 def recorded_versions(db) -> dict[str, int]:
@@ -25,7 +18,7 @@ def recorded_versions(db) -> dict[str, int]:
     return dict(db.execute("SELECT part, version FROM weir.state_version").fetchall())
 
 
-def test_a_first_install_records_each_part_at_this_weirs_version(project, db, dsn):
+def test_a_first_install_records_each_part_at_this_weirs_version(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
     assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
     assert recorded_versions(db) == {"migration_state": state.known_version("migration_state")}
@@ -75,7 +68,7 @@ def test_a_failing_upgrade_leaves_the_part_as_it_was(db, monkeypatch):
     assert columns == 0
 
 
-def test_state_from_a_newer_weir_is_refused_with_one_line_and_nothing_changes(project, db, dsn):
+def test_state_from_a_newer_weir_is_refused_with_one_line_and_nothing_changes(project, db, dsn, write_migration, weir):
     write_migration(project, "0001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
     assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
     db.execute("UPDATE weir.state_version SET version = 99 WHERE part = 'migration_state'")
