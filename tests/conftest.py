@@ -155,6 +155,6 @@ def weir() -> Callable[..., Result]:
     """weir(*args, **kwargs) runs the weir CLI in-process via click's CliRunner and returns its Result."""
 
     def invoke(*args: str, **kwargs) -> Result:
-        return CliRunner().invoke(cli, list(args), obj={}, **kwargs)
+        return CliRunner().invoke(cli, list(args), **kwargs)
 
     return invoke
