@@ -53,7 +53,7 @@ DBNAME = "weir_bench_checks"
 FLOOR = "psql -f (floor)"
 ONE_THREAD, TWO_THREADS = "weir check --threads 1", "weir check --threads 2"
 SEQUENTIAL_RATIO = 1.1
-# Each check exactly as weir's first query counts it (runner/checks.py, _COUNT_PREFIX).
+# Each check exactly as weir's first query counts it (runner/checks/query.py, _COUNT).
 WRAPPED = "SELECT count(*) FROM (\n{sql}\n) AS violations;\n"
 _TABLES = "SELECT schemaname, relname FROM pg_stat_user_tables WHERE schemaname IN ('raw', 'marts') ORDER BY 1, 2"
 # Each check's seconds in the latest passing run of weir check --threads 1.
