@@ -1,6 +1,7 @@
 """Materializing models: state, views, tables, error reporting (real PostgreSQL).
 
-Incremental and scd2 models have their own files, each with its own copy of `make_model`, `rows` and `value`.
+Incremental and scd2 models have their own files; all three get `make_model`, `rows` and `value`
+as fixtures from tests/build/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import re
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,53 +18,32 @@ from runner.build.materialize.model import materialize
 from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
 from runner.project.models import Model
-from runner.project.sqlfile import Directive, checksum
 from runner.state.models import ensure_model_state, last_built
 
 
-def make_model(
-    sql: str, name: str = "m", schema: str = "marts", kind: str = "view", description: str | None = None, **options: str
-) -> Model:
-    """Return the Model a file with these header directives (one per line) and this SELECT would give."""
-    directives = {"kind": kind, **options, **({"description": description} if description else {})}
-    header = "".join(f"-- weir: {key}={value}\n" for key, value in directives.items())
-    display = f"models/{schema}/{name}.sql"
-    return Model.from_header(
-        {key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
-        schema=schema,
-        name=name,
-        path=Path(display),
-        display=display,
-        sql=sql,
-        sql_line=len(directives) + 1,
-        checksum=checksum(header + sql),
-    )
-
-
-def rows(conn: psycopg.Connection, query: str, params: object = None) -> list[tuple]:
-    """Return every row of `query`."""
-    return conn.execute(query, params).fetchall()
-
-
-def value(conn: psycopg.Connection, query: str, params: object = None) -> object:
-    """Return the first column of the first row of `query`."""
-    return conn.execute(query, params).fetchone()[0]
-
-
-
-def checksum_changed(conn: psycopg.Connection, model: Model) -> bool:
+@pytest.fixture
+def checksum_changed(value):
     """True unless weir.model_state says the model's last build used exactly this file."""
-    if value(conn, "SELECT to_regclass('weir.model_state')") is None:
-        return True
-    row = conn.execute("SELECT checksum FROM weir.model_state WHERE model = %s", (model.qualified,)).fetchone()
-    return row is None or row[0] != model.checksum
+
+    def checksum_changed(conn: psycopg.Connection, model: Model) -> bool:
+        if value(conn, "SELECT to_regclass('weir.model_state')") is None:
+            return True
+        row = conn.execute("SELECT checksum FROM weir.model_state WHERE model = %s", (model.qualified,)).fetchone()
+        return row is None or row[0] != model.checksum
+
+    return checksum_changed
 
 
-def wait_until_waiting_for_lock(conn: psycopg.Connection, pid: int) -> None:
+@pytest.fixture
+def wait_until_waiting_for_lock(value):
     """Return once backend `pid` waits for a lock (polls pg_stat_activity; fails after 10 s)."""
-    deadline = time.monotonic() + 10
-    while value(conn, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)) != "Lock":
-        assert time.monotonic() < deadline, f"backend {pid} never waited for a lock"
+
+    def wait_until_waiting_for_lock(conn: psycopg.Connection, pid: int) -> None:
+        deadline = time.monotonic() + 10
+        while value(conn, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)) != "Lock":
+            assert time.monotonic() < deadline, f"backend {pid} never waited for a lock"
+
+    return wait_until_waiting_for_lock
 
 
 @pytest.fixture
@@ -79,7 +58,7 @@ def source(db: psycopg.Connection) -> psycopg.Connection:
 # State
 
 
-def test_ensure_model_state_is_idempotent_and_installs_since(db: psycopg.Connection) -> None:
+def test_ensure_model_state_is_idempotent_and_installs_since(db: psycopg.Connection, value) -> None:
     ensure_model_state(db)
     ensure_model_state(db)
     assert value(db, "SELECT weir.since('marts.never_built') = '-infinity'")
@@ -90,7 +69,7 @@ def test_ensure_model_state_is_idempotent_and_installs_since(db: psycopg.Connect
     assert value(db, "SELECT weir.since('marts.x') = '2024-04-29 12:00+00'")
 
 
-def test_concurrent_first_use_creates_state_once(dsn: str) -> None:
+def test_concurrent_first_use_creates_state_once(dsn: str, value) -> None:
     sessions = 6
     barrier = threading.Barrier(sessions)
     failures: list[BaseException] = []
@@ -113,7 +92,7 @@ def test_concurrent_first_use_creates_state_once(dsn: str) -> None:
         assert value(conn, "SELECT count(*) FROM pg_proc WHERE proname = 'since'") == 1
 
 
-def test_since_is_inlined_so_a_scan_of_the_source_can_use_its_index(db: psycopg.Connection) -> None:
+def test_since_is_inlined_so_a_scan_of_the_source_can_use_its_index(db: psycopg.Connection, rows, value) -> None:
     ensure_model_state(db)
     db.execute("CREATE TABLE events AS SELECT g AS id, timestamptz '2024-01-01' + g * interval '1 minute' AS at"
                " FROM generate_series(1, 20000) AS g")
@@ -130,7 +109,7 @@ def test_since_is_inlined_so_a_scan_of_the_source_can_use_its_index(db: psycopg.
     assert "current_setting('weir.building'" in shown  # the body, inlined: no function call per row
 
 
-def test_checksum_changed_and_last_built(source: psycopg.Connection) -> None:
+def test_checksum_changed_and_last_built(source: psycopg.Connection, make_model, value, checksum_changed) -> None:
     model = make_model("SELECT id FROM raw.items", name="ids")
     assert checksum_changed(source, model)
     assert last_built(source) == {}
@@ -142,19 +121,19 @@ def test_checksum_changed_and_last_built(source: psycopg.Connection) -> None:
     assert built["marts.ids"] <= value(source, "SELECT clock_timestamp()")
 
 
-def test_run_id_and_counts_are_recorded(source: psycopg.Connection) -> None:
+def test_run_id_and_counts_are_recorded(source: psycopg.Connection, make_model, rows) -> None:
     materialize(source, make_model("SELECT id FROM raw.items", name="t", kind="table"), run_id=42)
     assert rows(source, "SELECT kind, run_id, rows_inserted FROM weir.model_state") == [("table", 42, 3)]
 
 
-def test_description_becomes_the_comment(source: psycopg.Connection) -> None:
+def test_description_becomes_the_comment(source: psycopg.Connection, make_model, value) -> None:
     materialize(source, make_model("SELECT id FROM raw.items", name="v", description="Item ids"))
     materialize(source, make_model("SELECT id FROM raw.items", name="t", kind="table", description="Item table"))
     assert value(source, "SELECT obj_description('marts.v'::regclass)") == "Item ids"
     assert value(source, "SELECT obj_description('marts.t'::regclass)") == "Item table"
 
 
-def test_schema_is_created_when_missing(source: psycopg.Connection) -> None:
+def test_schema_is_created_when_missing(source: psycopg.Connection, make_model, value) -> None:
     materialize(source, make_model("SELECT 1 AS one", schema="fresh_schema", name="v"))
     assert value(source, "SELECT * FROM fresh_schema.v") == 1
 
@@ -162,7 +141,7 @@ def test_schema_is_created_when_missing(source: psycopg.Connection) -> None:
 # Errors
 
 
-def test_error_is_reported_at_the_file_line_of_the_select(source: psycopg.Connection) -> None:
+def test_error_is_reported_at_the_file_line_of_the_select(source: psycopg.Connection, make_model, value) -> None:
     model = make_model("SELECT id,\n       name,\n       no_such_column\nFROM raw.items", name="t", kind="table")
     with pytest.raises(ModelFailed) as caught:
         materialize(source, model)
@@ -171,7 +150,7 @@ def test_error_is_reported_at_the_file_line_of_the_select(source: psycopg.Connec
     assert value(source, "SELECT to_regclass('marts.t')") is None
 
 
-def test_failed_rebuild_keeps_the_previous_table_and_state(source: psycopg.Connection) -> None:
+def test_failed_rebuild_keeps_the_previous_table_and_state(source: psycopg.Connection, make_model, rows, value) -> None:
     materialize(source, make_model("SELECT id, price FROM raw.items", name="t", kind="table"))
     stored = value(source, "SELECT checksum FROM weir.model_state")
     failing = make_model("SELECT id, price / (id - 2) AS price FROM raw.items", name="t", kind="table")
@@ -182,7 +161,7 @@ def test_failed_rebuild_keeps_the_previous_table_and_state(source: psycopg.Conne
     assert value(source, "SELECT count(*) FROM pg_class WHERE relname LIKE 't\\_\\_weir%'") == 0
 
 
-def test_unknown_kind_is_refused(source: psycopg.Connection) -> None:
+def test_unknown_kind_is_refused(source: psycopg.Connection, make_model) -> None:
     with pytest.raises(ModelFailed, match="unknown kind 'snapshot'"):
         materialize(source, replace(make_model("SELECT 1"), kind="snapshot"))  # a header cannot say it
 
@@ -190,7 +169,9 @@ def test_unknown_kind_is_refused(source: psycopg.Connection) -> None:
 # Views
 
 
-def test_view_first_build_and_compatible_replace_keep_dependent_views(source: psycopg.Connection) -> None:
+def test_view_first_build_and_compatible_replace_keep_dependent_views(
+    source: psycopg.Connection, make_model, rows, value
+) -> None:
     first = materialize(source, make_model("SELECT id, name FROM raw.items", name="v"))
     assert first == MaterializeResult(0, 0, 0, True, "")
     source.execute("CREATE VIEW public.names AS SELECT name FROM marts.v")
@@ -203,7 +184,9 @@ def test_view_first_build_and_compatible_replace_keep_dependent_views(source: ps
     assert rows(source, "SELECT name FROM public.names ORDER BY 1") == [("cake",), ("coffee",), ("tea",)]
 
 
-def test_view_with_incompatible_columns_is_swapped_and_dependents_repointed(source: psycopg.Connection) -> None:
+def test_view_with_incompatible_columns_is_swapped_and_dependents_repointed(
+    source: psycopg.Connection, make_model, rows, value
+) -> None:
     materialize(source, make_model("SELECT id, name, price FROM raw.items", name="v"))
     source.execute("CREATE VIEW public.cheap AS SELECT id FROM marts.v WHERE price < 3")
     source.execute("CREATE VIEW public.cheap_count AS SELECT count(*) AS n FROM public.cheap")
@@ -218,7 +201,9 @@ def test_view_with_incompatible_columns_is_swapped_and_dependents_repointed(sour
     assert value(source, "SELECT has_table_privilege('public', 'public.cheap', 'SELECT')")
 
 
-def test_view_change_breaking_a_foreign_dependent_fails_and_keeps_the_old_view(source: psycopg.Connection) -> None:
+def test_view_change_breaking_a_foreign_dependent_fails_and_keeps_the_old_view(
+    source: psycopg.Connection, make_model, rows
+) -> None:
     materialize(source, make_model("SELECT id, name FROM raw.items", name="v"))
     source.execute("CREATE VIEW public.names AS SELECT name FROM marts.v")
     with pytest.raises(ModelFailed) as caught:
@@ -232,7 +217,9 @@ def test_view_change_breaking_a_foreign_dependent_fails_and_keeps_the_old_view(s
     assert rows(source, "SELECT name FROM public.names ORDER BY 1") == [("cake",), ("coffee",), ("tea",)]
 
 
-def test_view_change_drops_dependent_models_for_the_build_to_rebuild(source: psycopg.Connection) -> None:
+def test_view_change_drops_dependent_models_for_the_build_to_rebuild(
+    source: psycopg.Connection, make_model, rows, value, checksum_changed
+) -> None:
     materialize(source, make_model("SELECT id, name FROM raw.items", name="v"))
     downstream = make_model("SELECT name FROM marts.v", name="names")
     materialize(source, downstream)
@@ -243,7 +230,7 @@ def test_view_change_drops_dependent_models_for_the_build_to_rebuild(source: psy
     assert rows(source, "SELECT model FROM weir.model_state") == [("marts.v",)]
 
 
-def test_kind_change_from_table_to_view_keeps_dependent_views(source: psycopg.Connection) -> None:
+def test_kind_change_from_table_to_view_keeps_dependent_views(source: psycopg.Connection, make_model, value) -> None:
     materialize(source, make_model("SELECT id, name FROM raw.items", name="x", kind="table"))
     source.execute("CREATE VIEW public.on_x AS SELECT count(*) AS n FROM marts.x")
     result = materialize(source, make_model("SELECT id, name FROM raw.items", name="x"))
@@ -255,7 +242,7 @@ def test_kind_change_from_table_to_view_keeps_dependent_views(source: psycopg.Co
 # Tables
 
 
-def test_table_first_build_and_rebuild(source: psycopg.Connection) -> None:
+def test_table_first_build_and_rebuild(source: psycopg.Connection, make_model, value) -> None:
     model = make_model("SELECT id, name FROM raw.items", name="t", kind="table")
     assert materialize(source, model) == MaterializeResult(3, 0, 0, True, "")
     source.execute("INSERT INTO raw.items VALUES (4, 'juice', 1.0)")
@@ -264,7 +251,9 @@ def test_table_first_build_and_rebuild(source: psycopg.Connection) -> None:
     assert materialize(source, model, full_refresh=True) == MaterializeResult(4, 0, 0, True, "full refresh")
 
 
-def test_table_rebuild_keeps_views_on_it_working_with_their_grants(source: psycopg.Connection) -> None:
+def test_table_rebuild_keeps_views_on_it_working_with_their_grants(
+    source: psycopg.Connection, make_model, value
+) -> None:
     model = make_model("SELECT id, name FROM raw.items", name="t", kind="table")
     materialize(source, model)
     source.execute("GRANT SELECT ON marts.t TO PUBLIC")
@@ -285,7 +274,9 @@ def test_table_rebuild_keeps_views_on_it_working_with_their_grants(source: psyco
     assert value(source, "SELECT has_table_privilege('public', 'marts.t', 'SELECT')")
 
 
-def test_table_with_unique_key_gets_a_primary_key_and_refuses_duplicates(source: psycopg.Connection) -> None:
+def test_table_with_unique_key_gets_a_primary_key_and_refuses_duplicates(
+    source: psycopg.Connection, make_model, value
+) -> None:
     model = make_model("SELECT id, name FROM raw.items", name="t", kind="table", unique_key="id")
     materialize(source, model)
     materialize(source, model)
@@ -313,7 +304,9 @@ GROUP BY i.relname ORDER BY 1
 """
 
 
-def test_table_indexes_are_built_with_the_table_and_named_after_it(source: psycopg.Connection) -> None:
+def test_table_indexes_are_built_with_the_table_and_named_after_it(
+    source: psycopg.Connection, make_model, rows
+) -> None:
     model = make_model("SELECT id, name, price FROM raw.items", name="t", kind="table", unique_key="id",
                        indexes="name; price name")
     expected = [("t_name_idx", ["name"]), ("t_pkey", ["id"]), ("t_price_name_idx", ["price", "name"])]
@@ -322,7 +315,9 @@ def test_table_indexes_are_built_with_the_table_and_named_after_it(source: psyco
         assert rows(source, TABLE_INDEXES, ("marts.t",)) == expected
 
 
-def test_an_index_on_a_column_the_select_lacks_fails_naming_the_line(source: psycopg.Connection) -> None:
+def test_an_index_on_a_column_the_select_lacks_fails_naming_the_line(
+    source: psycopg.Connection, make_model, value
+) -> None:
     model = make_model("SELECT id, name FROM raw.items", name="t", kind="table", indexes="price")
     with pytest.raises(ModelFailed) as caught:
         materialize(source, model)
@@ -331,7 +326,7 @@ def test_an_index_on_a_column_the_select_lacks_fails_naming_the_line(source: psy
 
 
 def test_a_table_built_from_scratch_has_statistics_on_its_key_and_indexed_columns(
-    source: psycopg.Connection, flush_statistics
+    source: psycopg.Connection, flush_statistics, make_model, rows, value
 ) -> None:
     model = make_model("SELECT id, name, price FROM raw.items", name="t", kind="table", unique_key="id",
                        indexes="price")
@@ -345,7 +340,9 @@ def test_a_table_built_from_scratch_has_statistics_on_its_key_and_indexed_column
     assert value(source, changed) == 3
 
 
-def test_table_readers_see_the_old_rows_while_a_rebuild_runs(source: psycopg.Connection, dsn: str) -> None:
+def test_table_readers_see_the_old_rows_while_a_rebuild_runs(
+    source: psycopg.Connection, dsn: str, make_model, value, wait_until_waiting_for_lock
+) -> None:
     gated = (
         "SELECT g AS id FROM generate_series(1, {n}) AS g"
         " CROSS JOIN (SELECT pg_advisory_xact_lock_shared(4242)) AS gate"
@@ -368,7 +365,9 @@ def test_table_readers_see_the_old_rows_while_a_rebuild_runs(source: psycopg.Con
     assert outcome[0].inserted == 500
 
 
-def test_table_reader_blocked_by_the_swap_reads_the_new_rows(source: psycopg.Connection, dsn: str) -> None:
+def test_table_reader_blocked_by_the_swap_reads_the_new_rows(
+    source: psycopg.Connection, dsn: str, make_model, value, wait_until_waiting_for_lock
+) -> None:
     model = make_model("SELECT g AS id FROM generate_series(1, 100) AS g", name="t", kind="table")
     materialize(source, model)
     bigger = make_model("SELECT g AS id FROM generate_series(1, 300) AS g", name="t", kind="table")
@@ -388,7 +387,7 @@ def test_table_reader_blocked_by_the_swap_reads_the_new_rows(source: psycopg.Con
     assert counts == [300]
 
 
-def test_table_rebuilt_in_a_loop_is_never_seen_empty(source: psycopg.Connection, dsn: str) -> None:
+def test_table_rebuilt_in_a_loop_is_never_seen_empty(source: psycopg.Connection, dsn: str, make_model, value) -> None:
     model = make_model("SELECT g AS id FROM generate_series(1, 2000) AS g", name="t", kind="table")
     materialize(source, model)
     source.execute("CREATE VIEW public.t_count AS SELECT count(*) AS n FROM marts.t")
@@ -411,7 +410,7 @@ def test_table_rebuilt_in_a_loop_is_never_seen_empty(source: psycopg.Connection,
     assert seen and set(seen) == {2000}
 
 
-def test_parallel_first_builds_into_a_new_schema(db: psycopg.Connection, dsn: str) -> None:
+def test_parallel_first_builds_into_a_new_schema(db: psycopg.Connection, dsn: str, make_model, value) -> None:
     models = [make_model(f"SELECT {n} AS n", schema="parallel", name=f"m{n}", kind="table") for n in range(6)]
     barrier = threading.Barrier(len(models))
     failures: list[BaseException] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,8 +12,6 @@ from hypothesis import strategies as st
 from runner.build.materialize.model import materialize
 from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
-from runner.project.models import Model
-from runner.project.sqlfile import Directive, checksum
 from runner.state.models import ensure_model_state
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -24,39 +21,15 @@ FROM raw.orders
 WHERE updated_at > weir.since('marts.orders')"""
 
 
-def make_model(
-    sql: str, name: str = "m", schema: str = "marts", kind: str = "view", description: str | None = None, **options: str
-) -> Model:
-    """Return the Model a file with these header directives (one per line) and this SELECT would give."""
-    directives = {"kind": kind, **options, **({"description": description} if description else {})}
-    header = "".join(f"-- weir: {key}={value}\n" for key, value in directives.items())
-    display = f"models/{schema}/{name}.sql"
-    return Model.from_header(
-        {key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
-        schema=schema,
-        name=name,
-        path=Path(display),
-        display=display,
-        sql=sql,
-        sql_line=len(directives) + 1,
-        checksum=checksum(header + sql),
-    )
-
-
-def rows(conn: psycopg.Connection, query: str, params: object = None) -> list[tuple]:
-    """Return every row of `query`."""
-    return conn.execute(query, params).fetchall()
-
-
-def value(conn: psycopg.Connection, query: str, params: object = None) -> object:
-    """Return the first column of the first row of `query`."""
-    return conn.execute(query, params).fetchone()[0]
-
-
-def orders_model(sql: str = ORDERS_SQL, name: str = "orders", **options: str):
+@pytest.fixture
+def orders_model(make_model):
     """The incremental model marts.<name> over raw.orders, keyed on order_id, watermark updated_at."""
-    settings_ = {"unique_key": "order_id", "watermark": "updated_at", "lookback": "1 hour", **options}
-    return make_model(sql, name=name, kind="incremental", **settings_)
+
+    def orders_model(sql: str = ORDERS_SQL, name: str = "orders", **options: str):
+        settings_ = {"unique_key": "order_id", "watermark": "updated_at", "lookback": "1 hour", **options}
+        return make_model(sql, name=name, kind="incremental", **settings_)
+
+    return orders_model
 
 
 @pytest.fixture
@@ -73,12 +46,19 @@ def orders(db: psycopg.Connection) -> psycopg.Connection:
     return db
 
 
-def stored_watermark(conn: psycopg.Connection, model: str = "marts.orders") -> datetime | None:
+@pytest.fixture
+def stored_watermark(value):
     """Return the watermark weir.model_state holds for `model`."""
-    return value(conn, "SELECT watermark FROM weir.model_state WHERE model = %s", (model,))
+
+    def stored_watermark(conn: psycopg.Connection, model: str = "marts.orders") -> datetime | None:
+        return value(conn, "SELECT watermark FROM weir.model_state WHERE model = %s", (model,))
+
+    return stored_watermark
 
 
-def test_first_build_reads_everything_and_stores_the_watermark(orders: psycopg.Connection) -> None:
+def test_first_build_reads_everything_and_stores_the_watermark(
+    orders: psycopg.Connection, rows, value, orders_model, stored_watermark
+) -> None:
     ensure_model_state(orders)
     orders.execute(  # a stale watermark from an earlier life must not limit a first build
         "INSERT INTO weir.model_state (model, kind, checksum, watermark) VALUES ('marts.orders', 'view', 'x', now())"
@@ -91,7 +71,9 @@ def test_first_build_reads_everything_and_stores_the_watermark(orders: psycopg.C
     assert value(orders, primary_key) == "orders_pkey"
 
 
-def test_later_builds_upsert_only_new_and_changed_rows(orders: psycopg.Connection) -> None:
+def test_later_builds_upsert_only_new_and_changed_rows(
+    orders: psycopg.Connection, rows, orders_model, stored_watermark
+) -> None:
     model = orders_model()
     materialize(orders, model)
     # within the lookback: order 3 (T0+2h) is read again, unchanged, and not counted
@@ -105,7 +87,9 @@ def test_later_builds_upsert_only_new_and_changed_rows(orders: psycopg.Connectio
     assert stored_watermark(orders) == T0 + timedelta(hours=3)
 
 
-def test_lookback_catches_a_late_row_and_older_ones_are_not_scanned(orders: psycopg.Connection) -> None:
+def test_lookback_catches_a_late_row_and_older_ones_are_not_scanned(
+    orders: psycopg.Connection, value, orders_model, stored_watermark
+) -> None:
     model = orders_model()
     materialize(orders, model)  # watermark T0+2h, so the next scan starts after T0+1h
     orders.execute(
@@ -118,14 +102,14 @@ def test_lookback_catches_a_late_row_and_older_ones_are_not_scanned(orders: psyc
     assert stored_watermark(orders) == T0 + timedelta(hours=2)  # a late batch never moves the watermark back
 
 
-def test_empty_batch_keeps_the_watermark(orders: psycopg.Connection) -> None:
+def test_empty_batch_keeps_the_watermark(orders: psycopg.Connection, orders_model, stored_watermark) -> None:
     model = orders_model(lookback="0 seconds")
     materialize(orders, model)
     assert materialize(orders, model) == MaterializeResult(0, 0, 0, False, "")
     assert stored_watermark(orders) == T0 + timedelta(hours=2)
 
 
-def test_duplicate_keys_in_a_batch_fail_naming_samples(orders: psycopg.Connection) -> None:
+def test_duplicate_keys_in_a_batch_fail_naming_samples(orders: psycopg.Connection, orders_model) -> None:
     source = "SELECT o.id AS order_id, o.updated_at FROM raw.orders AS o, generate_series(1, o.id) AS copy"
     with pytest.raises(ModelFailed) as first_build:
         materialize(orders, orders_model(source))
@@ -139,7 +123,7 @@ def test_duplicate_keys_in_a_batch_fail_naming_samples(orders: psycopg.Connectio
     assert str(later.value) == str(first_build.value)
 
 
-def test_null_keys_fail_naming_sample_rows(orders: psycopg.Connection) -> None:
+def test_null_keys_fail_naming_sample_rows(orders: psycopg.Connection, orders_model) -> None:
     source = "SELECT nullif(id, 2) AS order_id, status, updated_at FROM raw.orders"
     with pytest.raises(ModelFailed) as first_build:
         materialize(orders, orders_model(source))
@@ -151,7 +135,9 @@ def test_null_keys_fail_naming_sample_rows(orders: psycopg.Connection) -> None:
         materialize(orders, orders_model(source, full_refresh_on_change="false"))
 
 
-def test_a_failing_batch_leaves_data_and_watermark_as_they_were(orders: psycopg.Connection) -> None:
+def test_a_failing_batch_leaves_data_and_watermark_as_they_were(
+    orders: psycopg.Connection, rows, orders_model, stored_watermark
+) -> None:
     model = orders_model("SELECT id AS order_id, 100 / amount AS share, updated_at FROM raw.orders"
                          " WHERE updated_at > weir.since('marts.orders')")
     materialize(orders, model)
@@ -167,7 +153,7 @@ def test_a_failing_batch_leaves_data_and_watermark_as_they_were(orders: psycopg.
     assert stored_watermark(orders) == T0 + timedelta(hours=5)
 
 
-def test_changed_sql_rebuilds_from_scratch_and_says_so(orders: psycopg.Connection) -> None:
+def test_changed_sql_rebuilds_from_scratch_and_says_so(orders: psycopg.Connection, rows, value, orders_model) -> None:
     materialize(orders, orders_model())
     orders.execute("CREATE VIEW public.paid AS SELECT count(*) AS n FROM marts.orders WHERE status = 'paid'")
     # rows older than the lookback: only a rebuild from scratch gives them the new logic
@@ -180,7 +166,9 @@ def test_changed_sql_rebuilds_from_scratch_and_says_so(orders: psycopg.Connectio
     assert value(orders, "SELECT n FROM public.paid") == 3
 
 
-def test_changed_sql_without_full_refresh_on_change_applies_to_new_rows_only(orders: psycopg.Connection) -> None:
+def test_changed_sql_without_full_refresh_on_change_applies_to_new_rows_only(
+    orders: psycopg.Connection, rows, orders_model
+) -> None:
     materialize(orders, orders_model())
     changed = orders_model(ORDERS_SQL.replace("amount * 2", "amount * 3"), full_refresh_on_change="false")
     result = materialize(orders, changed)
@@ -188,7 +176,9 @@ def test_changed_sql_without_full_refresh_on_change_applies_to_new_rows_only(ord
     assert rows(orders, "SELECT doubled FROM marts.orders ORDER BY 1") == [(20,), (40,), (90,)]
 
 
-def test_an_index_added_to_the_header_is_created_without_a_rebuild(orders: psycopg.Connection) -> None:
+def test_an_index_added_to_the_header_is_created_without_a_rebuild(
+    orders: psycopg.Connection, rows, orders_model
+) -> None:
     materialize(orders, orders_model(indexes="updated_at"))
     indexed = orders_model(indexes="updated_at; status", full_refresh_on_change="false")
     result = materialize(orders, indexed)
@@ -198,7 +188,7 @@ def test_an_index_added_to_the_header_is_created_without_a_rebuild(orders: psyco
     assert [row[0] for row in rows(orders, indexes)] == ["orders_pkey", "orders_status_idx", "orders_updated_at_idx"]
 
 
-def test_an_error_after_a_call_spanning_lines_names_the_right_line(orders: psycopg.Connection) -> None:
+def test_an_error_after_a_call_spanning_lines_names_the_right_line(orders: psycopg.Connection, orders_model) -> None:
     sql = (
         "SELECT id AS order_id, updated_at\nFROM raw.orders\n"
         "WHERE updated_at > weir.since(\n'marts.orders'\n)\nAND missing = 1"
@@ -213,7 +203,7 @@ def test_an_error_after_a_call_spanning_lines_names_the_right_line(orders: psyco
     assert str(batch.value) == expected
 
 
-def test_full_refresh_rebuilds_with_since_minus_infinity(orders: psycopg.Connection) -> None:
+def test_full_refresh_rebuilds_with_since_minus_infinity(orders: psycopg.Connection, rows, orders_model) -> None:
     model = orders_model()
     materialize(orders, model)
     orders.execute("DELETE FROM raw.orders WHERE id = 1")
@@ -224,7 +214,7 @@ def test_full_refresh_rebuilds_with_since_minus_infinity(orders: psycopg.Connect
     assert rows(orders, "SELECT order_id, status FROM marts.orders ORDER BY 1") == [(2, "old fix"), (3, "new")]
 
 
-def test_a_missing_table_is_rebuilt(orders: psycopg.Connection) -> None:
+def test_a_missing_table_is_rebuilt(orders: psycopg.Connection, orders_model) -> None:
     model = orders_model()
     materialize(orders, model)
     orders.execute("DROP TABLE marts.orders")
@@ -232,7 +222,7 @@ def test_a_missing_table_is_rebuilt(orders: psycopg.Connection) -> None:
     assert result == MaterializeResult(3, 0, 0, True, "marts.orders was missing: rebuilt from scratch")
 
 
-def test_key_and_watermark_columns_must_be_in_the_select(orders: psycopg.Connection) -> None:
+def test_key_and_watermark_columns_must_be_in_the_select(orders: psycopg.Connection, orders_model) -> None:
     with pytest.raises(ModelFailed) as caught:
         materialize(orders, orders_model("SELECT id, updated_at FROM raw.orders"))
     assert str(caught.value) == (
@@ -243,7 +233,7 @@ def test_key_and_watermark_columns_must_be_in_the_select(orders: psycopg.Connect
         materialize(orders, orders_model("SELECT id AS order_id FROM raw.orders", watermark="changed_at"))
 
 
-def test_composite_unique_key(orders: psycopg.Connection) -> None:
+def test_composite_unique_key(orders: psycopg.Connection, orders_model) -> None:
     sql = ("SELECT o.id AS order_id, line, o.updated_at FROM raw.orders AS o, generate_series(1, 2) AS line"
            " WHERE o.updated_at > weir.since('marts.lines')")
     model = orders_model(sql, name="lines", unique_key="order_id line")
@@ -264,7 +254,9 @@ CHANGE = st.tuples(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(CHANGE, max_size=8), min_size=1, max_size=5))
-def test_incremental_equals_a_rebuild_from_scratch(db: psycopg.Connection, batches: list) -> None:
+def test_incremental_equals_a_rebuild_from_scratch(
+    db: psycopg.Connection, batches: list, rows, value, orders_model
+) -> None:
     db.execute("DROP SCHEMA IF EXISTS raw, marts CASCADE")
     db.execute("DROP SCHEMA IF EXISTS weir CASCADE")
     db.execute("CREATE SCHEMA raw")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import psycopg.errors
@@ -12,8 +11,6 @@ import pytest
 from runner.build.materialize.model import materialize
 from runner.build.materialize.result import MaterializeResult
 from runner.errors import ModelFailed
-from runner.project.models import Model
-from runner.project.sqlfile import Directive, checksum
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -21,65 +18,61 @@ H = timedelta(hours=1)
 CUSTOMERS_SQL = "SELECT id AS customer_id, city, tier, updated_at FROM raw.customers"
 
 
-def make_model(
-    sql: str, name: str = "m", schema: str = "marts", kind: str = "view", description: str | None = None, **options: str
-) -> Model:
-    """Return the Model a file with these header directives (one per line) and this SELECT would give."""
-    directives = {"kind": kind, **options, **({"description": description} if description else {})}
-    header = "".join(f"-- weir: {key}={value}\n" for key, value in directives.items())
-    display = f"models/{schema}/{name}.sql"
-    return Model.from_header(
-        {key: Directive(key, value, line) for line, (key, value) in enumerate(directives.items(), 1)},
-        schema=schema,
-        name=name,
-        path=Path(display),
-        display=display,
-        sql=sql,
-        sql_line=len(directives) + 1,
-        checksum=checksum(header + sql),
-    )
-
-
-def rows(conn: psycopg.Connection, query: str, params: object = None) -> list[tuple]:
-    """Return every row of `query`."""
-    return conn.execute(query, params).fetchall()
-
-
-def value(conn: psycopg.Connection, query: str, params: object = None) -> object:
-    """Return the first column of the first row of `query`."""
-    return conn.execute(query, params).fetchone()[0]
-
-
-def by_updated_at(sql: str = CUSTOMERS_SQL, **options: str):
+@pytest.fixture
+def by_updated_at(make_model):
     """marts.dim_customer as scd2 on customer_id, versions by updated_at."""
-    return make_model(sql, name="dim_customer", kind="scd2", natural_key="customer_id", updated_at="updated_at",
-                      **options)
+
+    def by_updated_at(sql: str = CUSTOMERS_SQL, **options: str):
+        return make_model(sql, name="dim_customer", kind="scd2", natural_key="customer_id", updated_at="updated_at",
+                          **options)
+
+    return by_updated_at
 
 
-def by_columns(sql: str = CUSTOMERS_SQL, **options: str):
+@pytest.fixture
+def by_columns(make_model):
     """marts.dim_customer as scd2 on customer_id, versions when city or tier change."""
-    return make_model(sql, name="dim_customer", kind="scd2", natural_key="customer_id", check_cols="city tier",
-                      **options)
+
+    def by_columns(sql: str = CUSTOMERS_SQL, **options: str):
+        return make_model(sql, name="dim_customer", kind="scd2", natural_key="customer_id", check_cols="city tier",
+                          **options)
+
+    return by_columns
 
 
-def history(conn: psycopg.Connection, customer_id: int) -> list[tuple]:
+@pytest.fixture
+def history(rows):
     """Return (valid_from or None for -infinity, valid_to, is_current, city) of a key's versions, oldest first."""
-    return rows(
-        conn,
-        "SELECT nullif(valid_from, '-infinity'), valid_to, is_current, city FROM marts.dim_customer"
-        " WHERE customer_id = %s ORDER BY valid_from",
-        (customer_id,),
-    )
+
+    def history(conn: psycopg.Connection, customer_id: int) -> list[tuple]:
+        return rows(
+            conn,
+            "SELECT nullif(valid_from, '-infinity'), valid_to, is_current, city FROM marts.dim_customer"
+            " WHERE customer_id = %s ORDER BY valid_from",
+            (customer_id,),
+        )
+
+    return history
 
 
-def everything(conn: psycopg.Connection) -> list[tuple]:
+@pytest.fixture
+def everything(rows):
     """Return the whole history table as text rows, in surrogate key order."""
-    return rows(conn, "SELECT d::text FROM marts.dim_customer AS d ORDER BY 1")
+
+    def everything(conn: psycopg.Connection) -> list[tuple]:
+        return rows(conn, "SELECT d::text FROM marts.dim_customer AS d ORDER BY 1")
+
+    return everything
 
 
-def now(conn: psycopg.Connection) -> datetime:
+@pytest.fixture
+def now(value):
     """Return the database's clock."""
-    return value(conn, "SELECT clock_timestamp()")
+
+    def now(conn: psycopg.Connection) -> datetime:
+        return value(conn, "SELECT clock_timestamp()")
+
+    return now
 
 
 @pytest.fixture
@@ -106,7 +99,9 @@ def change_batch(conn: psycopg.Connection) -> None:
     conn.execute("INSERT INTO raw.customers VALUES (4, 'Quito', 'basic', '', %s)", (T0 + 4 * H,))
 
 
-def test_updated_at_history_of_new_changed_unchanged_deleted_and_returning_keys(customers: psycopg.Connection) -> None:
+def test_updated_at_history_of_new_changed_unchanged_deleted_and_returning_keys(
+    customers: psycopg.Connection, by_updated_at, everything, history, now
+) -> None:
     model = by_updated_at()
     assert materialize(customers, model) == MaterializeResult(3, 0, 0, True, "")
     assert history(customers, 1) == [(T0, None, True, "Oslo")]
@@ -131,7 +126,9 @@ def test_updated_at_history_of_new_changed_unchanged_deleted_and_returning_keys(
     assert history(customers, 3) == [(T0 + 2 * H, closed, False, "Lima"), (closed, None, True, "Lima")]
 
 
-def test_check_cols_history_of_new_changed_unchanged_deleted_and_returning_keys(customers: psycopg.Connection) -> None:
+def test_check_cols_history_of_new_changed_unchanged_deleted_and_returning_keys(
+    customers: psycopg.Connection, value, by_columns, everything, history, now
+) -> None:
     model = by_columns()
     assert materialize(customers, model) == MaterializeResult(3, 0, 0, True, "")
     assert history(customers, 1) == [(None, None, True, "Oslo")]  # first versions start at -infinity
@@ -158,7 +155,7 @@ def test_check_cols_history_of_new_changed_unchanged_deleted_and_returning_keys(
     assert returned > build and open_end is None and current
 
 
-def test_on_delete_ignore_keeps_the_current_version(customers: psycopg.Connection) -> None:
+def test_on_delete_ignore_keeps_the_current_version(customers: psycopg.Connection, by_updated_at, history) -> None:
     model = by_updated_at(on_delete="ignore")
     materialize(customers, model)
     customers.execute("DELETE FROM raw.customers WHERE id = 3")
@@ -166,7 +163,7 @@ def test_on_delete_ignore_keeps_the_current_version(customers: psycopg.Connectio
     assert history(customers, 3) == [(T0 + 2 * H, None, True, "Lima")]
 
 
-def test_constraints_enforce_the_invariants(customers: psycopg.Connection) -> None:
+def test_constraints_enforce_the_invariants(customers: psycopg.Connection, value, by_updated_at) -> None:
     materialize(customers, by_updated_at(surrogate_key="customer_key"))
     table = "marts.dim_customer"
     key = value(customers, f"SELECT customer_key FROM {table} WHERE customer_id = 1")
@@ -193,7 +190,9 @@ def test_constraints_enforce_the_invariants(customers: psycopg.Connection) -> No
     assert value(customers, f"SELECT is_current FROM {table} WHERE customer_id = 1") is False
 
 
-def test_point_in_time_join_finds_exactly_one_version_per_fact(customers: psycopg.Connection) -> None:
+def test_point_in_time_join_finds_exactly_one_version_per_fact(
+    customers: psycopg.Connection, rows, by_updated_at
+) -> None:
     model = by_updated_at()
     materialize(customers, model)
     change_batch(customers)
@@ -214,7 +213,9 @@ def test_point_in_time_join_finds_exactly_one_version_per_fact(customers: psycop
     ]
 
 
-def test_full_refresh_and_changed_sql_keep_history(customers: psycopg.Connection) -> None:
+def test_full_refresh_and_changed_sql_keep_history(
+    customers: psycopg.Connection, value, by_updated_at, everything
+) -> None:
     materialize(customers, by_updated_at())
     change_batch(customers)
     materialize(customers, by_updated_at())
@@ -231,7 +232,7 @@ def test_full_refresh_and_changed_sql_keep_history(customers: psycopg.Connection
     assert value(customers, "SELECT count(*) FROM marts.dim_customer WHERE note IS NULL") == 5
 
 
-def test_duplicate_natural_keys_fail_naming_samples(customers: psycopg.Connection) -> None:
+def test_duplicate_natural_keys_fail_naming_samples(customers: psycopg.Connection, value, by_updated_at) -> None:
     doubled = by_updated_at(CUSTOMERS_SQL + " CROSS JOIN generate_series(1, 2) WHERE id < 3")
     with pytest.raises(ModelFailed) as caught:
         materialize(customers, doubled)
@@ -242,7 +243,7 @@ def test_duplicate_natural_keys_fail_naming_samples(customers: psycopg.Connectio
     assert value(customers, "SELECT to_regclass('marts.dim_customer')") is None
 
 
-def test_null_updated_at_fails_naming_keys(customers: psycopg.Connection) -> None:
+def test_null_updated_at_fails_naming_keys(customers: psycopg.Connection, by_updated_at) -> None:
     customers.execute("UPDATE raw.customers SET updated_at = NULL WHERE id = 2")
     with pytest.raises(ModelFailed) as caught:
         materialize(customers, by_updated_at())
@@ -252,7 +253,7 @@ def test_null_updated_at_fails_naming_keys(customers: psycopg.Connection) -> Non
     )
 
 
-def test_columns_scd2_adds_itself_are_refused(customers: psycopg.Connection) -> None:
+def test_columns_scd2_adds_itself_are_refused(customers: psycopg.Connection, by_updated_at) -> None:
     with pytest.raises(ModelFailed) as caught:
         materialize(customers, by_updated_at(CUSTOMERS_SQL.replace("updated_at", "updated_at, now() AS valid_from")))
     assert str(caught.value) == (
@@ -261,7 +262,9 @@ def test_columns_scd2_adds_itself_are_refused(customers: psycopg.Connection) -> 
     )
 
 
-def test_a_table_without_history_is_replaced_and_views_on_it_kept(customers: psycopg.Connection) -> None:
+def test_a_table_without_history_is_replaced_and_views_on_it_kept(
+    customers: psycopg.Connection, make_model, rows, value, by_updated_at
+) -> None:
     materialize(customers, make_model(CUSTOMERS_SQL, name="dim_customer", kind="table"))
     customers.execute("CREATE VIEW public.cities AS SELECT DISTINCT city FROM marts.dim_customer")
     result = materialize(customers, by_updated_at())
