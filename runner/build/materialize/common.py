@@ -72,7 +72,7 @@ def select_statement(
 ) -> tuple[sql.Composed, int]:
     """Return `before` + the model's SELECT + `after`, and the character offset where the SELECT starts.
 
-    With `since`, the SELECT's weir.since() calls for this model are that literal (see runner.project.models.with_since).
+    With `since`, the SELECT's weir.since() calls for this model are that literal (see project.models.with_since).
     """
     parts = [before, sql.SQL(model.sql if since is None else with_since(model, since))]
     if after is not None:
