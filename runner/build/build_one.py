@@ -40,8 +40,10 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
                 return result
             full_refresh, why = full_refresh_for(model, ctx.options.full_refresh, seen)
             with conn.transaction():
-                built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True)
-                built = run_gates(conn, model, gates, built, run_id=ctx.run_id)
+                timeouts = ctx.project.settings.timeouts  # how long DDL may queue the model's readers
+                built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True,
+                                    timeouts=timeouts)
+                built = run_gates(conn, model, gates, built, run_id=ctx.run_id, timeouts=timeouts)
                 # A view or table is replaced whole, so its content may differ even with 0 rows
                 # now; an incremental or scd2 model changed only where it says it did.
                 changed = model.kind in ("view", "table") or bool(

@@ -30,7 +30,7 @@ from runner.checks.quarantine import CannotQuarantine, forget_loaded, prepare_re
 from runner.checks.query import CheckQueryFailed, count_violations, sample_violations
 from runner.db.errors import hint_of, primary_message
 from runner.errors import GateFailed
-from runner.project import Check, Model
+from runner.project import Check, Model, Timeouts
 from runner.state.gates import ensure_gate_state, record_gates
 
 _ROWS_IN_MESSAGE = 3
@@ -99,8 +99,12 @@ def run_gates(
     built: Built,
     *,
     run_id: int | None = None,
+    timeouts: Timeouts,
 ) -> Built:
     """Run `model`'s gates in the open transaction on `conn`, after it was materialized there.
+
+    `timeouts` bound how long the DDL of a quarantine (replacing a __rejected table whose
+    columns changed) waits for that table's readers (runner.db.ddl_locks).
 
     Returns `built` with the gates' notes added (and, for a table, quarantined rows taken out
     of `inserted`); records the results in weir.gate_result in the same transaction. Raises
@@ -118,7 +122,7 @@ def run_gates(
         try:
             if check.quarantine:
                 if rejected is None:
-                    rejected, note = prepare_rejected(conn, model, keys, rebuilt)
+                    rejected, note = prepare_rejected(conn, model, keys, rebuilt, timeouts)
                     notes.append(note)
                 result = _quarantine(conn, model, check, rejected, keys, run_id, started)
             else:

@@ -33,8 +33,10 @@ import psycopg
 from psycopg import sql
 
 from runner.checks.query import STORED, STORED_NAME, STORED_SCHEMA, sample_stored, store_violations
+from runner.db.ddl_locks import ADVICE as LOCK_ADVICE
+from runner.db.ddl_locks import LockWaitExhausted, with_lock_timeout
 from runner.db.statements import derived_name, execute, one_row
-from runner.project import Check, Model
+from runner.project import Check, Model, Timeouts
 
 REJECTED_SUFFIX = "__rejected"
 # Columns __rejected adds to the model's, with their types as format_type() shows them.
@@ -145,9 +147,12 @@ def quarantine_status(check: Check, count: int) -> tuple[str, str | None]:
 
 
 def prepare_rejected(
-    conn: psycopg.Connection[Any], model: Model, keys: list[str], rebuilt: bool
+    conn: psycopg.Connection[Any], model: Model, keys: list[str], rebuilt: bool, timeouts: Timeouts
 ) -> tuple[sql.Identifier, str]:
-    """Create `<model>__rejected` if missing (emptied when the model was rebuilt whole); return it and a note."""
+    """Create `<model>__rejected` if missing (emptied when the model was rebuilt whole); return it and a note.
+
+    Dropping an outdated __rejected waits for its readers under lock_timeout, retried (runner.db.ddl_locks).
+    """
     name = derived_name(model.name, REJECTED_SUFFIX)
     rejected = sql.Identifier(model.schema, name)
     shown = f"{model.schema}.{name}"
@@ -167,7 +172,14 @@ def prepare_rejected(
                 f" {', '.join(column for column, _ in REJECT_COLUMNS)}; rebuild the model from scratch"
                 f" (weir build --full-refresh --select {model.qualified}) to recreate it"
             )
-        execute(conn, sql.SQL("DROP TABLE {}").format(rejected))
+        try:
+            with_lock_timeout(conn, timeouts, [(model.schema, name)], lambda: execute(
+                conn, sql.SQL("DROP TABLE {}").format(rejected)
+            ), what=f"replace {shown}")
+        except LockWaitExhausted as exc:
+            raise CannotQuarantine(
+                f"{model.display}:{model.sql_line}: {exc}; {model.qualified} keeps its previous version: {LOCK_ADVICE}"
+            ) from None
         present, note = [], f"{shown} recreated: the model's columns changed"
     elif present and rebuilt:
         execute(conn, sql.SQL("DELETE FROM {}").format(rejected))

@@ -7,20 +7,25 @@ column names and at most five sample keys come back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
 from psycopg import sql
 
+from runner.db.ddl_locks import ACCESS_EXCLUSIVE, SHARE, LockWaitExhausted, with_lock_timeout
+from runner.db.ddl_locks import ADVICE as LOCK_ADVICE
 from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
 from runner.project.models import Model, with_since
+from runner.project.settings import Timeouts
 from runner.state.models import Previous
 
 _SAMPLES = 5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,29 @@ def failure_message(model: Model, exc: Exception, select_start: int | None = Non
     return f"{model.display}:{where}: {primary_message(exc)}{detail_and_hint(exc)}"
 
 
+def under_lock_timeout(
+    conn: psycopg.Connection[Any],
+    model: Model,
+    timeouts: Timeouts,
+    action: Callable[[], T],
+    *,
+    what: str,
+    mode: str = ACCESS_EXCLUSIVE,
+) -> T:
+    """Run `action`, DDL on the model's live relation, in a savepoint under lock_timeout, retried with backoff.
+
+    A reader holding the relation delays the build, never the readers after it
+    (runner.db.ddl_locks). After the last try raises ModelFailed naming the session that held
+    the lock; the caller's transaction rolls back, so the previous version stays.
+    """
+    try:
+        return with_lock_timeout(conn, timeouts, [(model.schema, model.name)], action, what=what, mode=mode)
+    except LockWaitExhausted as exc:
+        raise ModelFailed(
+            f"{model.display}:{model.sql_line}: {exc}; {model.qualified} keeps its previous version: {LOCK_ADVICE}"
+        ) from None
+
+
 def find_relation(conn: psycopg.Connection[Any], schema: str, name: str) -> Relation | None:
     """Return the relation `schema.name` (names as stored, not folded), or None."""
     row = execute(
@@ -159,9 +187,16 @@ def create_indexes(conn: psycopg.Connection[Any], model: Model, table: str, only
     return created
 
 
-def add_missing_indexes(conn: psycopg.Connection[Any], model: Model) -> list[str]:
-    """Create the indexes the header declares and the kept table lacks; return a note for each."""
-    return [f"created index {name}" for name in create_indexes(conn, model, model.name, only_missing=True)]
+def add_missing_indexes(conn: psycopg.Connection[Any], model: Model, timeouts: Timeouts) -> list[str]:
+    """Create the indexes the header declares and the kept table lacks; return a note for each.
+
+    CREATE INDEX waits for the table's writers (not its readers), under lock_timeout.
+    """
+    created = under_lock_timeout(
+        conn, model, timeouts, lambda: create_indexes(conn, model, model.name, only_missing=True),
+        what=f"index {model.qualified}", mode=SHARE,
+    )
+    return [f"created index {name}" for name in created]
 
 
 def analyze(conn: psycopg.Connection[Any], model: Model, table: str, columns: list[str]) -> None:

@@ -44,6 +44,7 @@ from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import execute
 from runner.project.models import Model
+from runner.project.settings import Timeouts
 from runner.state.models import Previous, set_rebuilding, set_since
 
 _UPSERT = """
@@ -58,16 +59,16 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 
 
 def build_incremental(
-    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None
+    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None, timeouts: Timeouts
 ) -> Built:
     """Build an incremental model: from scratch when needed, else upsert the batch past the watermark."""
     keys = list(model.unique_key)
     watermark = model.watermark or ""
     rebuild, note = _rebuild_reason(conn, model, full_refresh, previous)
     if rebuild:
-        return _from_scratch(conn, model, keys, watermark, note)
+        return _from_scratch(conn, model, keys, watermark, note, timeouts)
     sql_changed = previous is not None and previous.checksum != model.checksum
-    return _upsert_batch(conn, model, keys, watermark, note, sql_changed)
+    return _upsert_batch(conn, model, keys, watermark, note, sql_changed, timeouts)
 
 
 def _rebuild_reason(
@@ -89,7 +90,9 @@ def _rebuild_reason(
     return False, ""
 
 
-def _from_scratch(conn: psycopg.Connection[Any], model: Model, keys: list[str], watermark: str, note: str) -> Built:
+def _from_scratch(
+    conn: psycopg.Connection[Any], model: Model, keys: list[str], watermark: str, note: str, timeouts: Timeouts
+) -> Built:
     set_rebuilding(conn, model.qualified)
     built = new_name(model)
     create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
@@ -98,7 +101,7 @@ def _from_scratch(conn: psycopg.Connection[Any], model: Model, keys: list[str], 
     add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
     analyze(conn, model, built, [*keys, watermark])
-    notes = swap_in(conn, model, built)
+    notes = swap_in(conn, model, built, timeouts)
     set_rebuilding(conn, "")
     high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))
     result = MaterializeResult(max(rows, 0), 0, 0, True, "; ".join(text for text in (note, *notes) if text))
@@ -106,7 +109,13 @@ def _from_scratch(conn: psycopg.Connection[Any], model: Model, keys: list[str], 
 
 
 def _upsert_batch(
-    conn: psycopg.Connection[Any], model: Model, keys: list[str], watermark: str, note: str, sql_changed: bool
+    conn: psycopg.Connection[Any],
+    model: Model,
+    keys: list[str],
+    watermark: str,
+    note: str,
+    sql_changed: bool,
+    timeouts: Timeouts,
 ) -> Built:
     since = set_since(conn, model.qualified)
     batch = sql.Identifier("pg_temp", "weir_batch")
@@ -117,7 +126,7 @@ def _upsert_batch(
     require_columns(model, columns, "watermark", [watermark])
     check_keys(conn, model, batch, keys, "unique_key")
     if sql_changed:  # the header may declare an index the table does not have yet
-        note = "; ".join([note, *add_missing_indexes(conn, model)])
+        note = "; ".join([note, *add_missing_indexes(conn, model, timeouts)])
     others = [column for column in columns if column not in keys]
     action: sql.Composable = sql.SQL("DO NOTHING")
     if others:

@@ -27,9 +27,11 @@ from runner.build.materialize.view import build_view
 from runner.db.locking import lock_key
 from runner.errors import ModelFailed
 from runner.project.models import Model
+from runner.project.settings import DEFAULTS, Timeouts
 from runner.state.models import BuiltState, Previous, ensure_model_state, previous_build, record_statement
 
-Builder = Callable[[psycopg.Connection[Any], Model, bool, Previous | None], Built]
+Builder = Callable[[psycopg.Connection[Any], Model, bool, Previous | None, Timeouts], Built]
+DEFAULT_TIMEOUTS = Timeouts(DEFAULTS["lock_timeout"], DEFAULTS["statement_timeout"], int(DEFAULTS["lock_retries"]))
 _BUILDERS: dict[str, Builder] = {
     "view": build_view, "table": build_table, "incremental": build_incremental, "scd2": build_scd2,
 }
@@ -42,11 +44,14 @@ def materialize(
     full_refresh: bool = False,
     run_id: int | None = None,
     prepared: bool = False,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> MaterializeResult:
     """Build `model` in one transaction and record it; raise ModelFailed (rolled back) on any error.
 
     `prepared` says the caller has installed weir.model_state and created the model's
     schema already (a build does, once per run), which spares asking again for every model.
+    `timeouts` bound how long DDL on the model's live relation waits for readers, and how
+    often it tries again (runner.db.ddl_locks): the project's lock_timeout and lock_retries.
     Inside the caller's transaction it uses that one, else it opens its own.
     """
     builder = _BUILDERS.get(model.kind)
@@ -61,7 +66,7 @@ def materialize(
         with nullcontext() if in_transaction else conn.transaction():
             if not prepared:
                 _ensure_schema(conn, model.schema)
-            built = builder(conn, model, full_refresh, previous_build(conn, model.qualified))
+            built = builder(conn, model, full_refresh, previous_build(conn, model.qualified), timeouts)
             conn.execute(sql.SQL(";\n").join([_comment(model), record_statement(_state(model, built, run_id))]))
     except psycopg.Error as exc:
         raise ModelFailed(failure_message(model, exc)) from None

@@ -47,12 +47,14 @@ from runner.build.materialize.common import (
     refuse_columns,
     require_columns,
     run_select,
+    under_lock_timeout,
 )
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
 from runner.project.models import Model
+from runner.project.settings import Timeouts
 from runner.state.models import Previous
 
 _VERSION_COLUMNS = ["valid_from", "valid_to", "is_current"]
@@ -110,7 +112,7 @@ WHERE NOT d.weir__gone
 
 
 def build_scd2(
-    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None
+    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None, timeouts: Timeouts
 ) -> Built:
     """Bring the model's history up to date with its SELECT; return versions opened and closed."""
     keys = list(model.natural_key)
@@ -142,12 +144,12 @@ def build_scd2(
         built = new_name(model)
         _create(conn, model, built, surrogate, keys)
         create_indexes(conn, model, built)
-        notes += swap_in(conn, model, built)
+        notes += swap_in(conn, model, built, timeouts)
     else:
-        notes += _add_new_columns(conn, model, table, columns, surrogate)
+        notes += _add_new_columns(conn, model, table, columns, surrogate, timeouts)
         sql_changed = previous is not None and previous.checksum != model.checksum
         if sql_changed:
-            notes += add_missing_indexes(conn, model)
+            notes += add_missing_indexes(conn, model, timeouts)
         if full_refresh:
             notes.append("history kept: --full-refresh does not rebuild an scd2 model (drop its table to start over)")
         elif sql_changed:
@@ -248,21 +250,28 @@ def _has_history(conn: psycopg.Connection[Any], table: sql.Identifier, surrogate
 
 
 def _add_new_columns(
-    conn: psycopg.Connection[Any], model: Model, table: sql.Identifier, columns: list[str], surrogate: str
+    conn: psycopg.Connection[Any],
+    model: Model,
+    table: sql.Identifier,
+    columns: list[str],
+    surrogate: str,
+    timeouts: Timeouts,
 ) -> list[str]:
     """Add the SELECT's new columns to the history table; return notes on added and vanished columns."""
     present = columns_of(conn, table)
     added = [column for column in columns if column not in present]
-    for column in added:
-        type_name = first_row(execute(
+    if added:
+        types = dict(execute(
             conn,
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-            " WHERE attrelid = 'pg_temp.weir_source'::regclass AND attname = %s",
-            (column,),
-        ))[0]
-        execute(conn, sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-            table, sql.Identifier(column), sql.SQL(type_name)
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'pg_temp.weir_source'::regclass AND attname = ANY(%s)",
+            (added,),
+        ).fetchall())
+        add = sql.SQL("ALTER TABLE {} {}").format(table, sql.SQL(", ").join(
+            sql.SQL("ADD COLUMN {} {}").format(sql.Identifier(column), sql.SQL(types[column])) for column in added
         ))
+        # ALTER TABLE locks out the history's readers: not while one holds it (runner.db.ddl_locks).
+        under_lock_timeout(conn, model, timeouts, lambda: execute(conn, add), what=f"add columns to {model.qualified}")
     gone = [column for column in present if column not in columns and column not in (surrogate, *_VERSION_COLUMNS)]
     notes = []
     if added:

@@ -46,10 +46,11 @@ import psycopg
 import psycopg.errors
 from psycopg import sql
 
-from runner.build.materialize.common import failure_message, find_relation, first_row
+from runner.build.materialize.common import failure_message, find_relation, first_row, under_lock_timeout
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
 from runner.project.models import Model
+from runner.project.settings import Timeouts
 from runner.state.models import built_by_weir, forget
 
 _KEYWORD = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "f": "FOREIGN TABLE"}
@@ -93,12 +94,20 @@ def new_name(model: Model) -> str:
     return derived_name(model.name, "__weir_new")
 
 
-def swap_in(conn: psycopg.Connection[Any], model: Model, built: str) -> list[str]:
+def swap_in(conn: psycopg.Connection[Any], model: Model, built: str, timeouts: Timeouts) -> list[str]:
     """Put relation `model.schema`.`built` in the place of the model's relation; return notes for the user.
 
-    Runs in the caller's transaction. Constraints and indexes named after `built` are
-    renamed after the model.
+    Runs in the caller's transaction, in a savepoint under lock_timeout: while a reader holds
+    the old relation, the swap gives up its locks, backs off and tries again, and the relation
+    built aside stays built (runner.db.ddl_locks). Raises ModelFailed naming that reader after
+    the last try. Constraints and indexes named after `built` are renamed after the model.
     """
+    return under_lock_timeout(
+        conn, model, timeouts, lambda: _swap(conn, model, built), what=f"swap in the new {model.qualified}"
+    )
+
+
+def _swap(conn: psycopg.Connection[Any], model: Model, built: str) -> list[str]:
     target = sql.Identifier(model.schema, model.name)
     old = find_relation(conn, model.schema, model.name)
     notes: list[str] = []
@@ -210,6 +219,8 @@ def _replace_views(
                             " (or make it a model) and re-run"
                         )
                     execute(conn, replace)
+            except psycopg.errors.LockNotAvailable:
+                raise  # the whole swap is tried again
             except psycopg.Error as exc:
                 dropped += _drop_models_on(conn, model, view, exc)
     if not dropped:

@@ -13,10 +13,13 @@ from runner.build.materialize.common import add_primary_key, analyze, create_ind
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.project.models import Model
+from runner.project.settings import Timeouts
 from runner.state.models import Previous
 
 
-def build_table(conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+def build_table(
+    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None, timeouts: Timeouts
+) -> Built:
     """Build the model's table under another name, with its keys and indexes, and swap it in."""
     rebuilt, note = is_rebuild(model, full_refresh, previous)
     built = new_name(model)
@@ -26,5 +29,5 @@ def build_table(conn: psycopg.Connection[Any], model: Model, full_refresh: bool,
         add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
     analyze(conn, model, built, keys)
-    notes = swap_in(conn, model, built)
+    notes = swap_in(conn, model, built, timeouts)
     return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, join_notes(note, *notes)))

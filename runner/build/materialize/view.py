@@ -18,16 +18,20 @@ from runner.build.materialize.common import (
     join_notes,
     run_select,
     select_statement,
+    under_lock_timeout,
 )
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import execute
 from runner.errors import ModelFailed
 from runner.project.models import Model
+from runner.project.settings import Timeouts
 from runner.state.models import Previous
 
 
-def build_view(conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None) -> Built:
+def build_view(
+    conn: psycopg.Connection[Any], model: Model, full_refresh: bool, previous: Previous | None, timeouts: Timeouts
+) -> Built:
     """Create or replace the model's view; swap a new one in when its columns change incompatibly."""
     rebuilt, note = is_rebuild(model, full_refresh, previous)
     existing = find_relation(conn, model.schema, model.name)
@@ -36,8 +40,9 @@ def build_view(conn: psycopg.Connection[Any], model: Model, full_refresh: bool, 
             conn, model, sql.SQL("CREATE OR REPLACE VIEW {} AS\n").format(sql.Identifier(model.schema, model.name))
         )
         try:
-            with conn.transaction():
-                execute(conn, statement)
+            # Replacing a view locks it like a table: not while readers hold it (runner.db.ddl_locks).
+            under_lock_timeout(conn, model, timeouts, lambda: execute(conn, statement),
+                               what=f"replace view {model.qualified}")
             return Built(MaterializeResult(0, 0, 0, rebuilt, note))
         except psycopg.Error as exc:
             # PostgreSQL refuses to drop, rename or retype a view's columns in place: swap instead.
@@ -46,5 +51,5 @@ def build_view(conn: psycopg.Connection[Any], model: Model, full_refresh: bool, 
         note = join_notes(note, "columns changed: view replaced")
     built = new_name(model)
     run_select(conn, model, sql.SQL("CREATE VIEW {} AS\n").format(sql.Identifier(model.schema, built)))
-    notes = swap_in(conn, model, built)
+    notes = swap_in(conn, model, built, timeouts)
     return Built(MaterializeResult(0, 0, 0, rebuilt, join_notes(note, *notes)))
