@@ -248,6 +248,37 @@ def test_adding_a_gate_to_an_unchanged_model_runs_it_at_the_next_build(warehouse
     assert by_model(report)["marts.codes"].status == "skipped"
 
 
+def test_replacing_an_outdated_rejected_table_waits_for_its_reader_only_as_long_as_lock_timeout(
+    warehouse, dsn, db, flush_statistics
+) -> None:
+    # statement_timeout ends a wait without lock_timeout: the test fails rather than hangs.
+    (warehouse / "setup.cfg").write_text("[weir]\nlock_timeout = 100ms\nlock_retries = 0\nstatement_timeout = 20s\n")
+    db.execute(BAD_ROWS)
+    flush_statistics(db)
+    write(warehouse, "checks/orders_quarantine.sql", QUARANTINE.format(model="marts.orders"))
+    assert run(warehouse, dsn, select=["marts.orders"]).ok
+    # New columns: the rebuilt table's __rejected no longer fits and is replaced, in the same transaction.
+    write(warehouse, "models/marts/orders.sql",
+          "-- weir: kind=table\nSELECT order_id, customer, amount, updated_at, 1 AS v FROM raw.orders")
+    with psycopg.connect(dsn, autocommit=True, application_name="long report") as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM marts.orders__rejected")
+        pid = reader.info.backend_pid
+        result = by_model(run(warehouse, dsn, select=["marts.orders"]))["marts.orders"]
+        reader.execute("ROLLBACK")
+    assert result.status == "failed"
+    assert re.fullmatch(
+        r"models/marts/orders\.sql:2: could not replace marts\.orders__rejected in 1 tries of lock_timeout=100ms:"
+        rf" pid {pid} \(long report, .*\) holds a lock on marts\.orders__rejected;"
+        r" marts\.orders keeps its previous version: re-run when that transaction ends, or raise lock_timeout"
+        r" or lock_retries in \[weir\]",
+        result.error,
+    ), result.error
+    new_column = "SELECT count(*) FROM pg_attribute WHERE attrelid = 'marts.orders'::regclass AND attname = 'v'"
+    assert rows(db, new_column) == [(0,)]  # the previous version stays
+    assert rows(db, "SELECT count(*) FROM marts.orders__rejected") == [(3,)]
+
+
 # -- declarations checked when the project is read -----------------------------------------------
 
 def run_offline(project: Path, dsn: str) -> BuildReport:
