@@ -23,9 +23,11 @@ from runner.cli.models import report_build, report_build_event
 def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path | None, as_json: bool) -> None:
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
     from runner.checks import checks_to_run, render_json, render_text, run_checks, write_junit
+    from runner.project.gates import validate_gates
 
     weir_project = project_for(ctx)
     checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
+    validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
     with connection_for(ctx, weir_project, "weir check") as conn:
         report = run_checks(conn, weir_project, select=select, threads=threads)
     click.echo(render_json(report) if as_json else render_text(report))

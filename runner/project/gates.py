@@ -18,6 +18,7 @@ from runner.project.model_select import found_in
 from runner.project.sqlfile import json_nodes, parse_json
 
 if TYPE_CHECKING:
+    from runner.project import Project
     from runner.project.models import Model
     from runner.project.settings import Settings
 
@@ -43,6 +44,16 @@ def read_gates(settings: Settings, models: Iterable[Model]) -> dict[str, tuple[C
     for quarantine on a model that cannot give rows up (a view, an scd2 history).
     """
     return gates_of(read_checks(settings.checks_dir, settings.root), models)
+
+
+def validate_gates(project: Project) -> None:
+    """Raise ProjectFileError as lint does when a gate names no model or reads more than its model.
+
+    Every command that runs gates or the checks they are calls this before connecting. The
+    models are read only when some check is a gate.
+    """
+    if any(check.gate is not None for check in project.checks):
+        project.gates  # noqa: B018  (reading the gates validates them)
 
 
 def gates_of(checks: Iterable[Check], models: Iterable[Model]) -> dict[str, tuple[Check, ...]]:

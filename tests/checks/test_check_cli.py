@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+import pytest
+
 
 def test_check_prints_failing_rows_exits_1_and_status_shows_the_latest_results(project, db, dsn, weir):
     db.execute("CREATE TABLE customers (id int PRIMARY KEY, email text)")
@@ -56,3 +58,31 @@ def test_a_bad_selector_is_reported_before_connecting(project, weir):
     result = weir("check", "--project", str(project), "--dsn", unreachable, "--select", "positve")
     assert result.exit_code == 2
     assert result.stderr == "weir: --select 'positve': no check named 'positve'; did you mean positive?\n"
+
+
+BAD_GATES = {
+    "names-no-model": (
+        "-- weir: gate=marts.ordres\nSELECT * FROM marts.orders WHERE order_id IS NULL\n",
+        "checks/gate.sql:1: gate=marts.ordres names no model; did you mean marts.orders?",
+    ),
+    "reads-another-relation": (
+        "-- weir: gate=marts.orders\nSELECT o.*\nFROM marts.orders AS o JOIN raw.codes AS c ON c.code = o.order_id\n",
+        "checks/gate.sql:3: gate=marts.orders reads raw.codes; a gate runs inside its model's build and may read"
+        " only marts.orders: drop the gate directive to make it a plain check, or check only the model",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["check", "build", "run"])
+@pytest.mark.parametrize("gate", BAD_GATES.values(), ids=BAD_GATES.keys())
+def test_every_command_that_uses_gates_refuses_a_bad_gate_as_lint_does_before_running_anything(
+    project, db, dsn, weir, write_files, command, gate
+):
+    text, message = gate
+    write_files(project, {"models/marts/orders.sql": "SELECT 1 AS order_id\n", "checks/gate.sql": text})
+    lint = weir("lint", "--project", str(project))
+    assert lint.exit_code == 2
+    assert lint.stdout.splitlines()[0] == message
+    result = weir(command, "--project", str(project), "--dsn", dsn)
+    assert (result.exit_code, result.stderr) == (2, f"weir: {message}\n")
+    assert db.execute("SELECT to_regnamespace('weir') IS NULL AND to_regnamespace('marts') IS NULL").fetchone()[0]
