@@ -5,6 +5,7 @@
 - execute.py: a SQL file's statements, in one transaction or one by one, with timeouts and retries
 - errors.py: the one place a PostgreSQL error becomes `path:line: message`
 - locking.py: advisory locks that serialise runs of one kind
+- ddl_locks.py: DDL on relations others read, under lock_timeout, retried with backoff
 - workers.py: one connection per worker thread, made from the caller's
 - statements.py: small helpers for the statements Weir sends itself
 
