@@ -13,7 +13,7 @@ after the table is dropped and rebuilt, and any system can compute it:
 
 e.g. in Python: int.from_bytes(hashlib.md5(s.encode()).digest()[:8], "big", signed=True).
 The key is the primary key, so two versions hashing alike (for bigint, about one chance in
-3 * 10^6 at 10M versions) fail the build loudly instead of sharing a key.
+370,000 at 10M versions) fail the build loudly instead of sharing a key.
 """
 
 from __future__ import annotations
