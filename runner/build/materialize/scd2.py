@@ -1,8 +1,9 @@
 """SCD2 models: type 2 history of a source on its natural key.
 
 The table holds a surrogate key (primary key; `surrogate_key`, default `<name>_key`: a bigint
-identity, or a hash of natural key + valid_from, see runner.build.materialize.surrogate), the SELECT's columns, and valid_from / valid_to / is_current (timestamptz,
-timestamptz, boolean). Its invariants are constraints, not promises:
+identity, or a hash of natural key + valid_from, see runner.build.materialize.surrogate), the
+SELECT's columns, and valid_from / valid_to / is_current (timestamptz, timestamptz, boolean).
+Its invariants are constraints, not promises:
 - primary key on the surrogate key;
 - one current version per key: a unique index on the natural key WHERE is_current;
 - valid_from < valid_to (a CHECK; valid_to is NULL while current);
