@@ -4,6 +4,8 @@ that is not the primary key, and the surrogate key strategy of an scd2 model (re
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -69,6 +71,22 @@ def test_options_become_typed_fields(tmp_path: Path, write_models) -> None:
         Index(False, (), None, "(lower(email)) where active", "(lower(email)) where active"),
         Index(False, (), None, "using gin (tags)", "using gin (tags)"),
     )
+
+
+def test_a_checked_index_is_read_again_without_the_parser_until_it_changes(tmp_path: Path, write_models) -> None:
+    header = '-- weir: kind=table, indexes="unique (lower(email)) where id > 1"\n'
+    models_dir = write_models(tmp_path, {"models/marts/m.sql": header + "SELECT 1 AS id, 'a' AS email\n"})
+    script = ("import sys; from pathlib import Path; from runner.project.models import read_models;"
+              " root = Path(sys.argv[1]); read_models(root / 'models', root); print('pglast' in sys.modules)")
+
+    def imports_pglast() -> str:
+        return subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert (imports_pglast(), imports_pglast()) == ("True", "False")
+    write_models(tmp_path, {"models/marts/m.sql": header.replace("> 1", "> ") + "SELECT 1 AS id, 'a' AS email\n"})
+    with pytest.raises(ProjectFileError, match=r"^models/marts/m\.sql:1: indexes: .* syntax error at end of input"):
+        read_models(models_dir, tmp_path)
 
 
 @pytest.fixture
