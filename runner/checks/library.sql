@@ -362,6 +362,132 @@ COMMENT ON FUNCTION weir.accepted_values(anyelement, text, anycompatiblearray) I
     'SELECT * FROM weir.accepted_values(NULL::raw.orders, ''status'', ARRAY[''placed'', ''paid'', ''shipped''])';
 
 
+-- SCD2 history: the versions of one natural key are intervals [valid_from, valid_to),
+-- half-open, valid_to NULL while current (never ends). Keys with a NULL are not compared
+-- (as unique_rows), nor versions without a valid_from (not_null is the check for that).
+-- The column names default to Weir's own; a dbt snapshot passes its own names:
+-- valid_from => 'dbt_valid_from', valid_to => 'dbt_valid_to'.
+CREATE OR REPLACE FUNCTION weir.scd2_one_current(rel anyelement, natural_key text[], valid_to text DEFAULT 'valid_to')
+RETURNS SETOF anyelement
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    target regclass := weir.row_relation(rel);
+    keys text;
+BEGIN
+    PERFORM weir.require_columns(target, natural_key || valid_to);
+    keys := (SELECT string_agg(format('%I', c), ', ') FROM unnest(natural_key) AS c);
+    RETURN QUERY EXECUTE format(
+        'SELECT t.* FROM %1$s AS t WHERE t.%3$I IS NULL AND (%2$s) IN ('
+        ' SELECT %4$s FROM %1$s AS c WHERE c.%3$I IS NULL AND %5$s GROUP BY %4$s HAVING count(*) > 1)'
+        ' ORDER BY %2$s',
+        weir.relation_name(target),
+        (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(natural_key) AS c),
+        valid_to,
+        keys,
+        (SELECT string_agg(format('c.%I IS NOT NULL', c), ' AND ') FROM unnest(natural_key) AS c));
+END
+$fn$;
+COMMENT ON FUNCTION weir.scd2_one_current(anyelement, text[], text) IS
+    'Every current version (valid_to NULL) of a natural key that has more than one. '
+    'Example: SELECT * FROM weir.scd2_one_current(NULL::marts.dim_customer, ARRAY[''customer_id''])';
+
+CREATE OR REPLACE FUNCTION weir.scd2_one_current(rel anyelement, natural_key text, valid_to text DEFAULT 'valid_to')
+RETURNS SETOF anyelement
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT * FROM weir.scd2_one_current(rel, ARRAY[natural_key], valid_to)
+$fn$;
+COMMENT ON FUNCTION weir.scd2_one_current(anyelement, text, text) IS
+    'Every current version (valid_to NULL) of a natural key that has more than one. '
+    'Example: SELECT * FROM weir.scd2_one_current(NULL::marts.dim_customer, ''customer_id'')';
+
+-- The versions of each key in valid_from order, with what the window around each says:
+-- whether an earlier version is still open or ends after this one starts, where the one
+-- just before ends and where the one just after starts. One sort per check.
+CREATE OR REPLACE FUNCTION weir.scd2_neighbours(
+    target regclass, natural_key text[], valid_from text, valid_to text, violation text
+) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    PERFORM weir.require_columns(target, natural_key || valid_from || valid_to);
+    RETURN format(
+        'SELECT (v.r).* FROM ('
+        ' SELECT t AS r, t.%3$I AS starts, t.%4$I AS ends,'
+        '  bool_or(t.%4$I IS NULL) OVER earlier AS earlier_open, max(t.%4$I) OVER earlier AS earlier_end,'
+        '  lag(t.%4$I) OVER w AS previous_end, lead(t.%3$I) OVER w AS next_start'
+        ' FROM %1$s AS t WHERE t.%3$I IS NOT NULL AND %5$s'
+        ' WINDOW w AS (PARTITION BY %2$s ORDER BY t.%3$I),'
+        '  earlier AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)'
+        ') AS v WHERE %6$s ORDER BY %7$s, (v.r).%3$I',
+        weir.relation_name(target),
+        (SELECT string_agg(format('t.%I', c), ', ') FROM unnest(natural_key) AS c),
+        valid_from,
+        valid_to,
+        (SELECT string_agg(format('t.%I IS NOT NULL', c), ' AND ') FROM unnest(natural_key) AS c),
+        violation,
+        (SELECT string_agg(format('(v.r).%I', c), ', ') FROM unnest(natural_key) AS c));
+END
+$fn$;
+COMMENT ON FUNCTION weir.scd2_neighbours(regclass, text[], text, text, text) IS
+    'The query behind scd2_overlaps and scd2_gaps: versions in order with their neighbours, filtered by `violation`. '
+    'Example: SELECT weir.scd2_neighbours(''marts.dim_customer'', ARRAY[''customer_id''], ''valid_from'', ''valid_to'', ''v.ends IS NULL'')';
+
+CREATE OR REPLACE FUNCTION weir.scd2_overlaps(
+    rel anyelement, natural_key text[], valid_from text DEFAULT 'valid_from', valid_to text DEFAULT 'valid_to'
+) RETURNS SETOF anyelement
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE weir.scd2_neighbours(
+        weir.row_relation(rel), natural_key, valid_from, valid_to,
+        'v.earlier_open OR v.earlier_end > v.starts OR (v.next_start IS NOT NULL AND (v.ends IS NULL OR v.next_start < v.ends))');
+END
+$fn$;
+COMMENT ON FUNCTION weir.scd2_overlaps(anyelement, text[], text, text) IS
+    'Every version valid at an instant when another version of its key is valid too (both of each overlapping pair). '
+    'Example: SELECT * FROM weir.scd2_overlaps(NULL::marts.dim_customer, ARRAY[''customer_id''])';
+
+CREATE OR REPLACE FUNCTION weir.scd2_overlaps(
+    rel anyelement, natural_key text, valid_from text DEFAULT 'valid_from', valid_to text DEFAULT 'valid_to'
+) RETURNS SETOF anyelement
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT * FROM weir.scd2_overlaps(rel, ARRAY[natural_key], valid_from, valid_to)
+$fn$;
+COMMENT ON FUNCTION weir.scd2_overlaps(anyelement, text, text, text) IS
+    'Every version valid at an instant when another version of its key is valid too. '
+    'Example: SELECT * FROM weir.scd2_overlaps(NULL::marts.dim_customer, ''customer_id'')';
+
+-- A key whose versions must follow each other without a break: a Weir model with
+-- on_delete=close leaves a gap, by design, when a deleted key comes back.
+CREATE OR REPLACE FUNCTION weir.scd2_gaps(
+    rel anyelement, natural_key text[], valid_from text DEFAULT 'valid_from', valid_to text DEFAULT 'valid_to'
+) RETURNS SETOF anyelement
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    RETURN QUERY EXECUTE weir.scd2_neighbours(
+        weir.row_relation(rel), natural_key, valid_from, valid_to,
+        'v.previous_end < v.starts OR v.ends < v.next_start');
+END
+$fn$;
+COMMENT ON FUNCTION weir.scd2_gaps(anyelement, text[], text, text) IS
+    'The versions on both sides of a gap: a version that ends before the next version of its key starts, and that next one. '
+    'Example: SELECT * FROM weir.scd2_gaps(NULL::marts.dim_customer, ARRAY[''customer_id''])';
+
+CREATE OR REPLACE FUNCTION weir.scd2_gaps(
+    rel anyelement, natural_key text, valid_from text DEFAULT 'valid_from', valid_to text DEFAULT 'valid_to'
+) RETURNS SETOF anyelement
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT * FROM weir.scd2_gaps(rel, ARRAY[natural_key], valid_from, valid_to)
+$fn$;
+COMMENT ON FUNCTION weir.scd2_gaps(anyelement, text, text, text) IS
+    'The versions on both sides of a gap in the history of their key. '
+    'Example: SELECT * FROM weir.scd2_gaps(NULL::marts.dim_customer, ''customer_id'')';
+
 ---------------------------------------------------------------------------------------
 -- Aggregate checks: one row describing the violation, or none.
 ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import MissingRollback, ProjectFileError
+from runner.project.settings import DEFAULTS
 from runner.project.sqlfile import SqlFile, read_sql_file
 
 FORWARD_DIRECTIVES = {"transactional", "irreversible", "lock_timeout", "statement_timeout"}
@@ -63,9 +64,12 @@ def read_migrations(directory: Path, root: Path | None = None) -> list[Migration
     """Read and validate every migration in `directory`, ordered by number.
 
     Raises ProjectFileError (or MissingRollback) before any database work when a
-    file is misnamed, malformed, duplicated, or lacks its rollback.
+    file is misnamed, malformed, duplicated, or lacks its rollback. A project without the
+    default `migrations/` directory has no migrations.
     """
     if not directory.is_dir():
+        if root is not None and directory == root / DEFAULTS["migrations"]:
+            return []  # a project of models and checks only; a directory named in setup.cfg must exist
         raise ProjectFileError(
             f"{_shown(directory, root)}: no migrations directory; create it or set [weir] migrations"
         )

@@ -14,9 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.errors import ProjectFileError
+from runner.project.indexes import Index, index_problem, parse_index
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
 from runner.project.sqlfile import Directive, checksum, parse_header
+from runner.project.surrogate_key import surrogate_key_problem, surrogate_parts
 
 KINDS = ("view", "table", "incremental", "scd2")
 
@@ -39,7 +41,7 @@ class Model:
     tags: frozenset[str]
     description: str | None
     unique_key: tuple[str, ...]  # table, incremental: the primary key; () when not set
-    indexes: tuple[tuple[str, ...], ...]  # table, incremental, scd2: the columns of each index
+    indexes: tuple[Index, ...]  # table, incremental, scd2: each declared index (runner.project.indexes)
     watermark: str | None  # incremental: rows past its highest value are the next batch
     lookback: str | None  # incremental: a PostgreSQL interval, as written, to re-read behind the watermark
     full_refresh_on_change: bool  # incremental, scd2: rebuild from scratch when the SQL changes
@@ -48,6 +50,7 @@ class Model:
     check_cols: tuple[str, ...]  # scd2: a change in any of them opens a new version (or updated_at)
     on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
+    surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
 
     @property
     def qualified(self) -> str:
@@ -86,6 +89,7 @@ class Model:
             written = value(key)
             return column_name(written.strip()) if written is not None else None
 
+        surrogate, surrogate_hash = surrogate_parts(value("surrogate_key"))
         return cls(
             schema=schema,
             name=name,
@@ -101,8 +105,8 @@ class Model:
             description=value("description"),
             unique_key=columns("unique_key"),
             indexes=tuple(
-                tuple(column_name(token) for token in part.split())
-                for part in (value("indexes") or "").split(";") if part.strip()
+                replace(index, columns=tuple(column_name(token) for token in index.columns))
+                for index in map(parse_index, (value("indexes") or "").split(";")) if index.text
             ),
             watermark=column("watermark"),
             lookback=value("lookback"),
@@ -111,7 +115,8 @@ class Model:
             updated_at=column("updated_at"),
             check_cols=columns("check_cols"),
             on_delete=(value("on_delete") or "close").strip().lower(),
-            surrogate_key=column("surrogate_key"),
+            surrogate_key=column_name(surrogate) if surrogate else None,
+            surrogate_hash=surrogate_hash,
         )
 
 
@@ -276,6 +281,7 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
         raise ProjectFileError(f"{display}:1: cannot be read: {exc.strerror}") from None
     directives = parse_header(text, display, set(DIRECTIVES))
     _validate_directives(directives, display)  # a bad header is reported before the SELECT is parsed
+    _check_index_sql(directives, display, cache)
     sql, sql_line, found = parsed_select(text, display, cache)
     model = Model.from_header(
         directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
@@ -309,8 +315,10 @@ def _validate_directives(directives: dict[str, Directive], display: str) -> str:
         value = directive.value.strip()
         if key in ("unique_key", "natural_key", "check_cols"):
             _check_columns(directive, value, fail, many=True)
-        elif key in ("watermark", "updated_at", "surrogate_key"):
+        elif key in ("watermark", "updated_at"):
             _check_columns(directive, value, fail, many=False)
+        elif key == "surrogate_key":
+            _check_surrogate_key(directive, value, fail)
         elif key == "indexes":
             _check_indexes(directive, value, fail)
         elif key == "lookback" and not _INTERVAL.match(value):
@@ -359,7 +367,32 @@ def _check_indexes(directive: Directive, value: str, fail: _Fail) -> None:
     for part in parts:
         if not part.strip():
             raise fail(directive, f"indexes {value!r} has an empty index between semicolons; remove the extra ';'")
-        _check_columns(replace(directive, value=part), part.strip(), fail, many=True)
+        index = parse_index(part)
+        if index.definition is None:
+            _check_columns(directive, " ".join(index.columns), fail, many=True)
+        if index.where == "":
+            raise fail(directive, f"indexes: {index.text!r} has WHERE without a condition; write WHERE <condition>")
+
+
+def _check_index_sql(directives: dict[str, Directive], display: str, cache: ParseCache) -> None:
+    """Parse each index that is more than columns as CREATE INDEX; a parse that passed once is cached."""
+    directive = directives.get("indexes")
+    if directive is None:
+        return
+    for index in map(parse_index, directive.value.split(";")):
+        if index.plain or cache.get("index", index.text) is not None:
+            continue
+        problem = index_problem(index)
+        if problem:
+            raise ProjectFileError(f"{display}:{directive.line}: {problem}")
+        cache.put("index", index.text, {})
+
+
+def _check_surrogate_key(directive: Directive, value: str, fail: _Fail) -> None:
+    _check_columns(directive, (value.split() or [""])[0], fail, many=False)
+    problem = surrogate_key_problem(value)
+    if problem:
+        raise fail(directive, problem)
 
 
 def _check_columns(directive: Directive, value: str, fail: _Fail, many: bool) -> None:

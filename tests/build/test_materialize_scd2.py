@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -276,3 +278,79 @@ def test_a_table_without_history_is_replaced_and_views_on_it_kept(
     assert [name for (name,) in rows(customers, indexes)] == [
         "dim_customer_current", "dim_customer_pkey", "dim_customer_version"
     ]
+
+
+def documented_hash(kind: str, *parts: object) -> object:
+    """The hash key README and runner.build.materialize.surrogate document, computed outside PostgreSQL."""
+    texts = [part.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(part, datetime) else str(part) for part in parts]
+    digest = hashlib.md5("|".join(texts).encode()).digest()
+    if kind == "bigint":
+        return int.from_bytes(digest[:8], "big", signed=True)
+    return uuid.UUID(bytes=digest) if kind == "uuid" else digest.hex()
+
+
+@pytest.mark.parametrize("kind", ["bigint", "uuid", "text"])
+def test_hash_surrogate_keys_follow_the_documented_formula(
+    customers: psycopg.Connection, rows, by_updated_at, kind: str
+) -> None:
+    model = by_updated_at(surrogate_key=f"customer_sk hash {kind}")
+    materialize(customers, model)
+    change_batch(customers)
+    materialize(customers, model)
+    customers.execute("INSERT INTO raw.customers VALUES (3, 'Lima', 'basic', '', %s)", (T0,))  # back: opened at close
+    materialize(customers, model)
+    versions = rows(customers, "SELECT customer_id, valid_from, customer_sk FROM marts.dim_customer ORDER BY 1, 2")
+    assert len(versions) == 6
+    assert [key for _, _, key in versions] == [
+        documented_hash(kind, customer, valid_from.astimezone(UTC)) for customer, valid_from, _ in versions
+    ]
+    assert rows(customers, "SELECT format_type(atttypid, atttypmod), attidentity FROM pg_attribute"
+                " WHERE attrelid = 'marts.dim_customer'::regclass AND attname = 'customer_sk'") == [(kind, "")]
+
+
+def test_hash_surrogate_keys_are_the_same_after_a_rebuild_from_scratch(
+    customers: psycopg.Connection, rows, by_updated_at
+) -> None:
+    model = by_updated_at(surrogate_key="customer_sk hash bigint")
+    materialize(customers, model)
+    change_batch(customers)
+    materialize(customers, model)
+    current = "SELECT customer_id, valid_from, customer_sk FROM marts.dim_customer WHERE is_current ORDER BY 1"
+    built_over_time = rows(customers, current)
+    customers.execute("DROP TABLE marts.dim_customer")
+    materialize(customers, model)
+    assert rows(customers, current) == built_over_time
+    sequence = rows(customers, "SELECT count(DISTINCT customer_sk), min(customer_sk) FROM marts.dim_customer")
+    assert sequence != [(3, 1)]  # not numbered 1..n
+
+
+def test_hash_keys_of_a_composite_key_and_infinite_first_versions(
+    customers: psycopg.Connection, rows, make_model
+) -> None:
+    model = make_model(
+        "SELECT id AS customer_id, updated_at::date AS day, city FROM raw.customers",
+        name="dim_customer", kind="scd2", natural_key="customer_id day", check_cols="city",
+        surrogate_key="sk hash uuid",
+    )
+    materialize(customers, model)
+    versions = rows(customers, "SELECT customer_id, day, sk FROM marts.dim_customer ORDER BY 1")
+    assert [sk for _, _, sk in versions] == [
+        documented_hash("uuid", customer, day.isoformat(), "-infinity") for customer, day, _ in versions
+    ]
+
+
+def test_a_changed_surrogate_strategy_is_refused_and_history_kept(
+    customers: psycopg.Connection, everything, by_updated_at
+) -> None:
+    materialize(customers, by_updated_at(surrogate_key="customer_sk"))
+    before = everything(customers)
+    with pytest.raises(ModelFailed) as caught:
+        materialize(customers, by_updated_at(surrogate_key="customer_sk hash uuid"))
+    assert str(caught.value) == (
+        "models/marts/dim_customer.sql:4: marts.dim_customer.customer_sk is a sequence, the header says a uuid hash;"
+        " history is never rebuilt implicitly: change surrogate_key back, or drop marts.dim_customer to rebuild it"
+    )
+    with pytest.raises(ModelFailed, match="customer_sk is a sequence, the header says a bigint hash"):
+        materialize(customers, by_updated_at(surrogate_key="customer_sk hash bigint"))
+    assert everything(customers) == before
+    assert materialize(customers, by_updated_at(surrogate_key="customer_sk sequence")).inserted == 0

@@ -119,7 +119,7 @@ def test_an_scd2_header_becomes_typed_fields_with_columns_as_postgresql_names_th
     assert model.surrogate_key == "dim_key"
     assert model.on_delete == "ignore"
     assert model.full_refresh_on_change is False
-    assert model.indexes == (("valid_from",), ("region", "Tier"))
+    assert [index.columns for index in model.indexes] == [("valid_from",), ("region", "Tier")]
 
 
 def test_updated_at_is_one_column(tmp_path: Path, one_model) -> None:

@@ -15,11 +15,13 @@ import psycopg
 import psycopg.errors
 from psycopg import sql
 
+from runner.build.materialize.indexes import create_index, index_name
 from runner.db.ddl_locks import ACCESS_EXCLUSIVE, SHARE, LockWaitExhausted, with_lock_timeout
 from runner.db.ddl_locks import ADVICE as LOCK_ADVICE
 from runner.db.errors import detail_and_hint, error_line, primary_message
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
+from runner.project.indexes import Index, key_index
 from runner.project.models import Model, with_since
 from runner.project.settings import Timeouts
 from runner.state.models import Previous
@@ -157,16 +159,19 @@ def columns_of(conn: psycopg.Connection[Any], relation: sql.Composable) -> list[
 
 def index_columns(model: Model) -> list[list[str]]:
     """Return the column lists of the `indexes` directive, one per index: "updated_at; customer_id valid_from"."""
-    return [list(columns) for columns in model.indexes]
+    return [list(index.columns) for index in model.indexes]
 
 
 def create_indexes(conn: psycopg.Connection[Any], model: Model, table: str, only_missing: bool = False) -> list[str]:
     """Create the model's declared indexes on `model.schema`.`table`, named after `table`; return their names.
 
     With `only_missing`, an index whose name exists already is left alone (a table kept across
-    builds whose header gained an index). A column the SELECT does not return raises ModelFailed.
+    builds whose header gained an index). A column the SELECT does not return, or an index
+    PostgreSQL refuses, raises ModelFailed. The unique index that enforces unique_key is
+    created with the key (add_primary_key).
     """
-    wanted = index_columns(model)
+    key = key_index(model.indexes, model.unique_key)
+    wanted = [index for index in model.indexes if index is not key]
     if not wanted:
         return []
     relation = sql.Identifier(model.schema, table)
@@ -175,14 +180,17 @@ def create_indexes(conn: psycopg.Connection[Any], model: Model, table: str, only
         conn, "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (model.schema, table)
     )} if only_missing else set()
     created = []
-    for columns in wanted:
-        require_columns(model, present, "indexes", columns)
-        name = derived_name(table, "_" + "_".join(columns) + "_idx")
+    for index in wanted:
+        require_columns(model, present, "indexes", list(index.columns))
+        name = index_name(table, index)
         if name in existing:
             continue
-        execute(conn, sql.SQL("CREATE INDEX {} ON {} ({})").format(
-            sql.Identifier(name), relation, sql.SQL(", ").join(sql.Identifier(column) for column in columns)
-        ))
+        try:
+            execute(conn, create_index(index, name, relation))
+        except psycopg.errors.LockNotAvailable:
+            raise  # under_lock_timeout backs off and tries again
+        except psycopg.Error as exc:
+            raise ModelFailed(failure_message(model, exc, line=directive_line(model, "indexes"))) from None
         created.append(name)
     return created
 
@@ -222,11 +230,19 @@ def analyze(conn: psycopg.Connection[Any], model: Model, table: str, columns: li
 
 
 def add_primary_key(conn: psycopg.Connection[Any], model: Model, table: str, keys: list[str]) -> None:
-    """Make unique_key the primary key of `model.schema`.`table`; NULL or repeated keys raise ModelFailed."""
+    """Make unique_key the primary key of `model.schema`.`table`; NULL or repeated keys raise ModelFailed.
+
+    When `indexes` declares a unique index on exactly the key's columns, that index enforces
+    the key instead (the columns are still NOT NULL), and the table has no primary key.
+    """
     relation = sql.Identifier(model.schema, table)
     require_columns(model, columns_of(conn, relation), "unique_key", keys)
+    declared = key_index(model.indexes, model.unique_key)
     try:
         with conn.transaction():
+            if declared is not None:
+                _add_key_index(conn, relation, table, keys, declared)
+                return
             execute(conn, sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
                 relation,
                 sql.Identifier(derived_name(table, "_pkey")),
@@ -235,6 +251,16 @@ def add_primary_key(conn: psycopg.Connection[Any], model: Model, table: str, key
     except (psycopg.errors.UniqueViolation, psycopg.errors.NotNullViolation) as exc:
         check_keys(conn, model, relation, keys, "unique_key")
         raise ModelFailed(failure_message(model, exc, line=directive_line(model, "unique_key"))) from None
+
+
+def _add_key_index(
+    conn: psycopg.Connection[Any], relation: sql.Identifier, table: str, keys: list[str], index: Index
+) -> None:
+    """Enforce unique_key with the header's unique index: one scan checks every key column for NULLs."""
+    execute(conn, sql.SQL("ALTER TABLE {} {}").format(relation, sql.SQL(", ").join(
+        sql.SQL("ALTER COLUMN {} SET NOT NULL").format(sql.Identifier(key)) for key in keys
+    )))
+    execute(conn, create_index(index, index_name(table, index), relation))
 
 
 def require_columns(model: Model, present: list[str], directive: str, wanted: list[str]) -> None:

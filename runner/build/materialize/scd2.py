@@ -1,8 +1,9 @@
 """SCD2 models: type 2 history of a source on its natural key.
 
-The table holds a surrogate key (bigint identity, primary key; `surrogate_key`, default
-`<name>_key`), the SELECT's columns, and valid_from / valid_to / is_current (timestamptz,
-timestamptz, boolean). Its invariants are constraints, not promises:
+The table holds a surrogate key (primary key; `surrogate_key`, default `<name>_key`: a bigint
+identity, or a hash of natural key + valid_from, see runner.build.materialize.surrogate), the
+SELECT's columns, and valid_from / valid_to / is_current (timestamptz, timestamptz, boolean).
+Its invariants are constraints, not promises:
 - primary key on the surrogate key;
 - one current version per key: a unique index on the natural key WHERE is_current;
 - valid_from < valid_to (a CHECK; valid_to is NULL while current);
@@ -50,6 +51,7 @@ from runner.build.materialize.common import (
     under_lock_timeout,
 )
 from runner.build.materialize.result import Built, MaterializeResult
+from runner.build.materialize.surrogate import column_type, refuse_other_strategy, surrogate_insert
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import derived_name, execute
 from runner.errors import ModelFailed
@@ -62,7 +64,7 @@ _DELTA_COLUMNS = ["weir__current", "weir__gone"]
 
 _CREATE = """
 CREATE TABLE {table} (
-    {surrogate} bigint GENERATED ALWAYS AS IDENTITY,
+    {surrogate} {surrogate_type},
     LIKE pg_temp.weir_source,
     valid_from timestamptz NOT NULL,
     valid_to timestamptz,
@@ -101,12 +103,13 @@ SELECT count(*) FILTER (WHERE NOT weir__gone), count(*) FILTER (WHERE weir__gone
 # weir__last_to: when a key without a current version (new, or back) last closed, NULL for a
 # key never seen. This build's UPDATE closes only current versions, so it does not change it.
 _OPEN = """
-INSERT INTO {table} ({columns}, valid_from)
-SELECT {delta_columns}, {valid_from}
+INSERT INTO {table} ({columns}, valid_from{surrogate_column})
+SELECT {delta_columns}, v.weir__valid_from{surrogate_value}
 FROM pg_temp.weir_delta AS d
 CROSS JOIN LATERAL (
     SELECT max(h.valid_to) AS weir__last_to FROM {table} AS h WHERE d.weir__current IS NULL AND {history_match}
 ) AS h
+CROSS JOIN LATERAL (SELECT {valid_from} AS weir__valid_from) AS v
 WHERE NOT d.weir__gone
 """
 
@@ -146,6 +149,7 @@ def build_scd2(
         create_indexes(conn, model, built)
         notes += swap_in(conn, model, built, timeouts)
     else:
+        refuse_other_strategy(conn, model, table, surrogate)
         notes += _add_new_columns(conn, model, table, columns, surrogate, timeouts)
         sql_changed = previous is not None and previous.checksum != model.checksum
         if sql_changed:
@@ -156,7 +160,7 @@ def build_scd2(
             notes.append("SQL changed: history kept, new versions follow the new SQL")
 
     if fresh:
-        inserted, updated, deleted = _first_versions(conn, table, columns, updated_at), 0, 0
+        inserted, updated, deleted = _first_versions(conn, model, table, columns, surrogate), 0, 0
         analyze(conn, model, model.name, [*keys, "valid_from", "valid_to", "is_current"])
     else:
         inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
@@ -204,24 +208,28 @@ def _apply(
     updated, deleted = first_row(execute(conn, sql.SQL(_CLOSE).format(
         closed_at=closed_at, close_deleted=sql.Literal(close_deleted), **names
     )))
-    inserted = execute(conn, sql.SQL(_OPEN).format(
+    surrogate_column, surrogate_value = surrogate_insert(model, surrogate, "d", sql.SQL("v.weir__valid_from"))
+    opened = execute(conn, sql.SQL(_OPEN).format(
         columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
         delta_columns=row("d", columns),
         valid_from=valid_from,
         history_match=match("h", "d"),
+        surrogate_column=surrogate_column,
+        surrogate_value=surrogate_value,
         **names,
     )).rowcount
-    return inserted, int(updated), int(deleted)
+    return opened, int(updated), int(deleted)
 
 
 def _first_versions(
-    conn: psycopg.Connection[Any], table: sql.Identifier, columns: list[str], updated_at: str | None
+    conn: psycopg.Connection[Any], model: Model, table: sql.Identifier, columns: list[str], surrogate: str
 ) -> int:
     """Fill a new history table with one current version per source row; return how many."""
-    valid_from = sql.Identifier(updated_at) if updated_at else sql.SQL("'-infinity'::timestamptz")
+    valid_from = sql.Identifier(model.updated_at) if model.updated_at else sql.SQL("'-infinity'::timestamptz")
     names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
-    return execute(conn, sql.SQL("INSERT INTO {} ({}, valid_from) SELECT {}, {} FROM pg_temp.weir_source").format(
-        table, names, names, valid_from
+    surrogate_column, surrogate_value = surrogate_insert(model, surrogate, None, valid_from)
+    return execute(conn, sql.SQL("INSERT INTO {} ({}, valid_from{}) SELECT {}, {}{} FROM pg_temp.weir_source").format(
+        table, names, surrogate_column, names, valid_from, surrogate_value
     )).rowcount
 
 
@@ -232,6 +240,7 @@ def _create(conn: psycopg.Connection[Any], model: Model, built: str, surrogate: 
     execute(conn, sql.SQL(_CREATE).format(
         table=table,
         surrogate=sql.Identifier(surrogate),
+        surrogate_type=column_type(model),
         pkey=sql.Identifier(derived_name(built, "_pkey")),
         valid_range=sql.Identifier(derived_name(model.name, "_valid_range")),
         version=sql.Identifier(derived_name(built, "_version")),
