@@ -349,3 +349,15 @@ def _wait_until(condition, timeout: float = 10.0):
             return found
         time.sleep(0.01)
     pytest.fail(f"timed out after {timeout}s waiting for {condition}")
+
+
+def test_build_history_at_version_2_gains_the_retry_count_and_old_rows_count_none(db):
+    from runner.state import builds, schema
+
+    db.execute(schema.sql_file("build_state"))  # what a version 2 Weir left: version 1 plus its upgrade
+    db.execute(schema.sql_file("upgrade/build_state.2"))
+    db.execute("INSERT INTO weir.build_run (threads) VALUES (1)")
+    db.execute("INSERT INTO weir.build_result (run_id, model, kind, status)"
+               " VALUES (1, 'marts.old', 'table', 'success')")
+    builds.ensure_build_state(db)
+    assert db.execute("SELECT model, retries FROM weir.build_result").fetchall() == [("marts.old", 0)]
