@@ -29,7 +29,7 @@ from runner.checks.query import CheckQueryFailed, Sample, count_violations, samp
 from runner.checks.results import STATUSES, CheckReport, CheckResult
 from runner.db.connection import conninfo_of
 from runner.db.errors import hint_of, primary_message
-from runner.db.retry import CONNECTION_LOST, Retry, RunSession, transient_reason
+from runner.db.retry import CONNECTION_FAULTS, Retry, RunSession, transient_reason
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, ConnectionFailed
 from runner.project import Check, Project
@@ -233,7 +233,7 @@ class _Runner:
             what = hint
         elif sqlstate in ("42P01", "3F000"):
             what = "fix the name, or create it first (weir migrate, weir build)"
-        elif transient_reason(exc) == CONNECTION_LOST:
+        elif transient_reason(exc) in CONNECTION_FAULTS:
             what = "the connection was lost; check the server and run the check again"
         else:
             what = "fix the check's SQL"

@@ -44,6 +44,8 @@ TRANSIENT_SQLSTATES = {
     "57P03": "server starting up",
 }
 EVERY_FAULT = frozenset({CONNECTION_LOST, *TRANSIENT_SQLSTATES.values()})
+# The faults that end the connection: what they were in the middle of is lost with it.
+CONNECTION_FAULTS = frozenset({CONNECTION_LOST, *(TRANSIENT_SQLSTATES[state] for state in ("57P01", "57P02", "57P03"))})
 
 
 def transient_reason(exc: BaseException, faults: Collection[str] = EVERY_FAULT) -> str | None:
