@@ -38,7 +38,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         ctx.session.ensure,
     )
     try:
-        return retry.run(lambda retries: _try(ctx, model, started, retry))
+        return retry.run(lambda retries: _build_once(ctx, model, started, retry))
     except RunLockLost:
         raise
     except (WeirError, psycopg.Error) as exc:
@@ -57,7 +57,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         return result
 
 
-def _try(ctx: BuildContext, model: Model, started: float, retry: Retry) -> ModelResult:
+def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -> ModelResult:
     """Build `model` once, in one transaction with its record; raise what stopped it."""
     gates = ctx.gates.get(model.qualified, ())
     conn = ctx.workers.get()
