@@ -52,6 +52,10 @@ class LockHeld(WeirError):
     """Another Weir run holds the lock and did not release it in time."""
 
 
+class RunLockLost(WeirError):
+    """A run lost the connection holding its lock, and another run took the lock before it reconnected."""
+
+
 class IrreversibleMigration(WeirError):
     """A rollback was asked of a migration that declares itself irreversible."""
 

@@ -80,5 +80,5 @@ def run_pipeline(
     if project.settings.models_dir.is_dir():
         report.build = build(conn, project, threads=threads, on_event=on_build_event)
     if project.settings.checks_dir.is_dir():
-        report.checks = run_checks(conn, project, threads=threads)
+        report.checks = run_checks(conn, project, threads=threads, on_progress=on_progress)
     return report

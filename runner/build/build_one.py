@@ -1,4 +1,10 @@
-"""Building one model of a run on a worker's connection: skip it, or build, gate and record it in one transaction."""
+"""Building one model of a run on a worker's connection: skip it, or build, gate and record it in one transaction.
+
+A try that meets a transient fault (the connection lost, a deadlock, ...) left nothing
+behind, and the model is tried again (runner.db.retry). Only when the connection was lost
+during the commit can a try have committed unseen: its record, committed in the same
+transaction, says so, and the next try returns that result instead of building again.
+"""
 
 from __future__ import annotations
 
@@ -9,65 +15,91 @@ import psycopg
 from runner.build.context import BuildContext
 from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, look, skip_reason
 from runner.build.materialize.model import materialize
-from runner.build.report import ModelResult
+from runner.build.report import BuildEvent, ModelResult
 from runner.checks.gates import record_gate_results, run_gates
 from runner.db.errors import primary_message
-from runner.errors import GateFailed, WeirError
+from runner.db.retry import Retry
+from runner.errors import GateFailed, RunLockLost, WeirError
 from runner.project.gates import gate_tokens
 from runner.project.models import Model
 from runner.state import builds
 
 
 def build_one(ctx: BuildContext, model: Model) -> ModelResult:
-    """Build `model` unless it is unchanged; a failure is a result, recorded like any other."""
-    gates = ctx.gates.get(model.qualified, ())
+    """Build `model` unless it is unchanged, riding out transient faults; a failure is a result, recorded too.
+
+    Raises RunLockLost when the run lost its lock to another run while reconnecting.
+    """
     started = time.perf_counter()
+    retry = Retry(
+        ctx.project.settings.retries,
+        f"model {model.qualified}",
+        lambda message: ctx.emit(BuildEvent("retrying", model.qualified, message)),
+        ctx.session.ensure,
+    )
     try:
-        conn = ctx.workers.get()
-        with ctx.workers.busy(model.qualified, conn):
-            # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
-            inputs = inputs_of(ctx.graph, model) if model.kind != "view" else NO_INPUTS
-            seen = look(conn, model, inputs)
-            sql_changed = seen.checksum != model.checksum
-            current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
-            reason = skip_reason(
-                model, ctx.options.full_refresh, sql_changed, seen, current, bool(ctx.opaque.get(model.qualified))
-            )
-            if reason is not None:
-                result = ModelResult(model.qualified, model.kind, "skipped", note=reason,
-                                     seconds=time.perf_counter() - started)
-                builds.record_result(conn, ctx.run_id, result)
-                return result
-            full_refresh, why = full_refresh_for(model, ctx.options.full_refresh, seen)
-            with conn.transaction():
-                timeouts = ctx.project.settings.timeouts  # how long DDL may queue the model's readers
-                built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True,
-                                    timeouts=timeouts)
-                built = run_gates(conn, model, gates, built, run_id=ctx.run_id, timeouts=timeouts)
-                # A view or table is replaced whole, so its content may differ even with 0 rows
-                # now; an incremental or scd2 model changed only where it says it did.
-                changed = model.kind in ("view", "table") or bool(
-                    built.inserted or built.updated or built.deleted or built.rebuilt
-                )
-                # What makes readers rebuild from scratch: new logic, or data rebuilt from nothing.
-                rebuilt = built.rebuilt if model.kind in ("incremental", "scd2") else sql_changed
-                note = "; ".join(text for text in (why, built.note) if text)
-                result = ModelResult(
-                    model.qualified, model.kind, "success", built.inserted, built.updated, built.deleted,
-                    time.perf_counter() - started, None, note,
-                )
-                builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt)
-            return result
+        return retry.run(lambda retries: _build_once(ctx, model, started, retry))
+    except RunLockLost:
+        raise
     except (WeirError, psycopg.Error) as exc:
         if isinstance(exc, WeirError):
             message = str(exc)
         else:
             message = f"{model.display}:{model.sql_line}: {primary_message(exc)}"
         result = ModelResult(
-            model.qualified, model.kind, "failed", seconds=time.perf_counter() - started, error=message
+            model.qualified, model.kind, "failed", seconds=time.perf_counter() - started,
+            error=message + retry.gave_up, note=retry.note,
         )
         # The model's connection may be the reason it failed: record on a healthy one.
-        builds.record_result(ctx.workers.get(), ctx.run_id, result)
+        builds.record_result(ctx.workers.get(), ctx.run_id, result, retries=retry.count)
         if isinstance(exc, GateFailed):
             record_gate_results(ctx.workers.get(), ctx.run_id, exc.results)
         return result
+
+
+def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -> ModelResult:
+    """Build `model` once, in one transaction with its record; raise what stopped it."""
+    gates = ctx.gates.get(model.qualified, ())
+    conn = ctx.workers.get()
+    with ctx.workers.busy(model.qualified, conn):
+        if retry.count:
+            recorded = builds.recorded_result(conn, ctx.run_id, model.qualified)
+            if recorded is not None:
+                return ModelResult(*recorded)
+        # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
+        inputs = inputs_of(ctx.graph, model) if model.kind != "view" else NO_INPUTS
+        seen = look(conn, model, inputs)
+        sql_changed = seen.checksum != model.checksum
+        current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
+        reason = skip_reason(
+            model, ctx.options.full_refresh, sql_changed, seen, current, bool(ctx.opaque.get(model.qualified))
+        )
+        if reason is not None:
+            result = ModelResult(model.qualified, model.kind, "skipped", note=_joined(reason, retry.note),
+                                 seconds=time.perf_counter() - started)
+            builds.record_result(conn, ctx.run_id, result, retries=retry.count)
+            return result
+        full_refresh, why = full_refresh_for(model, ctx.options.full_refresh, seen)
+        with conn.transaction():
+            timeouts = ctx.project.settings.timeouts  # how long DDL may queue the model's readers
+            built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True,
+                                timeouts=timeouts)
+            built = run_gates(conn, model, gates, built, run_id=ctx.run_id, timeouts=timeouts)
+            # A view or table is replaced whole, so its content may differ even with 0 rows
+            # now; an incremental or scd2 model changed only where it says it did.
+            changed = model.kind in ("view", "table") or bool(
+                built.inserted or built.updated or built.deleted or built.rebuilt
+            )
+            # What makes readers rebuild from scratch: new logic, or data rebuilt from nothing.
+            rebuilt = built.rebuilt if model.kind in ("incremental", "scd2") else sql_changed
+            result = ModelResult(
+                model.qualified, model.kind, "success", built.inserted, built.updated, built.deleted,
+                time.perf_counter() - started, None, _joined(why, built.note, retry.note),
+            )
+            builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt,
+                                retries=retry.count)
+        return result
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(text for text in notes if text)

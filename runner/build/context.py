@@ -10,6 +10,7 @@ import psycopg
 
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent
+from runner.db.retry import RunSession
 from runner.db.workers import WorkerConnections
 from runner.project import Check, Project
 
@@ -32,8 +33,13 @@ class BuildContext:
     graph: ModelGraph  # every model of the project, not only the selected ones
     options: BuildOptions
     run_id: int
-    conn: psycopg.Connection[Any]  # the run's own: holds the lock, records what runs on no worker
+    session: RunSession  # the run's own connection: holds the lock, records what runs on no worker
     workers: WorkerConnections  # one connection per worker thread
     gates: Mapping[str, tuple[Check, ...]]  # model -> its gate checks (runner.checks.gates)
     opaque: Mapping[str, list[str]]  # model -> functions it calls that may read tables (never skipped)
     emit: Callable[[BuildEvent], None]
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The run's own connection as of now: a new one, holding the lock again, after one was lost."""
+        return self.session.conn

@@ -60,9 +60,9 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class BuildEvent:
-    """Progress of a build, for a callback: waiting for the lock, a model started or finished."""
+    """Progress of a build, for a callback: waiting for the lock, a model started, retried or finished."""
 
-    kind: str  # "waiting" | "started" | "finished"
+    kind: str  # "waiting" | "started" | "retrying" | "finished"
     model: str | None = None
     message: str = ""
     result: ModelResult | None = None

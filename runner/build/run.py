@@ -3,7 +3,8 @@
 A build reads and checks every model file first (nothing runs when one is wrong), takes
 the `weir:build` advisory lock (a second build waits and is told who holds it), records
 a run in weir.build_run (runner.state.builds), and builds each model on a connection of its
-own, at most `threads` at once, a model as soon as everything it reads is done
+own, at most `threads` at once (a model that meets a transient fault, such as a server
+restart, is tried again: runner.db.retry), a model as soon as everything it reads is done
 (runner.build.schedule). A failing model rolls back alone; what depends on it is reported
 upstream-failed and not run; the rest goes on. A model's gates (checks declaring
 gate=schema.name, runner.checks.gates) run in its transaction before it commits
@@ -30,8 +31,9 @@ from runner.build.schedule import run_models
 from runner.checks.gates import prepare_gates
 from runner.db.connection import conninfo_of
 from runner.db.locking import run_lock
+from runner.db.retry import Retry, RunSession
 from runner.db.workers import WorkerConnections
-from runner.errors import ConfigError
+from runner.errors import ConfigError, RunLockLost
 from runner.project import Project, Settings
 from runner.state import builds
 from runner.state.models import last_built
@@ -72,14 +74,14 @@ def build(
         opaque = opaque_calls(conn, selected)
         run_id = builds.start_run(conn, options.select, options.exclude, full_refresh, threads)
         workers = WorkerConnections(conninfo_of(conn), "weir build", _worker_setup(settings))
-        ctx = BuildContext(project, graph, options, run_id, conn, workers, gates, opaque, emit)
+        session = RunSession(conn, "weir build", LOCK_NAME)
+        ctx = BuildContext(project, graph, options, run_id, session, workers, gates, opaque, emit)
         status = "interrupted"
         try:
             report = BuildReport(run_id, run_models(ctx, selected))
             status = "success" if report.ok else "failed"
         finally:
-            if not conn.closed:
-                builds.finish_run(conn, run_id, status)
+            _finish(ctx, status)
         return report
 
 
@@ -105,6 +107,25 @@ def lineage(project: Project, name: str) -> tuple[list[str], list[str]]:
         [model.qualified for model in graph.upstream(name)],
         [model.qualified for model in graph.downstream(name)],
     )
+
+
+def _finish(ctx: BuildContext, status: str) -> None:
+    """Record how the run ended, on its connection as of now, then let go of what the session opened."""
+    try:
+        if status != "interrupted":
+            Retry(ctx.project.settings.retries, "build run", _retrying(ctx), ctx.session.ensure).run(
+                lambda retries: builds.finish_run(ctx.conn, ctx.run_id, status)
+            )
+        elif not ctx.conn.closed:  # stopping (Ctrl-C, an error): no waiting for a server on the way out
+            builds.finish_run(ctx.conn, ctx.run_id, status)
+    except RunLockLost:
+        pass  # the run that holds the lock now marks this one interrupted
+    finally:
+        ctx.session.close()
+
+
+def _retrying(ctx: BuildContext) -> Callable[[str], None]:
+    return lambda message: ctx.emit(BuildEvent("retrying", None, message))
 
 
 def _ignore(event: BuildEvent) -> None:

@@ -7,8 +7,10 @@ server counts the violations and, only when there are some, returns the first `s
 them (runner/checks/query.py). Each result is then appended to weir.check_result in a short
 write transaction of its own (runner/state/checks.py).
 
-A check that cannot run (bad SQL, a missing table, a timeout, an attempt to write) is an
-`error`, never a `fail`: the exit code is 2 for any error, else 1 for any failure, else 0.
+A check that meets a transient fault (a lost connection, a server restart, a serialization
+failure) is run again with backoff (runner.db.retry). One that cannot run (bad SQL, a
+missing table, a timeout, an attempt to write) is an `error`, never a `fail`: the exit code
+is 2 for any error, else 1 for any failure, else 0.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from runner.checks.query import CheckQueryFailed, Sample, count_violations, samp
 from runner.checks.results import STATUSES, CheckReport, CheckResult
 from runner.db.connection import conninfo_of
 from runner.db.errors import hint_of, primary_message
+from runner.db.retry import CONNECTION_FAULTS, Retry, RunSession, transient_reason
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, ConnectionFailed
 from runner.project import Check, Project
 from runner.project.checks import select_checks
+from runner.project.settings import Retries
 from runner.state.checks import (
     ensure_check_state,
     finish_check_run,
@@ -58,6 +62,7 @@ def run_checks(
     select: Iterable[str] = (),
     threads: int = 1,
     on_result: Callable[[CheckResult], None] | None = None,
+    on_progress: Callable[[str], None] = lambda message: None,
 ) -> CheckReport:
     """Run the selected checks of `project` on the database of `conn`, which must be in autocommit.
 
@@ -65,7 +70,9 @@ def run_checks(
     or a selector is wrong, CheckError when the history tables or check library cannot be
     set up. Checks that fail or cannot run do not raise: they are in the report, whose
     `exit_code` says which happened. `on_result` is called (on the calling thread) with each
-    result as it arrives. Checks run on connections of their own, as the user of `conn`.
+    result as it arrives. Checks run on connections of their own, as the user of `conn`; a
+    check that meets a transient fault (a lost connection, a server restart) is run again, and
+    `on_progress` gets a line for each such retry.
     """
     started = time.perf_counter()
     selectors = _selectors(select)
@@ -77,15 +84,25 @@ def run_checks(
     ensure_check_state(conn)
     run_id = start_check_run(conn, selectors, threads, len(checks))
     status, counts = "interrupted", dict.fromkeys(STATUSES, 0)
+    session = RunSession(conn, "weir check")
+    retries = project.settings.retries
     try:
         order = _longest_first(conn, checks) if threads > 1 and len(checks) > 1 else checks
-        by_name = _Runner(conn, timeout, run_id, threads, on_result or (lambda result: None)).run(order)
+        runner = _Runner(session, timeout, run_id, threads, on_result or (lambda result: None), retries, on_progress)
+        by_name = runner.run(order)
         report = CheckReport(run_id, [by_name[check.name] for check in checks], time.perf_counter() - started)
         status, counts = report.status, report.counts()
         return report
     finally:
-        if not conn.closed and not conn.broken:
-            finish_check_run(conn, run_id, status, counts)
+        try:
+            if status != "interrupted":
+                Retry(retries, "check run", on_progress, session.ensure).run(
+                    lambda tried: finish_check_run(session.conn, run_id, status, counts)
+                )
+            elif not session.conn.closed:
+                finish_check_run(session.conn, run_id, status, counts)
+        finally:
+            session.close()
 
 
 def _selectors(select: Iterable[str]) -> tuple[str, ...]:
@@ -124,14 +141,17 @@ class _Runner:
 
     def __init__(
         self,
-        main: psycopg.Connection[Any],
+        session: RunSession,
         timeout: str,
         run_id: int,
         threads: int,
         emit: Callable[[CheckResult], None],
+        retries: Retries,
+        on_progress: Callable[[str], None],
     ) -> None:
-        self.main, self.timeout, self.run_id, self.threads, self.emit = main, timeout, run_id, threads, emit
-        self.workers = WorkerConnections(conninfo_of(main), "weir check", prepare=_prepare_connection)
+        self.session, self.timeout, self.run_id, self.threads, self.emit = session, timeout, run_id, threads, emit
+        self.retries, self.on_progress = retries, on_progress
+        self.workers = WorkerConnections(conninfo_of(session.conn), "weir check", prepare=_prepare_connection)
 
     def run(self, checks: list[Check]) -> dict[str, CheckResult]:
         results: dict[str, CheckResult] = {}
@@ -155,52 +175,53 @@ class _Runner:
         return results
 
     def _run_one(self, check: Check) -> CheckResult:
-        """Run `check` on this thread's connection and record its result."""
+        """Run `check` on this thread's connection, again after a transient fault, and record its result."""
         started = time.perf_counter()
+        retry = Retry(self.retries, f"check {check.name}", self.on_progress, self.session.ensure)
         try:
-            conn = self.workers.get()
+            count, sample = retry.run(lambda tried: self._query(check))
         except ConnectionFailed as exc:
-            result = _error(check, f"{check.display}:{check.sql_line}: {exc}", started)
-            self._record_elsewhere(result)
-            return result
-        with self.workers.busy(check.name, conn):
-            result = self._check(conn, check, started)
-        if conn.broken or conn.closed:
+            result = _error(check, f"{check.display}:{check.sql_line}: {exc}{retry.gave_up}", started)
+        except CheckQueryFailed as failed:
+            result = _error(check, self._message(failed.location, failed.error) + retry.gave_up, started)
+        except psycopg.Error as exc:  # one of Weir's own statements around the check
+            result = _error(check, self._message(f"{check.display}:{check.sql_line}", exc) + retry.gave_up, started)
+        else:
+            status, threshold = check.status_for(count)
+            result = CheckResult(
+                name=check.name,
+                display=check.display,
+                status=status,
+                severity=check.severity,
+                count=count,
+                seconds=time.perf_counter() - started,
+                columns=sample.columns,
+                rows=sample.values,
+                sample=sample.objects,
+                threshold=threshold,
+                description=check.description,
+                tags=check.tags,
+            )
+        conn = self.workers.current()
+        if conn is None:
             self._record_elsewhere(result)
         else:
             record_check_result(conn, self.run_id, result)
         return result
 
-    def _check(self, conn: psycopg.Connection[Any], check: Check, started: float) -> CheckResult:
-        """Count `check`'s violations and sample them in one read-only snapshot."""
-        try:
+    def _query(self, check: Check) -> tuple[int, Sample]:
+        """Count `check`'s violations and sample them in one read-only snapshot; raise what stopped it."""
+        conn = self.workers.get()
+        with self.workers.busy(check.name, conn):
             # Rolled back even when it succeeds: a set_config() in a check must not outlive it.
             with conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 conn.execute("SELECT set_config('statement_timeout', %s, true)", (self.timeout,))
                 count = count_violations(conn, check)
                 sample = sample_violations(conn, check, values=True) if count else Sample()
-        except CheckQueryFailed as failed:
-            return _error(check, self._message(failed.location, failed.error, conn), started)
-        except psycopg.Error as exc:  # one of Weir's own statements around the check
-            return _error(check, self._message(f"{check.display}:{check.sql_line}", exc, conn), started)
-        status, threshold = check.status_for(count)
-        return CheckResult(
-            name=check.name,
-            display=check.display,
-            status=status,
-            severity=check.severity,
-            count=count,
-            seconds=time.perf_counter() - started,
-            columns=sample.columns,
-            rows=sample.values,
-            sample=sample.objects,
-            threshold=threshold,
-            description=check.description,
-            tags=check.tags,
-        )
+        return count, sample
 
-    def _message(self, location: str, exc: psycopg.Error, conn: psycopg.Connection[Any]) -> str:
+    def _message(self, location: str, exc: psycopg.Error) -> str:
         """Return `path:line: message; what to do` for a check PostgreSQL could not run."""
         primary, sqlstate, hint = primary_message(exc), exc.sqlstate or "", hint_of(exc)
         if sqlstate == "57014" and "statement timeout" in primary:
@@ -212,7 +233,7 @@ class _Runner:
             what = hint
         elif sqlstate in ("42P01", "3F000"):
             what = "fix the name, or create it first (weir migrate, weir build)"
-        elif conn.broken or conn.closed:
+        elif transient_reason(exc) in CONNECTION_FAULTS:
             what = "the connection was lost; check the server and run the check again"
         else:
             what = "fix the check's SQL"
@@ -221,7 +242,10 @@ class _Runner:
     def _record_elsewhere(self, result: CheckResult) -> None:
         """Record a result on the run's own connection: this thread's is lost or could not be opened."""
         self.workers.forget()
-        record_check_result(self.main, self.run_id, result)  # psycopg serialises a connection shared by threads
+        # psycopg serialises a connection shared by threads.
+        Retry(self.retries, f"check {result.name}", self.on_progress, self.session.ensure).run(
+            lambda tried: record_check_result(self.session.conn, self.run_id, result)
+        )
 
 
 

@@ -29,7 +29,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
     checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
     validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
     with connection_for(ctx, weir_project, "weir check") as conn:
-        report = run_checks(conn, weir_project, select=select, threads=threads)
+        report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=say)
     click.echo(render_json(report) if as_json else render_text(report))
     if junit:
         write_junit(report, junit)

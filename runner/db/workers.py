@@ -37,9 +37,13 @@ class WorkerConnections:
         return cls(conninfo_of(conn), purpose, prepare)
 
     def get(self) -> psycopg.Connection[Any]:
-        """Return this thread's connection, opening a new one if it has none or lost it."""
+        """Return this thread's connection, opening a new one if it has none or lost it.
+
+        Raises ConnectionFailed when the server cannot be reached (runner.db.retry tries again).
+        """
         conn = self.current()
         if conn is None:
+            self._drop_lost()
             conn = connect(self.conninfo, self.purpose)
             if self.prepare is not None:
                 self.prepare(conn)
@@ -55,7 +59,18 @@ class WorkerConnections:
 
     def forget(self) -> None:
         """Drop this thread's connection: it is lost, the next get() opens another."""
+        self._drop_lost()
+
+    def _drop_lost(self) -> None:
+        # A connection lost to a server restart is closed and let go of here, so a run
+        # that reconnects many times does not keep every dead one until it ends.
+        lost: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         self._local.conn = None
+        if lost is None:
+            return
+        lost.close()
+        with self._guard:
+            self._opened = [conn for conn in self._opened if conn is not lost]
 
     @contextmanager
     def busy(self, task: str, conn: psycopg.Connection[Any]) -> Iterator[None]:
@@ -79,5 +94,7 @@ class WorkerConnections:
 
     def close_all(self) -> None:
         """Close every connection opened here."""
-        for conn in self._opened:
+        with self._guard:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()

@@ -1,4 +1,8 @@
-"""`migrate`: apply pending migrations, each in its own transaction together with its record."""
+"""`migrate`: apply pending migrations, each in its own transaction together with its record.
+
+A transactional migration that meets a transient fault (a lost connection, a server restart,
+a deadlock) is applied again, on a new connection holding the migrate lock again (runner.db.retry).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from typing import Any
 
 import psycopg
 
+from runner.db.retry import EVERY_FAULT, LOCK_TIMEOUT, Retry, RunSession
 from runner.errors import MigrationFailed, WeirError
 from runner.migrate.dry_run import dry_run as run_dry
-from runner.migrate.plan import find, locked, to_apply
+from runner.migrate.plan import LOCK_NAME, find, locked, to_apply
 from runner.migrate.steps import Progress, Step, StepResult, forward_step, log_failure, run_step
 from runner.project import Project
 from runner.project.migrations import Migration
+from runner.project.settings import Retries
 from runner.state import migrations as migration_state
 from runner.state.migrations import AppliedMigration
 
@@ -53,7 +59,7 @@ def migrate(
         with conn.transaction():
             migration_state.ensure_schema(conn)
             _record_checksums(conn, migrations, applied, accepted, on_progress)
-        return _apply_all(conn, steps, on_progress)
+        return _apply_all(conn, steps, on_progress, project.settings.retries)
 
 
 def invalid_indexes(conn: psycopg.Connection[Any]) -> list[str]:
@@ -81,25 +87,59 @@ def _record_checksums(
             on_progress(f"accepted the edit of {migration.id}: recorded checksum {migration.checksum[:12]}")
 
 
-def _apply_all(conn: psycopg.Connection[Any], steps: list[Step], on_progress: Progress) -> list[StepResult]:
+def _apply_all(
+    conn: psycopg.Connection[Any], steps: list[Step], on_progress: Progress, retries: Retries
+) -> list[StepResult]:
     results = []
-    for index, step in enumerate(steps):
-        migration = step.migration
-        # Only the last commit of the run waits for the WAL flush; it makes the earlier,
-        # asynchronously committed migrations durable too (a failure logs durably instead).
-        durable = index == len(steps) - 1
-        try:
-            milliseconds = run_step(conn, step, partial(migration_state.record_apply, conn, migration), durable)
-        except MigrationFailed as exc:
-            failure = exc if step.transactional else MigrationFailed(_with_invalid_indexes(conn, str(exc)))
-            log_failure(conn, step, failure)
-            raise failure from None
-        except WeirError as exc:
-            log_failure(conn, step, exc)
-            raise
-        results.append(StepResult(migration.id, migration.display, "apply", milliseconds))
-        on_progress(f"applied {migration.id} ({milliseconds:.0f} ms)")
+    session = RunSession(conn, "weir migrate", LOCK_NAME)
+    try:
+        for index, step in enumerate(steps):
+            migration = step.migration
+            # Only the last commit of the run waits for the WAL flush; it makes the earlier,
+            # asynchronously committed migrations durable too (a failure logs durably instead).
+            durable = index == len(steps) - 1
+            try:
+                milliseconds = _run_retried(session, step, steps[:index], durable, retries, on_progress)
+            except MigrationFailed as exc:
+                failure = exc if step.transactional else MigrationFailed(_with_invalid_indexes(session.conn, str(exc)))
+                log_failure(session.conn, step, failure)
+                raise failure from None
+            except WeirError as exc:
+                log_failure(session.conn, step, exc)
+                raise
+            results.append(StepResult(migration.id, migration.display, "apply", milliseconds))
+            on_progress(f"applied {migration.id} ({milliseconds:.0f} ms)")
+    finally:
+        session.close()
     return results
+
+
+def _run_retried(
+    session: RunSession, step: Step, done: list[Step], durable: bool, retries: Retries, on_progress: Progress
+) -> float:
+    """Run `step`, a transactional one again after a transient fault (on a new connection, the lock taken again).
+
+    A step outside a transaction is not: the statements before the fault stayed committed.
+    Lock timeouts are retried inside the step already (lock_retries).
+    """
+    def attempt(tried: int) -> float:
+        conn = session.conn
+        if tried:
+            applied = migration_state.read_applied(conn)
+            if step.migration.id in applied:
+                return 0.0  # the try that lost its connection committed, with its record
+            lost = [earlier.migration.id for earlier in done if earlier.migration.id not in applied]
+            if lost:  # committed asynchronously just before the server crashed
+                raise MigrationFailed(
+                    f"{step.display}: the server crashed and lost the commit of {', '.join(lost)};"
+                    " nothing after it was applied: run weir migrate again to apply them"
+                )
+        return run_step(conn, step, partial(migration_state.record_apply, conn, step.migration), durable)
+
+    if not step.transactional:
+        return attempt(0)
+    faults = EVERY_FAULT - {LOCK_TIMEOUT}
+    return Retry(retries, f"migration {step.migration.id}", on_progress, session.ensure, faults).run(attempt)
 
 
 def _with_invalid_indexes(conn: psycopg.Connection[Any], message: str) -> str:

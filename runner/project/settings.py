@@ -21,6 +21,15 @@ class Timeouts:
     lock_retries: int
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How a step (a model, a check, a migration) that met a transient fault is tried again."""
+
+    tries: int  # in all, the first included: 1 never retries
+    base_delay: float  # seconds before the first retry; each next waits twice as long ...
+    max_delay: float  # ... up to this many seconds
+
+
 DEFAULTS = {
     "migrations": "migrations",
     "models": "models",
@@ -30,6 +39,11 @@ DEFAULTS = {
     "statement_timeout": "30min",
     "lock_wait": "5min",
     "check_timeout": "5min",
+    # Ten tries wait at least 41 s in all (jitter shaves at most a quarter off each wait),
+    # so a step rides out a server restart or a 30 s outage.
+    "retry_tries": "10",
+    "retry_base_delay": "500ms",
+    "retry_max_delay": "10s",
     "squawk_exclude": "",
     "squawk_start_after": "0",
     "squawk_pg_version": "",
@@ -38,7 +52,9 @@ DEFAULTS = {
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
 _DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
 _DURATION_EXAMPLES = {"lock_timeout": "5s, 500ms or 30min", "statement_timeout": "5s, 500ms or 30min",
-                      "lock_wait": "5s, 500ms or 30min", "check_timeout": "30s, 500ms or 5min"}
+                      "lock_wait": "5s, 500ms or 30min", "check_timeout": "30s, 500ms or 5min",
+                      "retry_base_delay": "500ms, 1s or 2min", "retry_max_delay": "10s, 500ms or 2min"}
+_SECONDS_PER_UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,7 @@ class Settings:
     statement_timeout: str = DEFAULTS["statement_timeout"]
     lock_wait: str = DEFAULTS["lock_wait"]  # how long a run waits for another run's lock
     check_timeout: str = DEFAULTS["check_timeout"]  # the statement_timeout of every check
+    retries: Retries = Retries(10, 0.5, 10.0)  # of a step that met a transient fault (runner.db.retry)
     squawk_exclude: tuple[str, ...] = ()  # weir lint: squawk rules left out besides Weir's own
     squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
@@ -102,6 +119,7 @@ def load_settings(project: Path | None = None) -> Settings:
         lock_wait=_duration(path, values, "lock_wait"),
         lock_retries=_whole_number(path, "lock_retries", values["lock_retries"], "is not a whole number"),
         check_timeout=_duration(path, values, "check_timeout"),
+        retries=_retries(path, values),
         squawk_exclude=tuple(
             part.strip() for part in values["squawk_exclude"].replace("\n", ",").split(",") if part.strip()
         ),
@@ -120,6 +138,28 @@ def _duration(path: Path, values: dict[str, str], key: str) -> str:
             f" use a number with a unit, e.g. {_DURATION_EXAMPLES[key]}"
         )
     return values[key].replace(" ", "")
+
+
+def _retries(path: Path, values: dict[str, str]) -> Retries:
+    """Return the retry settings, each range-checked, or raise ConfigError naming the key."""
+    tries = _whole_number(path, "retry_tries", values["retry_tries"], "is not a whole number")
+    if tries < 1:
+        raise ConfigError(f"{path}: [weir] retry_tries = {tries} is out of range; use 1 (never retry) or more")
+    base, most = (_seconds(_duration(path, values, key)) for key in ("retry_base_delay", "retry_max_delay"))
+    if most < base:
+        raise ConfigError(
+            f"{path}: [weir] retry_max_delay = {values['retry_max_delay']!r} is below retry_base_delay"
+            f" = {values['retry_base_delay']!r}; make it at least as long"
+        )
+    return Retries(tries, base, most)
+
+
+def _seconds(duration: str) -> float:
+    """Return a duration validated by _duration, e.g. "500ms", in seconds (no unit: milliseconds, as in PostgreSQL)."""
+    number = re.match(r"\d+", duration)
+    assert number is not None  # _duration checked the form
+    unit = duration[number.end():] or "ms"
+    return int(number.group()) * _SECONDS_PER_UNIT[unit]
 
 
 def _whole_number(path: Path, key: str, value: str, problem: str) -> int:

@@ -1,8 +1,9 @@
 """Weir's record of builds: `weir.build_run`, `weir.build_result`, `weir.build_input`, `weir.relation_token()`.
 
 A build run is a row in weir.build_run, 'running' until it ends; each model's outcome is a
-row in weir.build_result, and what a model read at its last successful build (source change
-tokens, upstream models' markers) is its row in weir.build_input. A success's rows commit in
+row in weir.build_result (with how many times a transient fault made it try again), and
+what a model read at its last successful build (source change tokens, upstream models'
+markers) is its row in weir.build_input. A success's rows commit in
 the same transaction as the model's data, so the record never claims a build that did not happen.
 """
 
@@ -38,9 +39,13 @@ _FINISH_RUN = """
 UPDATE weir.build_run SET status = %(status)s, finished_at = clock_timestamp() WHERE run_id = %(run_id)s
 """
 _RESULT = """
-INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, deleted, seconds, error, note)
+INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, deleted, seconds, error, note, retries)
 VALUES (%(run_id)s, %(model)s, %(kind)s, %(status)s, %(inserted)s, %(updated)s, %(deleted)s,
-        round(%(seconds)s::numeric, 3), %(error)s, %(note)s)
+        round(%(seconds)s::numeric, 3), %(error)s, %(note)s, %(retries)s)
+"""
+_RECORDED = """
+SELECT model, kind, status, inserted, updated, deleted, seconds::float8, error, note
+FROM weir.build_result WHERE run_id = %(run_id)s AND model = %(model)s
 """
 # A success records what the model read and its result in one statement: one round trip.
 _BUILT = """
@@ -138,9 +143,22 @@ def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str) -> None:
     conn.execute(_FINISH_RUN, {"run_id": run_id, "status": status})
 
 
-def record_result(conn: psycopg.Connection[Any], run_id: int, result: ResultRow) -> None:
-    """Record a model's outcome in run `run_id` (a skip or a failure; a success goes through record_built)."""
-    conn.execute(_RESULT, _result_params(run_id, result))
+def record_result(conn: psycopg.Connection[Any], run_id: int, result: ResultRow, *, retries: int = 0) -> None:
+    """Record a model's outcome in run `run_id` (a skip or a failure; a success goes through record_built).
+
+    `retries` is how many times it was tried again after a transient fault.
+    """
+    conn.execute(_RESULT, _result_params(run_id, result, retries))
+
+
+def recorded_result(conn: psycopg.Connection[Any], run_id: int, model: str) -> tuple[Any, ...] | None:
+    """Return the outcome of `model` run `run_id` recorded, or None: whether a try that lost its connection committed.
+
+    The row's fields, in the order of a ResultRow: model, kind, status, inserted, updated,
+    deleted, seconds, error, note.
+    """
+    row = conn.execute(_RECORDED, {"run_id": run_id, "model": model}).fetchone()
+    return tuple(row) if row is not None else None
 
 
 def record_built(
@@ -151,13 +169,15 @@ def record_built(
     *,
     changed: bool,
     rebuilt: bool,
+    retries: int = 0,
 ) -> None:
     """Record a successful build in the model's transaction: its result and what it read (`inputs`).
 
     `changed` says its rows changed, `rebuilt` that it was built from scratch or with new SQL:
-    the markers that tell downstream models to rebuild (runner.build.freshness).
+    the markers that tell downstream models to rebuild (runner.build.freshness). `retries`
+    is how many times it was tried again after a transient fault.
     """
-    params = _result_params(run_id, result)
+    params = _result_params(run_id, result, retries)
     params.update(inputs=Jsonb(dict(inputs)), changed=changed, rebuilt=rebuilt)
     conn.execute(_BUILT, params)
 
@@ -190,8 +210,9 @@ def look(
     return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
 
 
-def _result_params(run_id: int, result: ResultRow) -> dict[str, Any]:
+def _result_params(run_id: int, result: ResultRow, retries: int) -> dict[str, Any]:
     return {
+        "retries": retries,
         "run_id": run_id,
         "model": result.model,
         "kind": result.kind,

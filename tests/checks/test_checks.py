@@ -373,11 +373,16 @@ def test_a_check_whose_connection_dies_is_an_error_and_the_run_goes_on(project: 
             "a_dies": "SELECT 1 AS x WHERE pg_terminate_backend(pg_backend_pid())",
             "b_after": "SELECT 1 AS x",
         },
+        # A lost connection is retried (runner.db.retry): this one is lost on every try.
+        retry_tries="2", retry_base_delay="10ms", retry_max_delay="10ms",
     )
     report = run_checks(db, settings, threads=1)
     results = by_name(report)
     assert results["a_dies"].status == "error"
     assert results["a_dies"].error.startswith("checks/a_dies.sql:1: ")
-    assert results["a_dies"].error.endswith("; the connection was lost; check the server and run the check again")
+    assert results["a_dies"].error.endswith(
+        "; the connection was lost; check the server and run the check again"
+        " (gave up after 2 tries; the last retry was after a server shut down)"
+    )
     assert (results["b_after"].status, results["b_after"].count) == ("fail", 1)
     assert report.exit_code == 2
