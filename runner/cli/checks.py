@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, connection_for, project_for, say, shared_options
+from runner.cli.app import cli, connected_target, connection_for, project_for, say, shared_options
 from runner.cli.models import report_build, report_build_event
 
 
@@ -28,7 +28,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
     checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
     with connection_for(ctx, weir_project, "weir check") as conn:
         report = run_checks(conn, weir_project, select=select, threads=threads)
-    click.echo(render_json(report) if as_json else render_text(report))
+    click.echo(render_json(report, target=connected_target(ctx)) if as_json else render_text(report))
     if junit:
         write_junit(report, junit)
     ctx.exit(report.exit_code)
