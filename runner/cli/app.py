@@ -136,10 +136,15 @@ def connection_for(
     import psycopg
 
     from runner.db.connection import connect, describe_target, read_only_reason, refused, resolve_target
-    from runner.errors import TargetRefused
+    from runner.errors import ConnectionFailed, TargetRefused
 
     target = resolve_target(shared(ctx).dsn, project.settings)
-    conn = connect(target.conninfo, purpose=purpose)
+    try:
+        conn = connect(target.conninfo, purpose=purpose)
+    except ConnectionFailed as exc:
+        if target.conninfo or target.data_dir:
+            raise
+        raise ConnectionFailed(f"{exc} (libpq's defaults, not the embedded server: {target.source} set)") from None
     try:
         where = describe_target(target, conn)
         shared(ctx).target = where
