@@ -208,7 +208,8 @@ def test_a_service_file_in_home_means_a_server_was_meant(project, tmp_path):
 
 def test_an_empty_variable_counts_as_unset(tmp_path):
     assert libpq_environment({"PGHOST": "", "PGPASSWORD": "", "HOME": str(tmp_path)}) == ""
-    assert libpq_environment({"PGDATA": "/var/lib/postgresql", "HOME": str(tmp_path)}) == ""  # the server's, not libpq's
+    # PGDATA is the server's data directory, not a libpq variable
+    assert libpq_environment({"PGDATA": "/var/lib/postgresql", "HOME": str(tmp_path)}) == ""
 
 
 def test_with_only_pgpassword_set_weir_connects_as_psql_would_and_says_why(project, weir):

@@ -110,7 +110,8 @@ def test_a_missing_privilege_names_it_and_the_grant_that_fixes_it(project, dsn, 
     result = weir("migrate", "--project", str(project), "--dsn", as_role(dsn, role))
     assert result.exit_code == EXIT_ERROR, result.output
     grant = f"GRANT CREATE ON DATABASE {dbname} TO {role}"
-    assert result.stderr.splitlines()[-1] == f"weir: role {role} lacks CREATE on database {dbname}: as its owner run {grant}"
+    expected = f"weir: role {role} lacks CREATE on database {dbname}: as its owner run {grant}"
+    assert result.stderr.splitlines()[-1] == expected
     assert PASSWORD not in result.output
     db.execute(grant)  # followed literally
     db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # as PostgreSQL 15 and later have it
