@@ -30,6 +30,16 @@ class ConnectionFailed(WeirError):
     exit_code = EXIT_ERROR
 
 
+class TargetRefused(WeirError):
+    """The database refuses this work as configured: it is read-only, or the role lacks a privilege."""
+
+    exit_code = EXIT_ERROR
+
+
+class InsufficientResources(WeirError):
+    """The server has no room now (too many connections, disk full); nothing more was changed."""
+
+
 class ProjectFileError(WeirError):
     """A SQL file of the project is malformed; nothing was run."""
 

@@ -102,9 +102,10 @@ def summary(report: CheckReport) -> str:
     return f"{total} {'check' if total == 1 else 'checks'} in {report.seconds:.2f} s: {parts}"
 
 
-def render_json(report: CheckReport) -> str:
-    """Return the report as a JSON document: run, status, exit code, counts and every check with its sample."""
+def render_json(report: CheckReport, target: str | None = None) -> str:
+    """Return the report as a JSON document: target, run, status, exit code, counts and every check with its sample."""
     document = {
+        "target": target,
         "run_id": report.run_id,
         "status": report.status,
         "exit_code": report.exit_code,

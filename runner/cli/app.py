@@ -29,6 +29,7 @@ class SharedOptions:
     project: Path | None = None
     dsn: str | None = None
     debug: bool = False
+    target: str | None = None  # where the command's connection went, once it connected
 
 
 class WeirGroup(click.Group):
@@ -123,16 +124,49 @@ def project_for(ctx: click.Context) -> Project:
 
 
 @contextmanager
-def connection_for(ctx: click.Context, project: Project, purpose: str) -> Iterator[psycopg.Connection[Any]]:
-    """Open a connection to the target database for one command, closed when it ends."""
-    from runner.db.connection import connect, resolve_target
+def connection_for(
+    ctx: click.Context, project: Project, purpose: str, only_reads: bool = False
+) -> Iterator[psycopg.Connection[Any]]:
+    """Open a connection to the target database for one command, closed when it ends.
+
+    It names the target on stderr once. A command that writes (all but those passing
+    `only_reads`) is refused on a read-only target before anything runs; a refusal by the
+    database during the command (a missing privilege, disk full, ...) becomes one line.
+    """
+    import psycopg
+
+    from runner.db.connection import connect, describe_target, read_only_reason, refused, resolve_target
+    from runner.errors import ConnectionFailed, TargetRefused
 
     target = resolve_target(shared(ctx).dsn, project.settings)
-    conn = connect(target.conninfo, purpose=purpose)
     try:
-        yield conn
+        conn = connect(target.conninfo, purpose=purpose)
+    except ConnectionFailed as exc:
+        if target.conninfo or target.data_dir:
+            raise
+        raise ConnectionFailed(f"{exc} (libpq's defaults, not the embedded server: {target.source} set)") from None
+    try:
+        where = describe_target(target, conn)
+        shared(ctx).target = where
+        say(f"target: {where}" if target.data_dir else f"target: {where} (from {target.source})")
+        reason = None if only_reads else read_only_reason(conn)
+        if reason:
+            raise TargetRefused(f"the target {where} is read-only ({reason}): {purpose} writes to it;"
+                                " point --dsn at the primary")
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            error = refused(exc, conn, where)
+            if error is None:
+                raise
+            raise error from exc
     finally:
         conn.close()
+
+
+def connected_target(ctx: click.Context) -> str | None:
+    """Return where this command's connection went (`user@host:port/db`, `embedded at ...`), once connected."""
+    return shared(ctx).target
 
 
 def say(message: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, connection_for, project_for, say, shared_options
+from runner.cli.app import cli, connected_target, connection_for, project_for, say, shared_options
 from runner.cli.models import report_build, report_build_event
 
 
@@ -30,7 +30,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
     validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
     with connection_for(ctx, weir_project, "weir check") as conn:
         report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=say)
-    click.echo(render_json(report) if as_json else render_text(report))
+    click.echo(render_json(report, target=connected_target(ctx)) if as_json else render_text(report))
     if junit:
         write_junit(report, junit)
     ctx.exit(report.exit_code)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.app import cli, connection_for, project_for, say, shared_options
+from runner.cli.app import cli, connected_target, connection_for, project_for, say, shared_options
 
 if TYPE_CHECKING:
     from runner.migrate import StepResult
@@ -84,7 +84,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
     weir_project = project_for(ctx)
-    with connection_for(ctx, weir_project, "weir status") as conn:
+    with connection_for(ctx, weir_project, "weir status", only_reads=True) as conn:
         states = migrations.status(conn, weir_project)
         invalid = migrations.invalid_indexes(conn)
         checks = latest_results(conn)
@@ -97,8 +97,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
         gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
-        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows,
-                               "gates": gate_rows}, indent=2, default=str))
+        click.echo(json.dumps({"target": connected_target(ctx), "migrations": rows, "invalid_indexes": invalid,
+                               "checks": check_rows, "gates": gate_rows}, indent=2, default=str))
         return
     from tabulate import tabulate
 

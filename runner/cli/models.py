@@ -71,7 +71,7 @@ def list_models(ctx: click.Context) -> None:
     from runner.build.run import list_models as rows_of_models
 
     weir_project = project_for(ctx)
-    with connection_for(ctx, weir_project, "weir ls") as conn:
+    with connection_for(ctx, weir_project, "weir ls", only_reads=True) as conn:
         listed = rows_of_models(conn, weir_project)
     rows = [(model, kind, upstream, f"{built:%Y-%m-%d %H:%M:%S}" if built else "never")
             for model, kind, upstream, built in listed]

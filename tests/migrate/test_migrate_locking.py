@@ -87,7 +87,8 @@ def test_a_waiting_run_says_who_holds_the_lock_and_gives_up_after_lock_wait(proj
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     own_pid = db.info.backend_pid
-    assert lines[0].startswith(f"waiting up to 1s for the weir:migrate lock, held by pid {own_pid}, a long deploy")
+    assert lines[0].startswith("target: ")
+    assert lines[1].startswith(f"waiting up to 1s for the weir:migrate lock, held by pid {own_pid}, a long deploy")
     assert lines[-1].startswith(f"weir: the weir:migrate lock is still held after 1s, by pid {own_pid}, a long deploy")
     assert db.execute("SELECT to_regclass('first')").fetchone()[0] is None
 
@@ -96,6 +97,7 @@ def test_a_waiting_run_proceeds_when_the_lock_is_released(project: Path, db, dsn
     write_migration(project, "0001_first", "CREATE TABLE first (id int);\n", "DROP TABLE first;\n")
     db.execute("SELECT pg_advisory_lock(%s)", (lock_key("weir:migrate"),))
     run = start_weir("migrate", "--project", str(project), "--dsn", dsn)
+    assert run.stderr.readline().startswith("target: ")
     assert run.stderr.readline().startswith("waiting up to 5min for the weir:migrate lock")
     db.execute("SELECT pg_advisory_unlock(%s)", (lock_key("weir:migrate"),))
     assert run.wait(timeout=30) == 0
@@ -114,6 +116,7 @@ def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(project:
     first = start_weir("migrate", "--project", str(project), "--dsn", dsn)
     wait_until(lambda: db.execute(ADVISORY_WAIT, (5151,)).fetchone()[0] == 1)
     second = start_weir("migrate", "--project", str(project), "--dsn", dsn)
+    assert second.stderr.readline().startswith("target: ")
     assert second.stderr.readline().startswith("waiting up to 5min for the weir:migrate lock")
     db.execute("SELECT pg_advisory_unlock(5151)")
     assert first.wait(timeout=60) == 0, first.stderr.read()

@@ -8,7 +8,7 @@ def test_verify_passes_and_fails_with_the_objects_that_differ(project, dsn, db, 
     write_migration(project, "0002_index", "CREATE INDEX items_id ON items (id);\n", "SELECT 1;\n")
     result = weir("verify", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[0].startswith("ok      0001_items (")
+    assert result.stderr.splitlines()[1].startswith("ok      0001_items (")  # after the target line
     assert result.stderr.splitlines()[-1] == (
         "weir: migrations/0002_index.sql: rollback does not restore the schema (+ extra, - missing, ~ changed):"
         " + index public.items_id; fix migrations/0002_index.rollback.sql"
