@@ -32,8 +32,7 @@ from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLED_AT = Path(__file__).with_name("weir_killed_at.py")
-# Heavier settings come from `make faults`; these defaults keep tests/faults within ~60 s of `make test`.
-TRIALS = int(os.environ.get("WEIR_FAULT_TRIALS", "4"))
+# `make faults` sets a bigger warehouse; this one keeps tests/faults within ~60 s of `make test`.
 SCALE = int(os.environ.get("WEIR_FAULT_SCALE", "3000"))
 # Simulated time (the sample data and its change batches) ends long before this; an instant
 # after it was stamped by a build's own clock (a deleted customer's version closed at now()),
@@ -52,10 +51,12 @@ _COLUMNS = """
 SELECT a.attname, a.atttypid = 'timestamptz'::regtype, a.attidentity = 'a'
 FROM pg_attribute AS a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
 """
-_ROWS_DIGEST = "SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) FROM (SELECT {}::text AS r FROM {} AS t) AS s"
+_ROWS_DIGEST = ("SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), ''))"
+                " FROM (SELECT {}::text AS r FROM {} AS t) AS s")
 _WEIR_RECORDS = {
     "weir.migration": "SELECT id, checksum, rollback_checksum, transactional FROM weir.migration ORDER BY id",
-    "weir.migration_log": "SELECT migration_id, operation, count(*) FROM weir.migration_log GROUP BY 1, 2 ORDER BY 1, 2",
+    "weir.migration_log":
+        "SELECT migration_id, operation, count(*) FROM weir.migration_log GROUP BY 1, 2 ORDER BY 1, 2",
     "weir.model_state": "SELECT model, kind, checksum, watermark FROM weir.model_state ORDER BY model",
     # The last check run that finished: a killed one stays 'running' with part of its results.
     "weir.check_result": """
@@ -70,8 +71,10 @@ _LEFTOVERS = {
     # A table built under its shadow name keeps its identity sequence's name after the swap:
     # owned by the live table, that sequence is no leftover.
     "shadow relations": r"""
-        SELECT count(*) FROM pg_class AS c WHERE c.relname LIKE '%\_\_weir\_%' AND NOT (c.relkind = 'S' AND EXISTS (
-            SELECT FROM pg_depend AS d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))""",
+        SELECT count(*) FROM pg_class AS c
+        WHERE c.relname LIKE '%\_\_weir\_%' AND NOT (c.relkind = 'S' AND EXISTS (
+            SELECT FROM pg_depend AS d
+            WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i')))""",
     "INVALID indexes": "SELECT count(*) FROM pg_index WHERE NOT indisvalid OR NOT indisready",
     "prepared transactions": "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()",
 }
@@ -135,7 +138,8 @@ def databases(db: psycopg.Connection[Any], dsn: str) -> Iterator[Databases]:
         made.drop(name)
 
 
-def run_weir(dsn: str, *args: str, kill_at: int = 0, mode: str = "before", timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_weir(dsn: str, *args: str, kill_at: int = 0, mode: str = "before",
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run `weir ARGS` on the example project and database `dsn` as its own process; kill_at > 0 kills it there."""
     command = [sys.executable, str(KILLED_AT), str(kill_at), mode, *args, "--project", str(ROOT), "--dsn", dsn]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
@@ -150,7 +154,7 @@ def statements_sent(finished: subprocess.CompletedProcess[str]) -> int:
 
 @pytest.fixture
 def weir_process() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """weir_process(dsn, *args, kill_at=0, mode="before") runs weir as its own process, killed -9 at statement kill_at."""
+    """weir_process(dsn, *args, kill_at=0, mode="before") runs weir as its own process, killed -9 at kill_at."""
     return run_weir
 
 

@@ -17,7 +17,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 10
 # `make faults` repeats the whole trial; one round in `make test`.
-ROUNDS = max(1, int(os.environ.get("WEIR_FAULT_TRIALS", "4")) // 4)
+ROUNDS = max(1, int(os.environ.get("WEIR_FAULT_TRIALS", "3")) // 4)
 
 
 def start_run(dsn: str) -> subprocess.Popen[str]:

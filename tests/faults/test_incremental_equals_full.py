@@ -24,55 +24,58 @@ from runner.project import Project
 from runner.sample import data as sample_data
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIALS = int(os.environ.get("WEIR_FAULT_TRIALS", "4"))
+TRIALS = int(os.environ.get("WEIR_FAULT_TRIALS", "3"))
 # Days per trial: a handful in `make test`, longer histories in `make faults`.
 MAX_DAYS = max(2, TRIALS // 2)
 
 # Each change picks its row by `pick` among the rows it may touch: loaded rows not yet
 # changed on this simulated day, so updated_at only moves forward and stays inside the day.
 _ELIGIBLE = "created_at < %(end_at)s AND updated_at < %(day)s"
+
+_OPEN_ORDER = _ELIGIBLE + " AND status IN ('placed', 'paid', 'shipped')"
+
+
+def _picked(key: str, table: str, where: str = _ELIGIBLE) -> str:
+    """SQL for the key of row number `pick` (wrapping around) of `table`'s rows that satisfy `where`."""
+    return (f"(SELECT {key} FROM {table} WHERE {where} ORDER BY {key}"
+            f" OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM {table} WHERE {where})) LIMIT 1)")
+
+
 CHANGES = {
     "order status": f"""
-        UPDATE raw.orders SET updated_at = %(at)s, status = CASE status WHEN 'placed' THEN
-            CASE WHEN %(pick)s %% 7 = 0 THEN 'cancelled' ELSE 'paid' END WHEN 'paid' THEN 'shipped' ELSE 'delivered' END
-        WHERE order_id = (SELECT order_id FROM raw.orders WHERE {_ELIGIBLE} AND status IN ('placed', 'paid', 'shipped')
-                          ORDER BY order_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.orders)) LIMIT 1)""",
+        UPDATE raw.orders SET updated_at = %(at)s, status = CASE status
+            WHEN 'placed' THEN CASE WHEN %(pick)s %% 7 = 0 THEN 'cancelled' ELSE 'paid' END
+            WHEN 'paid' THEN 'shipped' ELSE 'delivered' END
+        WHERE order_id = {_picked("order_id", "raw.orders", _OPEN_ORDER)}""",
     "new price": f"""
         UPDATE raw.products SET updated_at = %(at)s, price_cents = price_cents + 1 + %(pick)s %% 500
-        WHERE product_id = (SELECT product_id FROM raw.products WHERE {_ELIGIBLE}
-                            ORDER BY product_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.products)) LIMIT 1)""",
+        WHERE product_id = {_picked("product_id", "raw.products")}""",
     "customer moves": f"""
         UPDATE raw.customers SET updated_at = %(at)s, city = 'Moved ' || %(pick)s %% 13, country = 'NL'
-        WHERE customer_id = (SELECT customer_id FROM raw.customers WHERE {_ELIGIBLE}
-                             ORDER BY customer_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.customers))
-                             LIMIT 1)""",
-    "customer leaves": """
-        DELETE FROM raw.customers WHERE customer_id = (
-            SELECT c.customer_id FROM raw.customers AS c
-            WHERE c.created_at < %(end_at)s AND NOT EXISTS (SELECT FROM raw.orders AS o WHERE o.customer_id = c.customer_id)
-            ORDER BY c.customer_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.customers)) LIMIT 1)""",
+        WHERE customer_id = {_picked("customer_id", "raw.customers")}""",
+    "customer leaves": f"""
+        DELETE FROM raw.customers WHERE customer_id = {_picked("customer_id", "raw.customers AS c",
+            "c.created_at < %(end_at)s AND c.customer_id NOT IN (SELECT customer_id FROM raw.orders)")}""",
     "late line": f"""
-        INSERT INTO raw.order_items (order_item_id, order_id, product_id, quantity, unit_price_cents, created_at, updated_at)
-        SELECT (SELECT max(order_item_id) + 1 FROM raw.order_items), o.order_id, p.product_id, 1 + %(pick)s %% 4,
-               p.price_cents, %(at)s, %(at)s
-        FROM (SELECT order_id FROM raw.orders WHERE {_ELIGIBLE}
-              ORDER BY order_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.orders)) LIMIT 1) AS o,
-             (SELECT product_id, price_cents FROM raw.products ORDER BY product_id LIMIT 1) AS p""",
+        INSERT INTO raw.order_items (order_item_id, order_id, product_id, quantity, unit_price_cents, created_at,
+                                     updated_at)
+        SELECT (SELECT max(order_item_id) + 1 FROM raw.order_items), {_picked("order_id", "raw.orders")},
+               p.product_id, 1 + %(pick)s %% 4, p.price_cents, %(at)s, %(at)s
+        FROM raw.products AS p WHERE p.product_id = {_picked("product_id", "raw.products", "true")}""",
     "corrected quantity": f"""
         UPDATE raw.order_items SET updated_at = %(at)s, quantity = quantity + 1
-        WHERE order_item_id = (SELECT order_item_id FROM raw.order_items WHERE {_ELIGIBLE}
-                               ORDER BY order_item_id OFFSET %(pick)s %% greatest(1, (SELECT count(*) FROM raw.order_items))
-                               LIMIT 1)""",
+        WHERE order_item_id = {_picked("order_item_id", "raw.order_items")}""",
 }
-_SET_SEQUENCE = "SELECT setval(pg_get_serial_sequence('raw.order_items', 'order_item_id'), max(order_item_id)) FROM raw.order_items"
-_CURRENT_VERSION_NOT_SOURCE = """
+_SET_SEQUENCE = ("SELECT setval(pg_get_serial_sequence('raw.order_items', 'order_item_id'), max(order_item_id))"
+                 " FROM raw.order_items")
+_CUSTOMER = "customer_id, email, full_name, city, country, created_at, updated_at"
+_CURRENT_VERSION_NOT_SOURCE = f"""
 SELECT count(*) FROM (
-    (SELECT customer_id, email, full_name, city, country, created_at, updated_at FROM marts.dim_customer WHERE is_current
-     EXCEPT ALL SELECT customer_id, email, full_name, city, country, created_at, updated_at FROM staging.stg_customers)
+    (SELECT {_CUSTOMER} FROM marts.dim_customer WHERE is_current
+     EXCEPT ALL SELECT {_CUSTOMER} FROM staging.stg_customers)
     UNION ALL
-    (SELECT customer_id, email, full_name, city, country, created_at, updated_at FROM staging.stg_customers
-     EXCEPT ALL SELECT customer_id, email, full_name, city, country, created_at, updated_at FROM marts.dim_customer
-     WHERE is_current)
+    (SELECT {_CUSTOMER} FROM staging.stg_customers
+     EXCEPT ALL SELECT {_CUSTOMER} FROM marts.dim_customer WHERE is_current)
 ) AS differences
 """
 

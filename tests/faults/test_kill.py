@@ -17,7 +17,7 @@ import psycopg
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-TRIALS = int(os.environ.get("WEIR_FAULT_TRIALS", "4"))
+TRIALS = int(os.environ.get("WEIR_FAULT_TRIALS", "3"))
 
 
 @dataclass(frozen=True)
