@@ -59,7 +59,7 @@ verify: $(STAMP) ## Prove every rollback on a scratch database
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-FAULT_TRIALS ?= 12
+FAULT_TRIALS ?= 20
 FAULT_SCALE ?= 10000
 FAULT_RECORD := $(VENV)/fault-trials.jsonl
 

@@ -138,10 +138,10 @@ def databases(db: psycopg.Connection[Any], dsn: str) -> Iterator[Databases]:
         made.drop(name)
 
 
-def run_weir(dsn: str, *args: str, kill_at: int = 0, mode: str = "before",
+def run_weir(dsn: str, *args: str, kill_at: int = 0, mode: str = "before", project: Path = ROOT,
              timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `weir ARGS` on the example project and database `dsn` as its own process; kill_at > 0 kills it there."""
-    command = [sys.executable, str(KILLED_AT), str(kill_at), mode, *args, "--project", str(ROOT), "--dsn", dsn]
+    """Run `weir ARGS` on `project` (the example) and database `dsn` as its own process; kill_at > 0 kills it there."""
+    command = [sys.executable, str(KILLED_AT), str(kill_at), mode, *args, "--project", str(project), "--dsn", dsn]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
@@ -154,7 +154,7 @@ def statements_sent(finished: subprocess.CompletedProcess[str]) -> int:
 
 @pytest.fixture
 def weir_process() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """weir_process(dsn, *args, kill_at=0, mode="before") runs weir as its own process, killed -9 at kill_at."""
+    """weir_process(dsn, *args, kill_at=0, mode="before", project=ROOT) runs weir as a process, killed -9 at kill_at."""
     return run_weir
 
 

@@ -38,6 +38,12 @@ def table(trials: list[dict[str, Any]]) -> list[str]:
         changes = sum(t["changes"] + t["batches"] for t in incremental)
         rows.append(f"| incremental == full rebuild, random change sequences | {len(incremental)} sequences,"
                     f" {days} builds | {changes} change sets | {days} equal |")
+    bad = [t for t in trials if t["kind"] == "bad input"]
+    if bad:
+        files = len({t["file"] for t in bad})
+        refused = sum(t["refused"] for t in bad)
+        rows.append(f"| a hostile edit to one of {files} project files, `weir run`, then the file put back | {len(bad)}"
+                    f" | {len(bad)} bad inputs | {len(bad)} ({refused} refused before running) |")
     return rows
 
 
