@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test lint bench clean
+.PHONY: help setup demo migrate build check status verify test faults lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,6 +58,16 @@ verify: $(STAMP) ## Prove every rollback on a scratch database
 
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+FAULT_TRIALS ?= 20
+FAULT_SCALE ?= 10000
+FAULT_RECORD := $(VENV)/fault-trials.jsonl
+
+faults: $(STAMP) ## Heavier fault trials (kill -9, concurrent runs, incremental == full) and their table
+	rm -f $(FAULT_RECORD)
+	WEIR_FAULT_TRIALS=$(FAULT_TRIALS) WEIR_FAULT_SCALE=$(FAULT_SCALE) WEIR_FAULT_RECORD=$(abspath $(FAULT_RECORD)) \
+		$(BIN)/pytest -q tests/faults $(PYTEST_ARGS)
+	$(BIN)/python tests/faults/report.py $(FAULT_RECORD)
 
 lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, sqlfluff on the SQL, weir lint (squawk)
 	$(BIN)/ruff check runner tests benchmarks
