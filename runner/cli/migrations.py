@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,8 +72,11 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
         click.echo(f"nothing to do: no migration to be {verb}")
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@cli.command(epilog="""\b
+Examples:
+  weir status                                the migrations table and the latest check results
+  weir status --json | jq '.results.migrations[] | select(.state != "applied")'""")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of a table.")
 @shared_options
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
@@ -83,13 +85,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
     from runner.state.checks import LATEST_HEADERS, latest_results
     from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
-    weir_project = project_for(ctx)
-    with connection_for(ctx, weir_project, "weir status") as conn:
-        states = migrations.status(conn, weir_project)
-        invalid = migrations.invalid_indexes(conn)
-        checks = latest_results(conn)
-        gates = latest_gate_results(conn)
+    from runner.cli.reporting import reported
+    from runner.db.connection import describe
+
+    with reported("status", None, as_json) as envelope:
+        weir_project = project_for(ctx)
+        with connection_for(ctx, weir_project, "weir status") as conn:
+            envelope.target = describe(conn)
+            states = migrations.status(conn, weir_project)
+            invalid = migrations.invalid_indexes(conn)
+            checks = latest_results(conn)
+            gates = latest_gate_results(conn)
     if as_json:
+        from runner.reports.envelope import dumps
+
         rows = [
             {"id": s.id, "state": s.state, "applied_at": s.applied_at.isoformat() if s.applied_at else None,
              "checksum": s.checksum, "file": s.display}
@@ -97,8 +106,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
         gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
-        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows,
-                               "gates": gate_rows}, indent=2, default=str))
+        results = {"migrations": rows, "invalid_indexes": invalid, "checks": check_rows, "gates": gate_rows}
+        attention = invalid or any(s.state in ("edited", "missing-file") for s in states)
+        click.echo(dumps(envelope.document("warn" if attention else "pass", 0, results)))
         return
     from tabulate import tabulate
 
