@@ -10,11 +10,7 @@ from runner.cli.app import cli, connection_for, project_for, say, shared_options
 from runner.cli.models import report_build, report_build_event
 
 
-@cli.command(epilog="""\b
-Examples:
-  weir check --threads 4                     run every check on 4 connections
-  weir check --select tag:orders --junit checks.xml   CI: a JUnit file as well
-  weir check --json | jq '.results.counts'   the versioned JSON document""")
+@cli.command()
 @click.option("--select", "select", multiple=True, metavar="SELECTOR",
               help="Checks to run: name, tag:x or path:dir (repeatable). Default: all.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
@@ -54,10 +50,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
     ctx.exit(report.exit_code)
 
 
-@cli.command("run", epilog="""\b
-Examples:
-  weir run                                   migrate, build and check the embedded server
-  weir --dsn "$DATABASE_URL" run --threads 2 --junit weir.xml   what CI calls""")
+@cli.command("run")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build models and run checks on this many connections.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",

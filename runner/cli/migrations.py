@@ -72,10 +72,7 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
         click.echo(f"nothing to do: no migration to be {verb}")
 
 
-@cli.command(epilog="""\b
-Examples:
-  weir status                                the migrations table and the latest check results
-  weir status --json | jq '.results.migrations[] | select(.state != "applied")'""")
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of a table.")
 @shared_options
 @click.pass_context
