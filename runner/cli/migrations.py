@@ -79,11 +79,10 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrate as migrations
-    from runner.state.checks import LATEST_HEADERS, latest_results
-    from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
-
     from runner.cli.reporting import reported
     from runner.db.connection import describe
+    from runner.state.checks import LATEST_HEADERS, latest_results
+    from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
     with reported("status", None, as_json) as envelope:
         weir_project = project_for(ctx)

@@ -76,7 +76,8 @@ def render(suites: list[Suite]) -> bytes:
         ET.SubElement(element, "system-out").text = _xml(suite.output)
         ET.SubElement(element, "system-err").text = ""
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def write(suites: list[Suite], path: str | Path) -> None:
