@@ -47,8 +47,11 @@ migrate: $(STAMP) ## Apply pending migrations (embedded server unless WEIR_DSN i
 build: $(STAMP) ## Build the models
 	$(WEIR) build
 
-check: $(STAMP) ## Migrate, build and check in one idempotent run, as CI does
-	$(WEIR) run
+JUNIT ?= reports/weir-junit.xml
+
+check: $(STAMP) ## Migrate, build and check in one idempotent run, as CI does (JUnit in $(JUNIT))
+	@mkdir -p $(dir $(JUNIT))
+	$(WEIR) run --junit $(JUNIT)
 
 status: $(STAMP) ## Show the state of every migration
 	$(WEIR) status
