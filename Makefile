@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint bench clean
+.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ migrate: $(STAMP) ## Apply pending migrations (embedded server unless WEIR_DSN i
 build: $(STAMP) ## Build the models
 	$(WEIR) build
 
-check: $(STAMP) ## Migrate, build and check in one idempotent run, as CI does
-	$(WEIR) run
+JUNIT ?= reports/weir-junit.xml
+
+check: $(STAMP) ## Migrate, build and check in one idempotent run, as CI does (JUnit in $(JUNIT))
+	@mkdir -p $(dir $(JUNIT))
+	$(WEIR) run --junit $(JUNIT)
 
 status: $(STAMP) ## Show the state of every migration
 	$(WEIR) status
@@ -57,7 +60,7 @@ verify: $(STAMP) ## Prove every rollback on a scratch database
 	$(WEIR) verify
 
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --ignore=tests/proofs $(PYTEST_ARGS)
 
 FAULT_TRIALS ?= 20
 FAULT_SCALE ?= 10000
@@ -69,11 +72,13 @@ faults: $(STAMP) ## Heavier fault trials (kill -9, concurrent runs, incremental 
 		$(BIN)/pytest -q tests/faults $(PYTEST_ARGS)
 	$(BIN)/python tests/faults/report.py $(FAULT_RECORD)
 
-lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, sqlfluff on the SQL, weir lint (squawk)
+lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, weir lint (Weir's reading, squawk, sqlfluff)
 	$(BIN)/ruff check runner tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint migrations models checks
 	$(WEIR) lint
+
+proofs: $(LINT_STAMP) ## Slow proofs: pre-commit from a fresh clone, offline but for the package registry
+	$(BIN)/pytest tests/proofs $(PYTEST_ARGS)
 
 BENCH_SCALE ?= 1000000
 

@@ -21,11 +21,17 @@ Settings, in setup.cfg's [weir] section (squawk's `--exclude` overrides the excl
   applied everywhere and cannot be edited, as strong_migrations' start_after);
 - squawk_pg_version: the PostgreSQL version the rules assume, e.g. 15.
 A single statement can be let through with squawk's own `-- squawk-ignore rule-name` comment.
+
+Last, when the project configures sqlfluff (a [sqlfluff] section in setup.cfg, or a .sqlfluff
+file) and the lint extra installed it, sqlfluff lints the SQL of migrations, models and checks
+with that configuration, so one command covers safety and style. `--sarif FILE` writes all of
+it as SARIF for GitHub code scanning (runner/reports/sarif.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sysconfig
@@ -37,10 +43,12 @@ from typing import Any
 from runner.build.graph import ModelGraph
 from runner.errors import ConfigError, ProjectFileError
 from runner.project import Migration, Project
+from runner.reports import sarif
 
 # Weir sets both around every migration (runner/db/execute.py).
 ALWAYS_EXCLUDED = ("require-lock-timeout", "require-statement-timeout")
 RULES_URL = "https://squawkhq.com/docs/rules"
+SQLFLUFF_RULES_URL = "https://docs.sqlfluff.com/en/stable/reference/rules.html"
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class Finding:
     rule: str
     message: str
     help: str | None = None
+    tool: str = "squawk"  # squawk | sqlfluff
 
     def __str__(self) -> str:
         advice = f" {self.help}" if self.help else ""
@@ -67,6 +76,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # files read per kind
     squawked: int = 0  # forward migrations squawk read
+    sqlfluffed: int | None = None  # SQL files sqlfluff read; None when it did not run
 
 
 def lint(project: Project, paths: Iterable[Path] = ()) -> LintReport:
@@ -88,8 +98,82 @@ def lint(project: Project, paths: Iterable[Path] = ()) -> LintReport:
         if files:
             shown = {str(migration.forward.path): migration.display for migration in files}
             report.findings += _squawk(project, list(shown), transactional, shown)
+    if _configures_sqlfluff(project.settings.root):
+        report.findings += _sqlfluff(project, chosen, report)
     report.findings.sort(key=lambda finding: (finding.path, finding.line, finding.column, finding.rule))
     return report
+
+
+def sarif_runs(report: LintReport, project: Project) -> list[sarif.Run]:
+    """Return the lint as SARIF runs: Weir's refusals, squawk's findings and sqlfluff's, each its own tool."""
+    refused = []
+    for error in report.errors:
+        where = _LOCATION.match(error)
+        path, line = (where.group("path"), int(where.group("line") or 1)) if where else ("setup.cfg", 1)
+        refused.append(sarif.Result("weir-refused", error, _relative(path, project), line))
+    runs = [sarif.Run("weir", None, refused)]
+    for tool, url in (("squawk", RULES_URL), ("sqlfluff", SQLFLUFF_RULES_URL)):
+        if tool == "sqlfluff" and report.sqlfluffed is None:
+            continue
+        runs.append(sarif.Run(tool, url, [
+            sarif.Result(finding.rule, finding.message + (f" {finding.help}" if finding.help else ""),
+                         _relative(finding.path, project), finding.line, finding.column,
+                         help_uri=f"{RULES_URL}/{finding.rule}" if tool == "squawk" else url)
+            for finding in report.findings if finding.tool == tool
+        ]))
+    return runs
+
+
+_LOCATION = re.compile(r"^(?P<path>[^:\n]+\.(?:sql|cfg))(?::(?P<line>\d+))?:")
+
+
+def _relative(path: str, project: Project) -> str:
+    absolute = Path(path) if Path(path).is_absolute() else project.settings.root / path
+    try:
+        return absolute.resolve().relative_to(project.settings.root).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _configures_sqlfluff(root: Path) -> bool:
+    if (root / ".sqlfluff").is_file():
+        return True
+    setup = root / "setup.cfg"
+    return setup.is_file() and "[sqlfluff]" in setup.read_text(encoding="utf-8", errors="replace")
+
+
+def _sqlfluff(project: Project, chosen: set[Path], report: LintReport) -> list[Finding]:
+    settings = project.settings
+    binary = _tool_binary("sqlfluff")
+    if binary is None:
+        return []  # the lint extra is not installed; the command says so
+    folders = [folder for folder in (settings.migrations_dir, settings.models_dir, settings.checks_dir)
+               if folder.is_dir()]
+    files = sorted(str(path) for folder in folders for path in folder.rglob("*.sql")
+                   if not chosen or path.resolve() in chosen)
+    report.sqlfluffed = len(files)
+    if not files:
+        return []
+    done = subprocess.run([binary, "lint", "--format", "json", "--nofail", *files], cwd=settings.root,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    try:
+        linted: list[dict[str, Any]] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        said = (done.stderr.strip() or f"exit {done.returncode}").splitlines()[-1]
+        raise ConfigError(f"{settings.root / 'setup.cfg'}: sqlfluff could not lint: {said}") from None
+    return [
+        Finding(
+            path=_relative(item["filepath"], project),
+            line=int(violation.get("start_line_no") or 1),
+            column=int(violation.get("start_line_pos") or 1),
+            rule=violation["code"],
+            message=violation["description"],
+            tool="sqlfluff",
+        )
+        for item in linted
+        for violation in item["violations"]
+        if not violation.get("warning")
+    ]
 
 
 def _read_project(project: Project, report: LintReport) -> list[Migration]:
@@ -149,9 +233,13 @@ def _squawk(project: Project, files: list[str], transactional: bool, shown: dict
 
 
 def _squawk_binary() -> str:
-    # squawk-cli installs the binary beside this interpreter's scripts, which need not be on PATH.
-    beside = Path(sysconfig.get_path("scripts")) / "squawk"
-    found = str(beside) if beside.is_file() else shutil.which("squawk")
+    found = _tool_binary("squawk")
     if found is None:
         raise ConfigError("squawk is not installed: pip install squawk-cli (Weir's setup installs it)")
     return found
+
+
+def _tool_binary(name: str) -> str | None:
+    # pip installs a tool's script beside this interpreter's scripts, which need not be on PATH.
+    beside = Path(sysconfig.get_path("scripts")) / name
+    return str(beside) if beside.is_file() else shutil.which(name)

@@ -6,9 +6,12 @@ migrations are not re-applied, unchanged models are skipped, checks only read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -20,6 +23,9 @@ from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
 from runner.migrate import StepResult, migrate
 from runner.project import Project
 
+if TYPE_CHECKING:
+    from runner.reports.junit import Suite
+
 
 @dataclass
 class PipelineReport:
@@ -29,6 +35,8 @@ class PipelineReport:
     migration_error: str | None = None
     build: BuildReport | None = None
     checks: CheckReport | None = None
+    started: dict[str, datetime] = field(default_factory=dict)  # when each stage that ran began
+    seconds: dict[str, float] = field(default_factory=dict)  # and how long it took
 
     @property
     def exit_code(self) -> int:
@@ -53,6 +61,48 @@ class PipelineReport:
         return lines
 
 
+    def junit_suites(self) -> list[Suite]:
+        """One JUnit suite per stage that ran: each migration applied, each model, each check."""
+        from runner.reports.junit import Case, Suite
+
+        migrate = Suite("weir migrate", self.started.get("migrate", datetime.now()), self.seconds.get("migrate", 0.0))
+        for step in self.migrations:
+            migrate.cases.append(Case(step.id, "migrations", step.milliseconds / 1000))
+        if self.migration_error:
+            path = self.migration_error.split(":", 1)[0]
+            failed = path if path.endswith(".sql") else "migrate"
+            migrate.cases.append(Case(failed, "migrations", 0.0, "error", self.migration_error, self.migration_error))
+        suites = [migrate]
+        if self.build is not None:
+            suites.append(self.build.junit_suite(self.started["build"], self.seconds["build"]))
+        if self.checks is not None:
+            from runner.checks.report import junit_suite
+
+            suites.append(junit_suite(self.checks, self.started["check"]))
+        return suites
+
+    def json_results(self) -> dict[str, Any]:
+        """Return the `results` of `weir run --json`: each stage's own results, null for one that did not run."""
+        from runner.checks.report import json_results
+
+        return {
+            "migrations": {
+                "applied": [{"id": step.id, "file": step.display, "seconds": round(step.milliseconds / 1000, 3)}
+                            for step in self.migrations],
+                "error": self.migration_error,
+            },
+            "build": self.build.json_results() if self.build is not None else None,
+            "checks": json_results(self.checks) if self.checks is not None else None,
+        }
+
+    @property
+    def status(self) -> str:
+        """pass, warn, fail or error: the worst outcome of the run, as `weir check` names them."""
+        if self.exit_code == EXIT_OK:
+            return self.checks.status if self.checks is not None else "pass"
+        return "error" if self.exit_code > EXIT_FAIL else "fail"
+
+
 def validate_project(project: Project) -> None:
     """Read every migration, model and check, so a malformed file stops the run before it migrates."""
     project.migrations  # noqa: B018  (read now: the properties raise for a malformed file)
@@ -71,14 +121,28 @@ def run_pipeline(
     """Migrate, build and check `project` on the database of `conn`; stop after a failed migration."""
     validate_project(project)
     report = PipelineReport()
-    try:
-        report.migrations = migrate(conn, project, on_progress=on_progress)
-    except MigrationFailed as exc:
-        # Models and checks would run against a schema they were not written for.
-        report.migration_error = str(exc)
+    with _stage(report, "migrate"):
+        try:
+            report.migrations = migrate(conn, project, on_progress=on_progress)
+        except MigrationFailed as exc:
+            # Models and checks would run against a schema they were not written for.
+            report.migration_error = str(exc)
+    if report.migration_error:
         return report
     if project.settings.models_dir.is_dir():
-        report.build = build(conn, project, threads=threads, on_event=on_build_event)
+        with _stage(report, "build"):
+            report.build = build(conn, project, threads=threads, on_event=on_build_event)
     if project.settings.checks_dir.is_dir():
-        report.checks = run_checks(conn, project, threads=threads, on_progress=on_progress)
+        with _stage(report, "check"):
+            report.checks = run_checks(conn, project, threads=threads, on_progress=on_progress)
     return report
+
+
+@contextmanager
+def _stage(report: PipelineReport, name: str) -> Iterator[None]:
+    report.started[name] = datetime.now()
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.seconds[name] = time.perf_counter() - began

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.reports.junit import Suite
 
 HEADERS = ("model", "kind", "status", "inserted", "updated", "deleted", "seconds")
 LS_HEADERS = ("model", "kind", "upstream", "last build")
@@ -56,6 +60,31 @@ class BuildReport:
     def counts(self) -> dict[str, int]:
         """How many models ended in each status."""
         return {status: sum(result.status == status for result in self.results) for status in STATUSES}
+
+    def junit_suite(self, started: datetime, seconds: float) -> Suite:
+        """Return the build as a JUnit suite: a failed model is an <error>, one not built for it <skipped>."""
+        from runner.reports.junit import Case, Suite
+
+        suite = Suite("weir build", started, seconds, properties={"run_id": str(self.run_id or "")})
+        for result in self.results:
+            schema = result.model.partition(".")[0]
+            outcome = {"failed": "error", "upstream-failed": "skipped"}.get(result.status, "passed")
+            message = result.error or result.note or result.status
+            suite.cases.append(Case(result.model, f"models.{schema}", result.seconds, outcome,
+                                    message if outcome != "passed" else "", message if outcome != "passed" else ""))
+        return suite
+
+    def json_results(self) -> dict[str, Any]:
+        """Return the build's part of `weir run --json`: run, counts and every model's result."""
+        return {
+            "run_id": self.run_id,
+            "counts": self.counts(),
+            "models": [
+                {"model": r.model, "kind": r.kind, "status": r.status, "inserted": r.inserted, "updated": r.updated,
+                 "deleted": r.deleted, "seconds": round(r.seconds, 3), "error": r.error, "note": r.note or None}
+                for r in self.results
+            ],
+        }
 
 
 @dataclass(frozen=True)

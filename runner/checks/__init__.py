@@ -6,7 +6,7 @@ gate found is recorded through runner/state/checks.py and runner/state/gates.py.
 
 from runner.checks.gates import GateResult, prepare_gates, record_gate_results, run_gates
 from runner.checks.quarantine import rejected_table
-from runner.checks.report import render_json, render_text, write_junit
+from runner.checks.report import json_results, render_text, write_junit
 from runner.checks.results import CheckReport, CheckResult
 from runner.checks.run import checks_to_run, run_checks
 
@@ -18,7 +18,7 @@ __all__ = [
     "prepare_gates",
     "record_gate_results",
     "rejected_table",
-    "render_json",
+    "json_results",
     "render_text",
     "run_checks",
     "run_gates",

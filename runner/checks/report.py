@@ -7,19 +7,17 @@ violations, so nobody has to dig out a query to see what is wrong.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runner.checks.results import CheckReport, CheckResult
+    from runner.reports.junit import Suite
 
 MAX_WIDTH = 40  # characters of a value in a table; longer text is cut with "..."
 _DEFAULT_THRESHOLDS = ("error_if > 0", "warn_if > 0")
-# Characters XML 1.0 cannot hold at all, even escaped; a value from the database may have them.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def headline(result: CheckResult) -> str:
@@ -102,13 +100,13 @@ def summary(report: CheckReport) -> str:
     return f"{total} {'check' if total == 1 else 'checks'} in {report.seconds:.2f} s: {parts}"
 
 
-def render_json(report: CheckReport, target: str | None = None) -> str:
-    """Return the report as a JSON document: target, run, status, exit code, counts and every check with its sample."""
-    document = {
-        "target": target,
+def json_results(report: CheckReport) -> dict[str, Any]:
+    """Return the `results` of `weir check --json`: run, counts and every check with its first failing rows.
+
+    Each sample row keeps the check's column order (the stored jsonb has its keys sorted).
+    """
+    return {
         "run_id": report.run_id,
-        "status": report.status,
-        "exit_code": report.exit_code,
         "seconds": round(report.seconds, 3),
         "counts": report.counts(),
         "checks": [
@@ -124,55 +122,71 @@ def render_json(report: CheckReport, target: str | None = None) -> str:
                 "tags": sorted(result.tags),
                 "error": result.error,
                 "columns": list(result.columns),
-                "sample": list(result.sample),
+                "sample": [
+                    {column: row[column] for column in result.columns if column in row} for row in result.sample
+                ],
             }
             for result in report.results
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False, default=_json_default)
 
 
-def write_junit(report: CheckReport, path: str | Path) -> None:
-    """Write the report as JUnit XML: one testsuite, one testcase per check.
+def render_tap(report: CheckReport) -> str:
+    """Return the run as TAP version 13, as pg_prove reads it: one test point per check.
 
-    A failed check has a <failure> with its count and table, a check that could not run an
-    <error>; a warning passes, with its table in <system-out>. Nothing is <skipped>.
+    A failure or an error is `not ok` with a YAML block (message, severity, violations and
+    the failing rows); a warning is `ok` with its rows as `#` diagnostics.
     """
-    import xml.etree.ElementTree as ET
+    lines = ["TAP version 13", f"1..{len(report.results)}"]
+    for number, result in enumerate(report.results, start=1):
+        ok = result.status in ("pass", "warn")
+        lines.append(f"{'ok' if ok else 'not ok'} {number} - {result.name}")
+        if result.status == "warn":
+            lines.extend(f"# {line}".rstrip() for line in _details(result).splitlines())
+        elif not ok:
+            lines.append("  ---")
+            lines.append(f"  message: {json.dumps(headline(result), ensure_ascii=False)}")
+            lines.append(f"  severity: {result.status}")
+            lines.append(f"  file: {json.dumps(result.display)}")
+            if result.count is not None:
+                lines.append(f"  violations: {result.count}")
+            table = sample_table(result)
+            if table:
+                lines.append("  rows: |")
+                lines.extend(f"    {line}" for line in table.splitlines())
+            lines.append("  ...")
+    return "\n".join(lines)
 
-    counts = report.counts()
-    totals = {
-        "name": "weir check",
-        "tests": str(len(report.results)),
-        "failures": str(counts["fail"]),
-        "errors": str(counts["error"]),
-        "skipped": "0",
-        "time": f"{report.seconds:.3f}",
-    }
-    suites = ET.Element("testsuites", totals)
-    suite = ET.SubElement(suites, "testsuite", totals)
+
+def junit_suite(report: CheckReport, started: datetime, name: str = "weir check") -> Suite:
+    """Return the run as a JUnit suite: one testcase per check.
+
+    A failed check is a <failure> with its count and failing rows, a check that could not run
+    an <error>; a warning passes, its rows going to the suite's output. Nothing is skipped.
+    """
+    from runner.reports.junit import Case, Suite
+
+    suite = Suite(name, started, report.seconds, properties={"run_id": str(report.run_id or "")})
     for result in report.results:
         directory = result.name.rpartition("/")[0]
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            {
-                "classname": "checks" + ("." + directory.replace("/", ".") if directory else ""),
-                "name": result.name,
-                "file": result.display,
-                "time": f"{result.seconds:.3f}",
-            },
-        )
+        classname = "checks" + ("." + directory.replace("/", ".") if directory else "")
         if result.status == "fail":
-            element = ET.SubElement(case, "failure", {"message": _xml(headline(result)), "type": "fail"})
-            element.text = _xml(_details(result))
+            case = Case(result.name, classname, result.seconds, "failure", headline(result), _details(result))
         elif result.status == "error":
-            element = ET.SubElement(case, "error", {"message": _xml(result.error or ""), "type": "error"})
-            element.text = _xml(result.error or "")
-        elif result.status == "warn":
-            ET.SubElement(case, "system-out").text = _xml(_details(result))
-    ET.indent(suites)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+            case = Case(result.name, classname, result.seconds, "error", result.error or "", result.error or "")
+        else:
+            case = Case(result.name, classname, result.seconds)
+            if result.status == "warn":
+                suite.output += _details(result) + "\n"
+        suite.cases.append(case)
+    return suite
+
+
+def write_junit(report: CheckReport, path: str | Path, started: datetime | None = None) -> None:
+    """Write the run as a JUnit XML file for CI (see `junit_suite`)."""
+    from runner.reports import junit
+
+    junit.write([junit_suite(report, started or datetime.now())], path)
 
 
 def _details(result: CheckResult) -> str:
@@ -182,17 +196,5 @@ def _details(result: CheckResult) -> str:
     )
 
 
-def _xml(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)

@@ -102,6 +102,9 @@ def shared_options(command: F) -> F:
 def cli(ctx: click.Context) -> None:
     """Weir: PostgreSQL migrations, star-schema models and SQL checks, in plain SQL.
 
+    The options below (--project, --dsn, --debug) are shared: every command takes them,
+    before its name or after it. `weir COMMAND --help` shows a command's own options.
+
     \b
     Examples:
       weir migrate                         apply pending migrations (embedded server)

@@ -16,41 +16,70 @@ from runner.cli.models import report_build, report_build_event
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run checks in parallel on this many connections.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write a JUnit XML report for CI.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+              help="Also write a JUnit XML report for CI (written even if the run stops early).")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of text.")
+@click.option("--tap", "as_tap", is_flag=True, help="Print TAP (Test Anything Protocol) instead of text.")
 @shared_options
 @click.pass_context
-def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path | None, as_json: bool) -> None:
+def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path | None, as_json: bool,
+          as_tap: bool) -> None:
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
-    from runner.checks import checks_to_run, render_json, render_text, run_checks, write_junit
+    from runner.checks import checks_to_run, json_results, render_text, run_checks, write_junit
+    from runner.cli.reporting import reported
     from runner.project.gates import validate_gates
+    from runner.reports.envelope import dumps
 
-    weir_project = project_for(ctx)
-    checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
-    validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
-    with connection_for(ctx, weir_project, "weir check") as conn:
-        report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=say)
-    click.echo(render_json(report, target=connected_target(ctx)) if as_json else render_text(report))
+    if as_json and as_tap:
+        raise click.UsageError("--json and --tap both print to stdout: choose one")
+    with reported("check", junit, as_json) as envelope:
+        weir_project = project_for(ctx)
+        checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
+        validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
+        with connection_for(ctx, weir_project, "weir check") as conn:
+            envelope.target = connected_target(ctx)
+            report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=say)
+    if as_json:
+        click.echo(dumps(envelope.document(report.status, report.exit_code, json_results(report))))
+    elif as_tap:
+        from runner.checks.report import render_tap
+
+        click.echo(render_tap(report))
+    else:
+        click.echo(render_text(report))
     if junit:
-        write_junit(report, junit)
+        write_junit(report, junit, envelope.started)
     ctx.exit(report.exit_code)
 
 
 @cli.command("run")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build models and run checks on this many connections.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write a JUnit XML report: a suite each for migrate, build and check.")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of text.")
 @shared_options
 @click.pass_context
-def run_all(ctx: click.Context, threads: int) -> None:
+def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool) -> None:
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
+    from runner.cli.reporting import reported
     from runner.pipeline import run_pipeline, validate_project
+    from runner.reports.envelope import dumps
 
-    weir_project = project_for(ctx)
-    validate_project(weir_project)  # a malformed file is reported before connecting
-    with connection_for(ctx, weir_project, "weir run") as conn:
-        report = run_pipeline(conn, weir_project, threads=threads, on_progress=say,
-                              on_build_event=report_build_event)
+    with reported("run", junit, as_json) as envelope:
+        weir_project = project_for(ctx)
+        validate_project(weir_project)  # a malformed file is reported before connecting
+        with connection_for(ctx, weir_project, "weir run") as conn:
+            envelope.target = connected_target(ctx)
+            report = run_pipeline(conn, weir_project, threads=threads, on_progress=say,
+                                  on_build_event=report_build_event)
+    if junit:
+        from runner.reports import junit as junit_xml
+
+        junit_xml.write(report.junit_suites(), junit)
+    if as_json:
+        click.echo(dumps(envelope.document(report.status, report.exit_code, report.json_results())))
+        ctx.exit(report.exit_code)
     if report.build is not None:
         report_build(report.build)
     if report.checks is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -74,22 +73,27 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of a table.")
 @shared_options
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show every migration (applied, pending, edited or missing-file) and the latest check and gate results."""
     from runner import migrate as migrations
+    from runner.cli.reporting import reported
     from runner.state.checks import LATEST_HEADERS, latest_results
     from runner.state.gates import LATEST_GATE_HEADERS, latest_gate_results
 
-    weir_project = project_for(ctx)
-    with connection_for(ctx, weir_project, "weir status", only_reads=True) as conn:
-        states = migrations.status(conn, weir_project)
-        invalid = migrations.invalid_indexes(conn)
-        checks = latest_results(conn)
-        gates = latest_gate_results(conn)
+    with reported("status", None, as_json) as envelope:
+        weir_project = project_for(ctx)
+        with connection_for(ctx, weir_project, "weir status", only_reads=True) as conn:
+            envelope.target = connected_target(ctx)
+            states = migrations.status(conn, weir_project)
+            invalid = migrations.invalid_indexes(conn)
+            checks = latest_results(conn)
+            gates = latest_gate_results(conn)
     if as_json:
+        from runner.reports.envelope import dumps
+
         rows = [
             {"id": s.id, "state": s.state, "applied_at": s.applied_at.isoformat() if s.applied_at else None,
              "checksum": s.checksum, "file": s.display}
@@ -97,8 +101,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
         gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
-        click.echo(json.dumps({"target": connected_target(ctx), "migrations": rows, "invalid_indexes": invalid,
-                               "checks": check_rows, "gates": gate_rows}, indent=2, default=str))
+        results = {"migrations": rows, "invalid_indexes": invalid, "checks": check_rows, "gates": gate_rows}
+        attention = invalid or any(s.state in ("edited", "missing-file") for s in states)
+        click.echo(dumps(envelope.document("warn" if attention else "pass", 0, results)))
         return
     from tabulate import tabulate
 

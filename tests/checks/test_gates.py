@@ -127,7 +127,7 @@ def test_failing_gate_keeps_the_old_table_skips_downstream_and_builds_the_rest(
     assert gate == [(report.run_id, "marts.orders", "orders_positive", "fail", 1, "4")]
     shown = weir("status", "--project", str(warehouse), "--dsn", dsn, "--json")
     assert [(row["gate"], row["model"], row["status"], row["violations"], row["build run"])
-            for row in json.loads(shown.stdout)["gates"]] == [("orders_positive", "marts.orders", "fail", 1,
+            for row in json.loads(shown.stdout)["results"]["gates"]] == [("orders_positive", "marts.orders", "fail", 1,
                                                                 report.run_id)]
 
 

@@ -151,7 +151,7 @@ def test_status_shows_applied_pending_edited_and_missing_file(project, db, dsn, 
     write_migration(project, "0004_next", "CREATE TABLE next (id int);\n", "DROP TABLE next;\n")
     result = weir("status", "--project", str(project), "--dsn", dsn, "--json")
     assert result.exit_code == 0, result.output
-    states = {row["id"]: row["state"] for row in json.loads(result.stdout)["migrations"]}
+    states = {row["id"]: row["state"] for row in json.loads(result.stdout)["results"]["migrations"]}
     assert states == {"0001_customers": "applied", "0002_orders": "edited", "0004_next": "pending",
                       "0003_gone": "missing-file"}
     table = weir("status", "--project", str(project), "--dsn", dsn)
