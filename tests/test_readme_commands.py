@@ -3,8 +3,9 @@
 Each ```console block is a list of `$ command` lines, each followed by the output it shows.
 A scenario per block prepares what its text says (data loaded, a broken file, ...), then
 every command runs as a real `weir` process and its output is compared with the README's,
-line by line, after masking what varies from run to run: times, durations and timestamps
-(and whitespace, which tabulate widens with them). A line `...` in the README stands for
+line by line, after masking what varies from run to run: times, durations, timestamps and
+the `target:` line, which here names the scratch database (and whitespace, which tabulate
+widens with them). A leading `VAR=value` is set in the command's environment. A line `...` in the README stands for
 any number of lines. Rows of a `--threads` build may come in any order.
 """
 
@@ -52,6 +53,7 @@ def console_blocks() -> list[tuple[Command, ...]]:
 
 
 _VOLATILE = [
+    (re.compile(r"^target: .*"), "target: <where the command connected>"),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?| UTC)?"), "<timestamp>"),
     (re.compile(r"\(\d+ ms\)"), "(<ms>)"),
     (re.compile(r"\b\d+\.\d\d s\b"), "<seconds> s"),
@@ -100,8 +102,11 @@ class Scenario:
 
     def weir(self, line: str, check: bool = False) -> str:
         words = shlex.split(line)
-        assert words[0] == "weir", line
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", "WEIR_DSN": self.dsn}
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            environment[name] = value
+        assert words[0] == "weir", line
         done = subprocess.run([WEIR, *words[1:]], cwd=self.project, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=600)
         if check:
@@ -159,8 +164,9 @@ def nothing(scenario: Scenario) -> None:
 
 
 def key(block: tuple[Command, ...]) -> str:
-    """A block's first command and the first line it shows: what tells the README's blocks apart."""
-    return f"{block[0].line} -> {block[0].output[0] if block[0].output else ''}"
+    """A block's first command and the first line it shows after the target: what tells the blocks apart."""
+    shown = [line for line in block[0].output if not line.strip().startswith("target:")]
+    return f"{block[0].line} -> {shown[0] if shown else ''}"
 
 
 # Each block -> what its text says was done before it.
@@ -171,6 +177,7 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "weir migrate -> applied 0001_customers (2 ms)": broken_second_migration,
     "weir check --select tag:raw -> checks/raw/orders_without_items.sql: WARN 2 rows": orders_without_items,
     "weir run -> ...": built,
+    "PGPASSWORD=... weir status -> ...": nothing,
     "weir lint -> migrations/0006_plan.sql:4:1: adding-required-field: Adding a new column that is `NOT NULL` and has no default value to an existing table effectively makes it required. Make the field nullable or add a non-VOLATILE DEFAULT": unsafe_plan_migration,  # noqa: E501
 }
 # Blocks about the embedded server, which a scratch database on the test server cannot show.
