@@ -87,6 +87,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     with connection_for(ctx, weir_project, "weir status") as conn:
         states = migrations.status(conn, weir_project)
         invalid = migrations.invalid_indexes(conn)
+        pending = {s.id for s in states if s.state == "pending"}
+        advice = migrations.invalid_index_advice(conn, [m for m in weir_project.migrations if m.id in pending])
         checks = latest_results(conn)
         gates = latest_gate_results(conn)
     if as_json:
@@ -116,9 +118,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
             shown = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
                     for row in found]
             click.echo(tabulate(shown, headers=headers, tablefmt="simple"))
-    for index in invalid:
-        click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
-                   err=True)
+    for line in advice:
+        click.echo(f"warning: {line}", err=True)
 
 
 @cli.command()

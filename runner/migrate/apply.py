@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from runner.errors import MigrationFailed, WeirError
+from runner.errors import WeirError
 from runner.migrate.dry_run import dry_run as run_dry
 from runner.migrate.plan import find, locked, to_apply
 from runner.migrate.steps import Progress, Step, StepResult, forward_step, log_failure, run_step
@@ -16,15 +16,6 @@ from runner.project import Project
 from runner.project.migrations import Migration
 from runner.state import migrations as migration_state
 from runner.state.migrations import AppliedMigration
-
-_INVALID_INDEXES = """
-SELECT format('%I.%I', n.nspname, c.relname)
-FROM pg_index AS i
-JOIN pg_class AS c ON c.oid = i.indexrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE NOT i.indisvalid
-ORDER BY 1
-"""
 
 
 def migrate(
@@ -56,11 +47,6 @@ def migrate(
         return _apply_all(conn, steps, on_progress)
 
 
-def invalid_indexes(conn: psycopg.Connection[Any]) -> list[str]:
-    """Return the indexes left INVALID by a failed CREATE INDEX CONCURRENTLY, as 'schema.index'."""
-    return [row[0] for row in conn.execute(_INVALID_INDEXES).fetchall()]
-
-
 def _record_checksums(
     conn: psycopg.Connection[Any],
     migrations: list[Migration],
@@ -89,22 +75,11 @@ def _apply_all(conn: psycopg.Connection[Any], steps: list[Step], on_progress: Pr
         # asynchronously committed migrations durable too (a failure logs durably instead).
         durable = index == len(steps) - 1
         try:
-            milliseconds = run_step(conn, step, partial(migration_state.record_apply, conn, migration), durable)
-        except MigrationFailed as exc:
-            failure = exc if step.transactional else MigrationFailed(_with_invalid_indexes(conn, str(exc)))
-            log_failure(conn, step, failure)
-            raise failure from None
+            milliseconds = run_step(conn, step, partial(migration_state.record_apply, conn, migration), durable,
+                                    on_progress)
         except WeirError as exc:
             log_failure(conn, step, exc)
             raise
         results.append(StepResult(migration.id, migration.display, "apply", milliseconds))
         on_progress(f"applied {migration.id} ({milliseconds:.0f} ms)")
     return results
-
-
-def _with_invalid_indexes(conn: psycopg.Connection[Any], message: str) -> str:
-    invalid = invalid_indexes(conn)
-    if not invalid:
-        return message
-    listed = ", ".join(invalid)
-    return f"{message}; INVALID index left behind: {listed} — drop it (DROP INDEX CONCURRENTLY) before re-running"
