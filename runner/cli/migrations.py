@@ -64,13 +64,26 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
             click.echo(f"would {result.action} {result.id}: {detail}")
             for change in result.changes:
                 click.echo(f"  {change}")
-        click.echo(f"dry run: {len(results)} migration(s) would be {verb}; nothing was changed")
+        click.echo(_dry_run_summary(results, verb))
         return
     total = sum(result.milliseconds for result in results) / 1000
     if results:
         click.echo(f"{len(results)} migration(s) {verb} in {total:.2f} s")
     else:
         click.echo(f"nothing to do: no migration to be {verb}")
+
+
+def _dry_run_summary(results: list[StepResult], verb: str) -> str:
+    tried = [result for result in results if not result.untried]
+    stopped = next((result for result in results if result.untried), None)
+    if stopped is None:
+        return f"dry run: {len(tried)} migration(s) would be {verb}; nothing was changed"
+    planned = len(tried) + stopped.untried
+    return (
+        f"dry run: {len(tried)} of {planned} migration(s) would be {verb}, then it stopped at {stopped.display}:"
+        f" it runs outside a transaction, which a dry run cannot roll back, so it and the"
+        f" {stopped.untried - 1} after it ({stopped.untried} of {planned}) were not tried; nothing was changed"
+    )
 
 
 @cli.command()

@@ -47,6 +47,7 @@ class StepResult:
     milliseconds: float
     changes: list[str] = field(default_factory=list)  # catalog differences, reported by dry runs
     note: str = ""
+    untried: int = 0  # a dry run stopped here: this step and the ones after it, not tried
 
 
 def forward_step(migration: Migration, defaults: Timeouts) -> Step:
