@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -136,15 +137,17 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--keep-going/--fail-fast", default=lambda: bool(os.environ.get("CI")), show_default="keep going in CI",
+              help="After a rollback that fails, go on and report every failure (default when $CI is set).")
 @shared_options
 @click.pass_context
-def verify(ctx: click.Context) -> None:
+def verify(ctx: click.Context, keep_going: bool) -> None:
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
     from runner.migrate import verify as verify_migrations
 
     weir_project = project_for(ctx)
     with connection_for(ctx, weir_project, "weir verify") as conn:
-        report = verify_migrations(conn, weir_project, on_step=_report_verified)
+        report = verify_migrations(conn, weir_project, on_step=_report_verified, keep_going=keep_going)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
 
 
