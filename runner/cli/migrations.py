@@ -113,8 +113,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
         gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
-        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "checks": check_rows,
-                               "gates": gate_rows}, indent=2, default=str))
+        click.echo(json.dumps({"migrations": rows, "invalid_indexes": invalid, "invalid_index_advice": advice,
+                               "checks": check_rows, "gates": gate_rows}, indent=2, default=str))
         return
     from tabulate import tabulate
 

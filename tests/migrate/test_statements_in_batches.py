@@ -50,3 +50,17 @@ def test_a_trailing_comment_does_not_swallow_the_next_statement(project, db, dsn
     assert result.exit_code == 0, result.output
     assert db.execute("SELECT to_regclass('a') IS NOT NULL AND to_regclass('b') IS NOT NULL").fetchone()[0]
 
+
+
+def test_each_migration_commits_alone_together_with_its_record(project, db, dsn, write_migration, weir):
+    for number in range(1, 6):
+        write_migration(project, f"000{number}_t{number}", f"CREATE TABLE t{number} (id int);\n",
+                        f"DROP TABLE t{number};\n")
+    assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
+    # xmin is the transaction that wrote a row: a table's catalog row and its record share one.
+    rows = db.execute(
+        "SELECT m.id, m.xmin::text = c.xmin::text FROM weir.migration AS m"
+        " JOIN pg_class AS c ON c.relname = 't' || ltrim(split_part(m.id, '_', 1), '0') ORDER BY m.id"
+    ).fetchall()
+    assert rows == [(f"000{number}_t{number}", True) for number in range(1, 6)]
+    assert db.execute("SELECT count(DISTINCT xmin::text) FROM weir.migration").fetchone()[0] == 5
