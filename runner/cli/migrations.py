@@ -80,10 +80,12 @@ def _dry_run_summary(results: list[StepResult], verb: str) -> str:
     if stopped is None:
         return f"dry run: {len(tried)} migration(s) would be {verb}; nothing was changed"
     planned = len(tried) + stopped.untried
+    after = stopped.untried - 1
+    untried = "it was not tried" if after == 0 else f"it and the {after} after it were not tried"
     return (
-        f"dry run: {len(tried)} of {planned} migration(s) would be {verb}, then it stopped at {stopped.display}:"
-        f" it runs outside a transaction, which a dry run cannot roll back, so it and the"
-        f" {stopped.untried - 1} after it ({stopped.untried} of {planned}) were not tried; nothing was changed"
+        f"dry run: {len(tried)} of {planned} migration(s) would be {verb}; it stopped at {stopped.display},"
+        f" which runs outside a transaction (a dry run cannot roll that back): {untried}"
+        f" ({stopped.untried} of {planned}); nothing was changed"
     )
 
 
