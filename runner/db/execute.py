@@ -9,6 +9,7 @@ to its statement, by the error's position or by how many results came before it.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -184,8 +185,7 @@ class Batch:
         # statement better than the count of results, which is 0 for a parse error.
         position = error.diag.statement_position
         if position:
-            offset = int(position) - 1
-            index = max(i for i, start in enumerate(self.starts) if i == 0 or start <= offset)
+            index = max(bisect.bisect_right(self.starts, int(position) - 1) - 1, 0)
         return BatchFailed(error, self.statements[index], self.starts[index])
 
 
