@@ -11,6 +11,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,6 +115,34 @@ def timed(label: str, command: list[str], conninfo: str = "") -> float | None:
         print(f"  {label} failed (exit {result.returncode}):\n    {detail}", file=sys.stderr)
         return None
     return elapsed
+
+
+@dataclass(frozen=True)
+class Measured:
+    """How long a command took, and the most memory it held at once."""
+
+    seconds: float
+    peak_rss_mb: float
+
+
+def measured(label: str, command: list[str], conninfo: str = "") -> Measured | None:
+    """Run `command`; return its wall-clock seconds and peak RSS, or None (after saying why) if it failed.
+
+    os.wait4 reports the resources of this one child, where RUSAGE_CHILDREN would give
+    the largest of every child the benchmark has run so far.
+    """
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if process.returncode != 0:
+            output.seek(0)
+            detail = redact("\n    ".join(output.read().strip().splitlines()[-5:]), conninfo)
+            print(f"  {label} failed (exit {process.returncode}):\n    {detail}", file=sys.stderr)
+            return None
+    return Measured(elapsed, usage.ru_maxrss / 1024)  # Linux counts ru_maxrss in KiB
 
 
 def median(samples: list[float | None]) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -63,13 +64,28 @@ def _report_steps(results: list[StepResult], verb: str, dry_run: bool) -> None:
             click.echo(f"would {result.action} {result.id}: {detail}")
             for change in result.changes:
                 click.echo(f"  {change}")
-        click.echo(f"dry run: {len(results)} migration(s) would be {verb}; nothing was changed")
+        click.echo(_dry_run_summary(results, verb))
         return
     total = sum(result.milliseconds for result in results) / 1000
     if results:
         click.echo(f"{len(results)} migration(s) {verb} in {total:.2f} s")
     else:
         click.echo(f"nothing to do: no migration to be {verb}")
+
+
+def _dry_run_summary(results: list[StepResult], verb: str) -> str:
+    tried = [result for result in results if not result.untried]
+    stopped = next((result for result in results if result.untried), None)
+    if stopped is None:
+        return f"dry run: {len(tried)} migration(s) would be {verb}; nothing was changed"
+    planned = len(tried) + stopped.untried
+    after = stopped.untried - 1
+    untried = "it was not tried" if after == 0 else f"it and the {after} after it were not tried"
+    return (
+        f"dry run: {len(tried)} of {planned} migration(s) would be {verb}; it stopped at {stopped.display},"
+        f" which runs outside a transaction (a dry run cannot roll that back): {untried}"
+        f" ({stopped.untried} of {planned}); nothing was changed"
+    )
 
 
 @cli.command()
@@ -89,6 +105,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
             envelope.target = connected_target(ctx)
             states = migrations.status(conn, weir_project)
             invalid = migrations.invalid_indexes(conn)
+            pending = {s.id for s in states if s.state == "pending"}
+            advice = migrations.invalid_index_advice(conn, [m for m in weir_project.migrations if m.id in pending])
             checks = latest_results(conn)
             gates = latest_gate_results(conn)
     if as_json:
@@ -101,7 +119,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ]
         check_rows = [dict(zip(LATEST_HEADERS, result.row, strict=True)) for result in checks]
         gate_rows = [dict(zip(LATEST_GATE_HEADERS, row, strict=True)) for row in gates]
-        results = {"migrations": rows, "invalid_indexes": invalid, "checks": check_rows, "gates": gate_rows}
+        results = {"migrations": rows, "invalid_indexes": invalid, "invalid_index_advice": advice,
+                   "checks": check_rows, "gates": gate_rows}
         attention = invalid or any(s.state in ("edited", "missing-file") for s in states)
         click.echo(dumps(envelope.document("warn" if attention else "pass", 0, results)))
         return
@@ -121,21 +140,22 @@ def status(ctx: click.Context, as_json: bool) -> None:
             shown = [[f"{value:%Y-%m-%d %H:%M:%S}" if isinstance(value, datetime) else value for value in row]
                     for row in found]
             click.echo(tabulate(shown, headers=headers, tablefmt="simple"))
-    for index in invalid:
-        click.echo(f"warning: index {index} is INVALID (a failed CREATE INDEX CONCURRENTLY); drop it and re-run",
-                   err=True)
+    for line in advice:
+        click.echo(f"warning: {line}", err=True)
 
 
 @cli.command()
+@click.option("--keep-going/--fail-fast", default=lambda: bool(os.environ.get("CI")), show_default="keep going in CI",
+              help="After a rollback that fails, go on and report every failure (default when $CI is set).")
 @shared_options
 @click.pass_context
-def verify(ctx: click.Context) -> None:
+def verify(ctx: click.Context, keep_going: bool) -> None:
     """Prove every rollback on a scratch database: apply, roll back, compare the catalog, apply again."""
     from runner.migrate import verify as verify_migrations
 
     weir_project = project_for(ctx)
     with connection_for(ctx, weir_project, "weir verify") as conn:
-        report = verify_migrations(conn, weir_project, on_step=_report_verified)
+        report = verify_migrations(conn, weir_project, on_step=_report_verified, keep_going=keep_going)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")
 
 

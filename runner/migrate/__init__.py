@@ -7,7 +7,9 @@
         print(step.id, step.milliseconds)
 """
 
-from runner.migrate.apply import invalid_indexes, migrate
+from runner.migrate.apply import migrate
+from runner.migrate.indexes import advice as invalid_index_advice
+from runner.migrate.indexes import invalid_indexes
 from runner.migrate.plan import LOCK_NAME, MigrationState, status
 from runner.migrate.rollback import rollback
 from runner.migrate.steps import StepResult
@@ -19,6 +21,7 @@ __all__ = [
     "MigrationState",
     "StepResult",
     "VerifyReport",
+    "invalid_index_advice",
     "invalid_indexes",
     "migrate",
     "rollback",

@@ -23,15 +23,6 @@ from runner.project.settings import Retries
 from runner.state import migrations as migration_state
 from runner.state.migrations import AppliedMigration
 
-_INVALID_INDEXES = """
-SELECT format('%I.%I', n.nspname, c.relname)
-FROM pg_index AS i
-JOIN pg_class AS c ON c.oid = i.indexrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE NOT i.indisvalid
-ORDER BY 1
-"""
-
 
 def migrate(
     conn: psycopg.Connection[Any],
@@ -60,11 +51,6 @@ def migrate(
             migration_state.ensure_schema(conn)
             _record_checksums(conn, migrations, applied, accepted, on_progress)
         return _apply_all(conn, steps, on_progress, project.settings.retries)
-
-
-def invalid_indexes(conn: psycopg.Connection[Any]) -> list[str]:
-    """Return the indexes left INVALID by a failed CREATE INDEX CONCURRENTLY, as 'schema.index'."""
-    return [row[0] for row in conn.execute(_INVALID_INDEXES).fetchall()]
 
 
 def _record_checksums(
@@ -100,10 +86,6 @@ def _apply_all(
             durable = index == len(steps) - 1
             try:
                 milliseconds = _run_retried(session, step, steps[:index], durable, retries, on_progress)
-            except MigrationFailed as exc:
-                failure = exc if step.transactional else MigrationFailed(_with_invalid_indexes(session.conn, str(exc)))
-                log_failure(session.conn, step, failure)
-                raise failure from None
             except WeirError as exc:
                 log_failure(session.conn, step, exc)
                 raise
@@ -134,17 +116,11 @@ def _run_retried(
                     f"{step.display}: the server crashed and lost the commit of {', '.join(lost)};"
                     " nothing after it was applied: run weir migrate again to apply them"
                 )
-        return run_step(conn, step, partial(migration_state.record_apply, conn, step.migration), durable)
+        return run_step(conn, step, partial(migration_state.record_apply, conn, step.migration), durable,
+                        on_progress)
 
     if not step.transactional:
         return attempt(0)
     faults = EVERY_FAULT - {LOCK_TIMEOUT}
     return Retry(retries, f"migration {step.migration.id}", on_progress, session.ensure, faults).run(attempt)
 
-
-def _with_invalid_indexes(conn: psycopg.Connection[Any], message: str) -> str:
-    invalid = invalid_indexes(conn)
-    if not invalid:
-        return message
-    listed = ", ".join(invalid)
-    return f"{message}; INVALID index left behind: {listed} — drop it (DROP INDEX CONCURRENTLY) before re-running"

@@ -20,12 +20,13 @@ def dry_run(conn: psycopg.Connection[Any], steps: list[Step]) -> list[StepResult
     sequences = _sequence_positions(conn)
     try:
         with conn.transaction(force_rollback=True):
-            for step in steps:
+            for position, step in enumerate(steps):
                 migration = step.migration
                 if not step.transactional:
                     results.append(
-                        StepResult(migration.id, migration.display, step.action, 0.0,
-                                   note="not run: it runs outside a transaction; the dry run stops here")
+                        StepResult(migration.id, step.display, step.action, 0.0,
+                                   note="not run: it runs outside a transaction; the dry run stops here",
+                                   untried=len(steps) - position)
                     )
                     break
                 before = fingerprint(conn)

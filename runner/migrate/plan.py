@@ -80,18 +80,31 @@ def states(migrations: list[Migration], applied: dict[str, AppliedMigration]) ->
 def to_apply(
     migrations: list[Migration], applied: dict[str, AppliedMigration], accepted: set[str], last: int | None
 ) -> list[Migration]:
-    """Return the pending migrations up to number `last`, refusing edited, missing or out-of-order ones."""
-    _refuse_missing_files(migrations, applied)
-    for state in states(migrations, applied):
-        if state.state == "edited" and state.id not in accepted:
-            raise EditedMigration(
-                f"{state.display}: edited after it was applied (recorded checksum {(state.checksum or '')[:12]});"
-                f" revert the edit and write a new migration, or accept it with"
-                f" `weir migrate --accept-edit {state.id}`"
-            )
+    """Return the pending migrations up to number `last`, refusing edited, missing or out-of-order ones.
+
+    Every such problem is reported at once, so one run tells the user all there is to fix.
+    """
+    edited = [
+        f"{state.display}: edited after it was applied (recorded checksum {(state.checksum or '')[:12]});"
+        f" revert the edit and write a new migration, or accept it with `weir migrate --accept-edit {state.id}`"
+        for state in states(migrations, applied)
+        if state.state == "edited" and state.id not in accepted
+    ]
     pending = [m for m in migrations if m.id not in applied and (last is None or m.number <= last)]
-    _refuse_out_of_order(migrations, applied, pending)
+    others = _missing_files(migrations, applied) + _out_of_order(migrations, applied, pending)
+    if edited and not others:
+        raise EditedMigration(refusal(edited, "applied"))
+    if edited or others:
+        raise MigrationFailed(refusal(others + edited, "applied"))
     return pending
+
+
+def refusal(problems: list[str], verb: str) -> str:
+    """Return one problem as it is, or several under a headline that counts them."""
+    if len(problems) == 1:
+        return problems[0]
+    listed = "\n".join(f"  {problem}" for problem in problems)
+    return f"{len(problems)} problems, so nothing was {verb}:\n{listed}"
 
 
 def to_roll_back(
@@ -102,7 +115,9 @@ def to_roll_back(
     everything: bool,
 ) -> list[Migration]:
     """Return the applied migrations to roll back, newest first, refusing irreversible ones."""
-    _refuse_missing_files(migrations, applied)
+    missing = _missing_files(migrations, applied)
+    if missing:
+        raise MigrationFailed(refusal(missing, "rolled back"))
     newest_first = [m for m in reversed(migrations) if m.id in applied]
     if everything:
         chosen = newest_first
@@ -110,36 +125,37 @@ def to_roll_back(
         chosen = [m for m in newest_first if m.number > stop_after]
     else:
         chosen = newest_first[: 1 if steps is None else steps]
-    for migration in chosen:
-        if migration.irreversible:
-            raise IrreversibleMigration(
-                f"{migration.display}: irreversible ({migration.irreversible}); nothing was rolled back."
-                f" Roll back to {migration.id} at the most (--to {migration.id})"
-            )
+    irreversible = [
+        f"{migration.display}: irreversible ({migration.irreversible}); nothing was rolled back."
+        f" Roll back to {migration.id} at the most (--to {migration.id})"
+        for migration in chosen
+        if migration.irreversible
+    ]
+    if irreversible:
+        raise IrreversibleMigration(refusal(irreversible, "rolled back"))
     return chosen
 
 
-def _refuse_missing_files(migrations: list[Migration], applied: dict[str, AppliedMigration]) -> None:
+def _missing_files(migrations: list[Migration], applied: dict[str, AppliedMigration]) -> list[str]:
     on_disk = {m.id for m in migrations}
-    missing = sorted(set(applied) - on_disk)
-    if missing:
-        raise MigrationFailed(
-            f"{missing[0]}.sql is applied in the database but missing from the migrations directory;"
-            " restore it from version control (are you on the right branch?)"
-        )
+    return [
+        f"{missing}.sql is applied in the database but missing from the migrations directory;"
+        " restore it from version control (are you on the right branch?)"
+        for missing in sorted(set(applied) - on_disk)
+    ]
 
 
-def _refuse_out_of_order(
+def _out_of_order(
     migrations: list[Migration], applied: dict[str, AppliedMigration], pending: list[Migration]
-) -> None:
+) -> list[str]:
     applied_numbers = [m.number for m in migrations if m.id in applied]
     if not pending or not applied_numbers:
-        return
+        return []
     newest = max(applied_numbers)
-    for migration in pending:
-        if migration.number < newest:
-            newest_id = next(m.id for m in migrations if m.number == newest)
-            raise MigrationFailed(
-                f"{migration.display}: pending, but {newest_id}, numbered after it, is already applied;"
-                f" renumber it after {newest_id} (weir new migration picks the next number)"
-            )
+    newest_id = next(m.id for m in migrations if m.number == newest)
+    return [
+        f"{migration.display}: pending, but {newest_id}, numbered after it, is already applied;"
+        f" renumber it after {newest_id} (weir new migration picks the next number)"
+        for migration in pending
+        if migration.number < newest
+    ]

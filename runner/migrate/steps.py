@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from runner.db.execute import run_in_transaction, run_outside_transaction
-from runner.errors import WeirError
+from runner.errors import MigrationFailed, WeirError
+from runner.migrate import indexes
 from runner.project.migrations import Migration
 from runner.project.settings import Timeouts
 from runner.project.sqlfile import SqlFile
@@ -45,6 +47,7 @@ class StepResult:
     milliseconds: float
     changes: list[str] = field(default_factory=list)  # catalog differences, reported by dry runs
     note: str = ""
+    untried: int = 0  # a dry run stopped here: this step and the ones after it, not tried
 
 
 def forward_step(migration: Migration, defaults: Timeouts) -> Step:
@@ -74,15 +77,28 @@ def run_step(
     step: Step,
     finish: Callable[[float], None] | None = None,
     durable: bool = True,
+    on_progress: Progress = lambda message: None,
 ) -> float:
     """Run `step` and return its milliseconds; `finish(milliseconds)` records it in a transaction.
 
     In a transactional step `finish` runs in the file's own transaction; otherwise in one
-    right after the statements, which committed one by one.
+    right after the statements, which committed one by one, and only if the step left
+    no INVALID index of its own (MigrationFailed names it and the command that clears it).
     """
     if step.transactional:
         return run_in_transaction(conn, step.sql_file, step.display, step.timeouts, finish=finish, durable=durable)
-    milliseconds = run_outside_transaction(conn, step.sql_file, step.display, step.timeouts)
+    # Only a step outside a transaction can leave an INVALID index (a CONCURRENTLY build
+    # that failed or was killed); inside one, a failed build rolls back with the rest.
+    before = indexes.invalid_indexes(conn)
+    drop_leftover = partial(indexes.drop_leftover, conn, on_progress=on_progress)
+    try:
+        milliseconds = run_outside_transaction(conn, step.sql_file, step.display, step.timeouts, drop_leftover)
+    except MigrationFailed as exc:
+        left = indexes.left_invalid(conn, step.sql_file, before)
+        raise MigrationFailed(indexes.with_invalid(str(exc), left)) from None
+    invalid = indexes.left_invalid(conn, step.sql_file, before)
+    if invalid:
+        raise indexes.refuse_invalid(step.display, invalid)
     if finish is not None:
         with conn.transaction():
             finish(milliseconds)

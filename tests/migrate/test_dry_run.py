@@ -43,6 +43,11 @@ def test_dry_run_stops_before_a_migration_that_runs_outside_a_transaction(projec
     assert result.exit_code == 0, result.output
     assert "would apply 0002_index: not run: it runs outside a transaction; the dry run stops here" in result.stdout
     assert "0003_more" not in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "dry run: 1 of 3 migration(s) would be applied; it stopped at migrations/0002_index.sql, which runs outside"
+        " a transaction (a dry run cannot roll that back): it and the 1 after it were not tried (2 of 3);"
+        " nothing was changed"
+    )
     assert snapshot(db) == before
 
 

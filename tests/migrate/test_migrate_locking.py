@@ -151,7 +151,8 @@ def test_a_failed_concurrent_index_build_is_reported_as_invalid(project: Path, d
     assert run.returncode == 1
     message = run.stderr.strip().splitlines()[-1]
     assert message.startswith("weir: migrations/0001_unique.sql:2: could not create unique index \"dupes_id\"")
-    assert "INVALID index left behind: public.dupes_id" in message
+    assert message.endswith("; INVALID index public.dupes_id left behind:"
+                            " run `DROP INDEX CONCURRENTLY public.dupes_id;` then `weir migrate`")
     status = subprocess.run([sys.executable, "-m", "runner.cli", "status", "--project", str(project), "--dsn", dsn],
                             capture_output=True, text=True, timeout=60)
     assert "warning: index public.dupes_id is INVALID" in status.stderr
