@@ -28,6 +28,8 @@ def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     report = lint_project(weir_project, paths)
     for line in [*report.errors, *map(str, report.findings)]:
         click.echo(line)
+    if report.errors:
+        say(f"{len(report.errors)} problem{'s' if len(report.errors) > 1 else ''} in the project")
     read = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())
     say(f"read {read or 'no files'}: {len(report.errors)} refused;"
         f" squawk read {report.squawked} forward migration(s): {len(report.findings)} finding(s)")

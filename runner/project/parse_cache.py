@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-_PARSING_MODULES = ("sqlfile.py", "models.py", "model_select.py", "checks.py", "parse_cache.py")
+_PARSING_MODULES = ("sqlfile.py", "statements.py", "models.py", "model_select.py", "checks.py", "parse_cache.py")
 _MAX_ENTRIES = 5000  # beyond this, entries this run did not use are dropped
 
 

@@ -60,7 +60,7 @@ def test_every_setting_has_a_typed_default(tmp_path):
 def test_settings_are_parsed_into_their_types(tmp_path):
     (tmp_path / "setup.cfg").write_text(
         "[weir]\ncheck_timeout = 30 s\nlock_retries = 2\nsquawk_exclude = a-rule, b-rule\n  c-rule\n"
-        "squawk_start_after =\nsquawk_pg_version = 15\nsomething_else = ignored\n"
+        "squawk_start_after =\nsquawk_pg_version = 15\n"
     )
     settings = load_settings(tmp_path)
     assert (settings.check_timeout, settings.lock_retries) == ("30s", 2)
