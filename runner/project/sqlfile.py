@@ -148,7 +148,7 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
             rest = body[position:]
             if '"' in rest:
                 raise ProjectFileError(
-                    f"{shown}:{number}: unclosed or misplaced quote near {rest!r};"
+                    f"{shown}:{number}: unclosed or misplaced quote near {rest.strip()!r};"
                     ' quote a whole value and close it: key="value, with commas"'
                 )
             raise ProjectFileError(

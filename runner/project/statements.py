@@ -5,7 +5,7 @@ Splitting: pglast hands its whole parse tree back as JSON, and for a 20 MB migra
 maps each statement's byte offset to a character offset by walking the file from the start.
 So Weir asks the parser (libpg_query's split, which builds no JSON) for the statements of
 one chunk of about `_CHUNK` characters at a time and finds each statement's character offset
-and line by moving one cursor forward. A chunk is cut after a semicolon; every statement of a
+and line by moving one cursor forward. A chunk is cut after a semicolon that ends a line; every statement of a
 chunk but its last ended at a top-level semicolon the parser saw, so it is exactly the statement
 the whole file holds there (a cut inside a string, comment, dollar quote or BEGIN ATOMIC body
 leaves it unterminated: the parse fails and the chunk grows). The last one is read again at the
@@ -194,9 +194,12 @@ def parse_error_text(message: str) -> str:
 
 
 def _cut_after_semicolon(text: str, at: int) -> int:
+    """Return where a chunk reaching at least to `at` ends: after a semicolon that ends a line, if there is one."""
     if at >= len(text):
         return len(text)
-    semicolon = text.find(";", at)
+    semicolon = text.find(";\n", at)  # a semicolon inside a string seldom ends its line
+    if semicolon < 0:
+        semicolon = text.find(";", at)
     return len(text) if semicolon < 0 else semicolon + 1
 
 
