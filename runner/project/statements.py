@@ -13,8 +13,8 @@ start of the next chunk.
 
 Kinds: whether a statement is transaction control (BEGIN, COMMIT, SAVEPOINT, ...) or one
 PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM, ...) is
-decided by parsing it, on first use. A statement none of whose words is a keyword that can
-start or mark such a statement (`_MAY_MATTER`) cannot be one and is not parsed.
+decided by parsing it, on first use. A statement whose first word cannot begin such a statement
+(`_FIRST_WORDS`, `_DDL_WORDS`) cannot be one and is not parsed.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ from runner.errors import ProjectFileError
 
 _CHUNK = 1 << 18  # characters handed to the parser at once: about 2,000 typical statements
 
-# Every keyword that can begin transaction control or mark a statement PostgreSQL runs only
-# outside a transaction block. A keyword is never written with escapes, so a statement without
-# one of these words is neither; one with them (`'weekend'`) is parsed to find out.
-_MAY_MATTER = re.compile(
-    r"\b(?:begin|start|commit|end|rollback|abort|savepoint|release|prepare|vacuum|concurrently|database"
-    r"|system|tablespace|reindex|cluster|discard|subscription)\b",
-    re.IGNORECASE,
-)
+# The first word of every statement that is transaction control or that PostgreSQL runs only
+# outside a transaction block; after CREATE, DROP or ALTER, one of the words that says so must
+# follow. A keyword is never written with escapes, so a statement failing this test is neither,
+# and one passing it (`ALTER TABLE system_log ...`) is parsed to find out.
+_FIRST_WORDS = frozenset({"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare",
+                          "vacuum", "reindex", "cluster", "discard"})
+_DDL_WORDS = frozenset({"create", "drop", "alter"})
+_DDL_MARKS = re.compile(r"\b(?:concurrently|database|system|tablespace|subscription)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]*")
 
 # What each TransactionStmt kind is written as, for messages.
 _TRANSACTION_WORDS = {
@@ -69,7 +70,7 @@ class Statement:
     @property
     def transaction_control(self) -> str | None:
         """The statement as written if it begins, ends or marks a transaction ("COMMIT", "SAVEPOINT"), else None."""
-        if not _MAY_MATTER.search(self.text):
+        if not self._may_matter:
             return None
         kind, node = self._parsed
         return transaction_word(node) if kind == "TransactionStmt" else None
@@ -82,7 +83,7 @@ class Statement:
         transaction. Using the new value in the same transaction fails there, and the whole
         transaction is rolled back, so nothing is left half done.
         """
-        if not _MAY_MATTER.search(self.text):
+        if not self._may_matter:
             return None
         return _refused_in_transaction(*self._parsed)
 
@@ -95,12 +96,41 @@ class Statement:
         return self.line + self.text.count("\n", 0, first)
 
     @cached_property
+    def _may_matter(self) -> bool:
+        """Whether the statement may be transaction control or refused in a transaction: if so, parse it."""
+        word = _first_word(self.text)
+        if word is None or word in _FIRST_WORDS:
+            return True
+        return word in _DDL_WORDS and _DDL_MARKS.search(self.text) is not None
+
+    @cached_property
     def _parsed(self) -> tuple[str, dict[str, Any]]:
         from pglast import parser  # see split_statements
 
         (raw,) = json.loads(parser.parse_sql_json(self.text))["stmts"]
         ((kind, node),) = raw["stmt"].items()
         return kind, node
+
+
+def _first_word(text: str) -> str | None:
+    """Return the statement's first word in lower case, after its comments; None when unsure (nested comments)."""
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if text.startswith("--", position):
+            newline = text.find("\n", position)
+            if newline < 0:
+                return ""
+            position = newline + 1
+        elif text.startswith("/*", position):
+            end = text.find("*/", position + 2)
+            if end < 0 or "/*" in text[position + 2 : end]:
+                return None  # PostgreSQL nests block comments: let the parser read it
+            position = end + 2
+        else:
+            match = _WORD.match(text, position)
+            return match.group().lower() if match else ""
 
 
 def transaction_word(node: dict[str, Any]) -> str:

@@ -116,6 +116,8 @@ def _migration(tmp_path: Path, forward: str, rollback: str = "SELECT 1;\n") -> P
         ("ROLLBACK TO s", "ROLLBACK TO SAVEPOINT"),
         ("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"),
         ("COMMIT PREPARED 'x'", "COMMIT PREPARED"),
+        ("/* a /* nested */ comment */ COMMIT", "COMMIT"),
+        ("/* a comment */ Savepoint s", "SAVEPOINT"),
     ],
 )
 def test_transaction_control_in_a_transactional_migration_is_refused(tmp_path, statement, written):
@@ -164,6 +166,7 @@ def test_what_postgresql_refuses_in_a_transaction_is_refused_in_a_transactional_
     [
         "ANALYZE t",
         "ALTER TYPE mood ADD VALUE 'meh'",  # PostgreSQL 12 and later run it in a transaction
+        "ALTER TABLE system_log ADD COLUMN database text",
         "CLUSTER t USING i",
         "DISCARD TEMP",
         "CREATE INDEX i ON t (id)",
