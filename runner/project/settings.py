@@ -1,4 +1,9 @@
-"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings."""
+"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings.
+
+setup.cfg is read as UTF-8 (a byte-order mark is dropped); every value is checked against
+its type and range (RANGES), and a key Weir does not know is refused, naming the closest one
+it does: a misspelt `lock_timout` silently left at its default would be worse than an error.
+"""
 
 from __future__ import annotations
 
