@@ -172,11 +172,32 @@ def _refused_in_transaction(kind: str, node: dict[str, Any]) -> str | None:
         return "CLUSTER without a table"
     if kind == "DiscardStmt" and node.get("target") == "DISCARD_ALL":
         return "DISCARD ALL"
-    if kind == "CreateSubscriptionStmt":
-        return "CREATE SUBSCRIPTION"
-    if kind == "DropSubscriptionStmt":
-        return "DROP SUBSCRIPTION"
+    if kind == "AlterDatabaseStmt" and "tablespace" in _option_values(node):
+        return "ALTER DATABASE SET TABLESPACE"
+    if kind == "CreateSubscriptionStmt":  # it creates a replication slot unless told not to
+        options = _option_values(node)
+        if not {options.get("connect", "true"), options.get("create_slot", "true")} & {"false", "off", "no", "0"}:
+            return "CREATE SUBSCRIPTION (creating a replication slot)"
+    # DROP SUBSCRIPTION is refused only when the subscription has a slot, which only the server knows.
     return None
+
+
+def _option_values(node: dict[str, Any]) -> dict[str, str]:
+    """Return the `WITH (name = value)` options of a statement's JSON fields, values in lower case as written."""
+    values = {}
+    for option in node.get("options", ()):
+        fields = option.get("DefElem", {})
+        words = [value for _, value in _leaves(fields.get("arg", {}))]
+        values[fields.get("defname", "")] = str(words[0]).lower() if words else "true"
+    return values
+
+
+def _leaves(value: object) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in (_leaves(item) or [(key, item)])]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return []
 
 
 def split_statements(text: str, shown: str) -> list[Statement]:

@@ -148,6 +148,9 @@ def test_transaction_control_in_a_transactional_migration_is_refused(tmp_path, s
         ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY", "DETACH PARTITION CONCURRENTLY"),
         ("CLUSTER", "CLUSTER without a table"),
         ("DISCARD ALL", "DISCARD ALL"),
+        ("ALTER DATABASE d SET TABLESPACE s", "ALTER DATABASE SET TABLESPACE"),
+        ("CREATE SUBSCRIPTION s CONNECTION 'host=x' PUBLICATION p WITH (binary = true)",
+         "CREATE SUBSCRIPTION (creating a replication slot)"),
     ],
 )
 def test_what_postgresql_refuses_in_a_transaction_is_refused_in_a_transactional_migration(
@@ -167,6 +170,8 @@ def test_what_postgresql_refuses_in_a_transaction_is_refused_in_a_transactional_
         "ANALYZE t",
         "ALTER TYPE mood ADD VALUE 'meh'",  # PostgreSQL 12 and later run it in a transaction
         "ALTER TABLE system_log ADD COLUMN database text",
+        "ALTER DATABASE d SET work_mem = '64MB'",
+        "CREATE SUBSCRIPTION s CONNECTION 'host=x' PUBLICATION p WITH (connect = false)",
         "CLUSTER t USING i",
         "DISCARD TEMP",
         "CREATE INDEX i ON t (id)",
