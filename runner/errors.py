@@ -100,3 +100,12 @@ class CheckError(WeirError):
 
 class SampleDataError(WeirError):
     """The raw schema is not in the state the sample-data generator needs."""
+
+
+class ProjectProblems(ProjectFileError):
+    """Several files of the project are wrong: one line each, then how many; nothing was run."""
+
+    def __init__(self, problems: Sequence[ProjectFileError]) -> None:
+        self.problems = tuple(problems)
+        lines = [str(problem) for problem in self.problems]
+        super().__init__("\n".join([*lines, f"{len(lines)} problems in the project"]))

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.build.graph import ModelGraph
-from runner.errors import ConfigError, ProjectFileError
+from runner.errors import ConfigError
 from runner.project import Migration, Project
+from runner.project.problems import Problems
 from runner.reports import sarif
 
 # Weir sets both around every migration (runner/db/execute.py).
@@ -70,7 +71,7 @@ class Finding:
 
 @dataclass
 class LintReport:
-    """What `lint` found: files Weir refuses (one per kind, as the readers stop at the first) and squawk's findings."""
+    """What `lint` found: every problem Weir refuses the project for, and squawk's findings."""
 
     errors: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -177,26 +178,22 @@ def _sqlfluff(project: Project, chosen: set[Path], report: LintReport) -> list[F
 
 
 def _read_project(project: Project, report: LintReport) -> list[Migration]:
-    """Read migrations, models and checks as the commands do; note the first error of each kind."""
+    """Read migrations, models and checks as the commands do; note every problem they find."""
+    problems = Problems()
     migrations: list[Migration] = []
     if project.settings.migrations_dir.is_dir():
-        try:
+        with problems.each():
             migrations = project.migrations
-        except ProjectFileError as exc:
-            report.errors.append(str(exc))
         report.counts["migrations"] = len(migrations)
     models_read = False
-    try:
+    with problems.each():
         report.counts["models"] = len(ModelGraph(project.models).models)  # the graph refuses a cycle
         models_read = True
-    except ProjectFileError as exc:
-        report.errors.append(str(exc))
-    try:
+    with problems.each():
         report.counts["checks"] = len(project.checks)
         if models_read:  # a gate must name a model and read only it
             project.gates  # noqa: B018  (reading the gates validates them)
-    except ProjectFileError as exc:
-        report.errors.append(str(exc))
+    report.errors += [str(problem) for problem in problems.found]
     return migrations
 
 

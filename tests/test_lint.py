@@ -33,8 +33,6 @@ def test_the_example_project_lints_clean(lint):
 # in a transaction, which Weir knows from its header, decides some of them.
 SQUAWK_CASES = [
     pytest.param(INDEX_ON_EXISTING_TABLE, True, ["require-concurrent-index-creation"], id="blocking-index"),
-    pytest.param(ROBUST_CONCURRENT_INDEX, True, ["ban-concurrent-index-creation-in-transaction"],
-                 id="concurrent-in-transaction"),
     pytest.param(ROBUST_CONCURRENT_INDEX, False, [], id="concurrent-outside-transaction"),
     pytest.param(CONCURRENT_INDEX, False, ["prefer-robust-stmts"], id="concurrent-not-rerunnable"),
     pytest.param("ALTER TABLE accounts ADD COLUMN plan text NOT NULL;\n", True, ["adding-required-field"],
@@ -55,6 +53,32 @@ def test_squawk_reports_findings_at_their_line_and_exits_1(
     assert all(line.startswith("migrations/0001_change.sql:2:") for line in lines)
     assert f"{len(rules)} finding(s)" in result.stderr
     assert ("-- squawk-ignore <rule>" in result.stderr) == bool(rules)
+
+
+def test_a_concurrent_index_in_a_transactional_file_is_refused_by_weir_itself(project, write_migration, lint):
+    write_migration(project, "0001_change", "-- Lint case.\n" + ROBUST_CONCURRENT_INDEX, "SELECT 1;\n")
+    result = lint(project)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == (
+        "migrations/0001_change.sql:2: CREATE INDEX CONCURRENTLY cannot run inside a transaction, and this file"
+        " runs in one; put `-- transactional: false` at the top of the file to run its statements one by one\n"
+    )
+
+
+def test_every_problem_is_reported_in_one_run_with_a_count(project, write_migration, write_files, lint):
+    write_migration(project, "0001_ok", "SELECT 1;\n", "SELECT 1;\n")
+    write_files(project, {f"migrations/{number}-misnamed.sql": "SELECT 1;\n" for number in range(24)})
+    write_files(project, {"models/marts/a.sql": "-- weir: kind=nope\nSELECT 1", "checks/c.sql": "DELETE FROM x"})
+    result = lint(project)
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert len(lines) == 26 and sum("rename it" in line for line in lines) == 24
+    assert lines[-2:] == [
+        "models/marts/a.sql:1: unknown kind 'nope'; use one of view, table, incremental, scd2",
+        "checks/c.sql:1: a check is one SELECT, this is DELETE FROM; a check only reads:"
+        " write a SELECT returning the violating rows",
+    ]
+    assert "26 problems in the project" in result.stderr
 
 
 def test_weir_sets_the_timeouts_so_squawk_never_asks_for_them(project, write_migration, lint):

@@ -30,6 +30,8 @@ def lint(ctx: click.Context, paths: tuple[Path, ...], sarif: Path | None) -> Non
     report = lint_project(weir_project, paths)
     for line in [*report.errors, *map(str, report.findings)]:
         click.echo(line)
+    if report.errors:
+        say(f"{len(report.errors)} problem{'s' if len(report.errors) > 1 else ''} in the project")
     if sarif is not None:
         from runner.reports.sarif import write
 

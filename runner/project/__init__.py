@@ -38,7 +38,7 @@ class Project:
 
     @cached_property
     def migrations(self) -> list[Migration]:
-        """Every migration, in order; raises ProjectFileError for the first malformed one."""
+        """Every migration, in order; raises ProjectFileError naming each malformed one (several: ProjectProblems)."""
         return read_migrations(self.settings.migrations_dir, self.root)
 
     @cached_property

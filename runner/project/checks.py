@@ -17,7 +17,17 @@ from typing import Any
 
 from runner.errors import ConfigError, ProjectFileError
 from runner.project.parse_cache import ParseCache
-from runner.project.sqlfile import Directive, SelectRules, checksum, json_nodes, line_at, one_select, parse_header
+from runner.project.problems import Problems
+from runner.project.sqlfile import (
+    Directive,
+    SelectRules,
+    checksum,
+    json_nodes,
+    line_at,
+    one_select,
+    parse_header,
+    read_text,
+)
 
 DIRECTIVES = frozenset({"severity", "warn_if", "error_if", "tags", "description", "show", "gate", "quarantine"})
 SEVERITIES = ("error", "warn")
@@ -95,19 +105,23 @@ class Check:
 def read_checks(checks_dir: Path, root: Path) -> list[Check]:
     """Read every `*.sql` under `checks_dir` (subdirectories too), sorted by name.
 
-    Raises ProjectFileError (`path:line: message; what to do`) for the first bad file.
+    Raises ProjectFileError (`path:line: message; what to do`) for a bad file, ProjectProblems
+    for several, after reading every file.
     Hidden files and directories are ignored; a missing `checks_dir` has no checks.
     """
     if not checks_dir.is_dir():
         return []
     cache = ParseCache.open(root)
+    problems = Problems()
     checks = []
     for path in sorted(checks_dir.rglob("*.sql")):
         relative = path.relative_to(checks_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        checks.append(read_check(path, relative.with_suffix("").as_posix(), _display(path, root), cache))
+        with problems.each():
+            checks.append(read_check(path, relative.with_suffix("").as_posix(), _display(path, root), cache))
     cache.save()
+    problems.raise_any()
     return sorted(checks, key=lambda check: check.name)
 
 
@@ -122,14 +136,7 @@ def read_check(path: Path, name: str, display: str, cache: ParseCache | None = N
                 f"{display}:1: {part!r} in the check's name has a character other than letters, digits and _.-;"
                 " rename it (check names are used in --select and in the history table)"
             )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProjectFileError(
-            f"{display}:1: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise ProjectFileError(f"{display}:1: cannot be read: {exc.strerror}") from None
+    text = read_text(path, display)
     try:
         directives = parse_header(text, display, set(DIRECTIVES))
     except ProjectFileError as exc:
@@ -347,6 +354,7 @@ _CHECK_SELECT = SelectRules(
     not_select="a check is one SELECT, this is {statement}; a check only reads:"
     " write a SELECT returning the violating rows",
     into="a check only reads: remove INTO",
+    transaction="Weir runs each check in a transaction of its own: remove it",
 )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runner.project.sqlfile import parse_error_text
+from runner.project.statements import parse_error_text
 
 _UNIQUE = re.compile(r"^unique\b\s*", re.IGNORECASE)
 _SQL_FORM = re.compile(r"^(?:\(|using\b)", re.IGNORECASE)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ProjectFileError
-from runner.project.sqlfile import SelectRules, error_offset, json_node, one_select, parse_error_text, parse_json
+from runner.project.sqlfile import SelectRules, error_offset, json_node, one_select, parse_json
+from runner.project.statements import parse_error_text
 
 if TYPE_CHECKING:
     from runner.project.parse_cache import ParseCache
@@ -29,6 +30,8 @@ _MODEL_SELECT = SelectRules(
     not_select="a model is one SELECT, this is {statement};"
     " write the SELECT that produces the rows and let Weir build the relation",
     into="remove INTO, Weir builds the relation",
+    transaction="Weir builds each model in a transaction of its own (a failure keeps the previous version):"
+    " remove it",
 )
 
 

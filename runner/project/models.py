@@ -17,7 +17,8 @@ from runner.errors import ProjectFileError
 from runner.project.indexes import Index, index_problem, parse_index
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
-from runner.project.sqlfile import Directive, checksum, parse_header
+from runner.project.problems import Problems
+from runner.project.sqlfile import Directive, checksum, parse_header, read_text
 from runner.project.surrogate_key import surrogate_key_problem, surrogate_parts
 
 KINDS = ("view", "table", "incremental", "scd2")
@@ -157,23 +158,27 @@ _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1; longer names are silently 
 def read_models(models_dir: Path, root: Path) -> list[Model]:
     """Read every `models/<schema>/<name>.sql` under `models_dir`, sorted by relation name.
 
-    Raises ProjectFileError (`path:line: message; what to do`) for the first bad file, and
-    for two files that build the same relation. A missing `models_dir` has no models.
+    Raises ProjectFileError (`path:line: message; what to do`) for a bad file, and for two
+    files that build the same relation; ProjectProblems for several, after reading every
+    file. A missing `models_dir` has no models.
     """
     cache = ParseCache.open(root)
+    problems = Problems()
     parsed: list[tuple[Model, list[Reference]]] = []
     built_by: dict[tuple[str, str], Model] = {}
-    for path in _model_paths(models_dir, root):
-        model, references = _read_model(path, _display(path, root), cache)
-        other = built_by.get((model.schema, model.name))
-        if other is not None:
-            raise ProjectFileError(
-                f"{model.display}:1: builds {model.qualified}, which {other.display} builds too;"
-                " remove or rename one of them"
-            )
-        built_by[(model.schema, model.name)] = model
-        parsed.append((model, references))
+    for path in _model_paths(models_dir, root, problems):
+        with problems.each():
+            model, references = _read_model(path, _display(path, root), cache)
+            other = built_by.get((model.schema, model.name))
+            if other is not None:
+                raise ProjectFileError(
+                    f"{model.display}:1: builds {model.qualified}, which {other.display} builds too;"
+                    " remove or rename one of them"
+                )
+            built_by[(model.schema, model.name)] = model
+            parsed.append((model, references))
     cache.save()
+    problems.raise_any()
     by_name: dict[str, list[tuple[str, str]]] = {}
     for model, _ in parsed:
         by_name.setdefault(model.name, []).append((model.schema, model.name))
@@ -227,7 +232,7 @@ def function_calls(model: Model) -> list[tuple[str, str]]:
 # Files
 
 
-def _model_paths(models_dir: Path, root: Path) -> list[Path]:
+def _model_paths(models_dir: Path, root: Path, problems: Problems) -> list[Path]:
     if not models_dir.is_dir():
         return []
     paths = []
@@ -238,10 +243,11 @@ def _model_paths(models_dir: Path, root: Path) -> list[Path]:
         if not path.is_file() or path.suffix.lower() != ".sql":
             continue
         if len(relative.parts) != 2:
-            raise ProjectFileError(
+            problems.add(ProjectFileError(
                 f"{_display(path, root)}:1: a model file must be {_display(models_dir, root)}/<schema>/<name>.sql;"
                 " move it into its schema's directory"
-            )
+            ))
+            continue
         paths.append(path)
     return paths
 
@@ -271,14 +277,7 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
         raise ProjectFileError(
             f"{display}:1: schema {schema!r} is reserved ({why}); put the model in another schema directory"
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProjectFileError(
-            f"{display}:1: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise ProjectFileError(f"{display}:1: cannot be read: {exc.strerror}") from None
+    text = read_text(path, display)
     directives = parse_header(text, display, set(DIRECTIVES))
     _validate_directives(directives, display)  # a bad header is reported before the SELECT is parsed
     _check_index_sql(directives, display, cache)

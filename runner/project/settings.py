@@ -1,4 +1,9 @@
-"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings."""
+"""Find the Weir project and read its `[weir]` section of setup.cfg, once, into typed and validated Settings.
+
+setup.cfg is read as UTF-8 (a byte-order mark is dropped); every value is checked against
+its type and range (RANGES), and a key Weir does not know is refused, naming the closest one
+it does: a misspelt `lock_timout` silently left at its default would be worse than an error.
+"""
 
 from __future__ import annotations
 
@@ -50,11 +55,34 @@ DEFAULTS = {
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
-_DURATION = re.compile(r"^\s*\d+\s*(us|ms|s|min|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(us|ms|s|min|h|d)?\s*$")
 _DURATION_EXAMPLES = {"lock_timeout": "5s, 500ms or 30min", "statement_timeout": "5s, 500ms or 30min",
                       "lock_wait": "5s, 500ms or 30min", "check_timeout": "30s, 500ms or 5min",
                       "retry_base_delay": "500ms, 1s or 2min", "retry_max_delay": "10s, 500ms or 2min"}
-_SECONDS_PER_UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_MILLISECONDS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MAX_MILLISECONDS = 2_147_483_647  # PostgreSQL's largest lock_timeout and statement_timeout (INT_MAX ms)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a whole-number or duration setting may take, both ends included (durations in ms)."""
+
+    low: int
+    high: int
+    meaning: str = ""  # what the value counts, said when it is out of range
+
+
+# The range of every number and duration in [weir], checked when setup.cfg is read. Adding a
+# setting: give it a default in DEFAULTS, a field in Settings, read it in load_settings with
+# _whole_number or _duration, and its range here. A duration not listed may be 0 (PostgreSQL
+# reads that as no limit) up to PostgreSQL's largest; a whole number not listed, 0 or more.
+RANGES: dict[str, Range] = {
+    "lock_retries": Range(0, 100, "retries of a statement that hit lock_timeout"),
+    "retry_tries": Range(1, 100, "tries of a step after a transient fault; 1 never retries"),
+    "squawk_start_after": Range(0, 10**9, "a migration number"),
+}
+_DEFAULT_DURATION = Range(0, _MAX_MILLISECONDS, "0 means no limit")
+_DEFAULT_WHOLE_NUMBER = Range(0, 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -99,7 +127,11 @@ def find_project_root(start: Path) -> Path:
 
 
 def load_settings(project: Path | None = None) -> Settings:
-    """Read the settings of the project at `project`, or found from the current directory."""
+    """Read the settings of the project at `project`, or found from the current directory.
+
+    Raises ConfigError naming setup.cfg and the key for a value that is malformed or out of
+    its range, or a key Weir does not know (with the closest one it does).
+    """
     if project is not None:
         root = Path(project).resolve()
         if not root.is_dir():
@@ -109,6 +141,9 @@ def load_settings(project: Path | None = None) -> Settings:
     path = root / "setup.cfg"
     values = dict(DEFAULTS)
     values.update(_read_section(path))
+    for key in ("migrations", "models", "checks"):
+        if not values[key]:
+            raise ConfigError(f"{path}: [weir] {key} is empty; name the directory, e.g. {key} = {DEFAULTS[key]}")
     return Settings(
         root=root,
         migrations_dir=root / values["migrations"],
@@ -126,16 +161,27 @@ def load_settings(project: Path | None = None) -> Settings:
         squawk_start_after=_whole_number(
             path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
         ),
-        squawk_pg_version=values["squawk_pg_version"].strip() or None,
+        squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
     )
 
 
 def _duration(path: Path, values: dict[str, str], key: str) -> str:
-    """Return setting `key` as PostgreSQL takes a duration, e.g. "5min", or raise ConfigError."""
-    if not _DURATION.match(values[key]):
+    """Return setting `key` as PostgreSQL takes a duration, e.g. "5min", or raise ConfigError.
+
+    The value must lie in RANGES[key] (in milliseconds), by default 0 to PostgreSQL's largest.
+    """
+    match = _DURATION.match(values[key])
+    example = _DURATION_EXAMPLES.get(key, "5s, 500ms or 30min")
+    if not match:
         raise ConfigError(
-            f"{path}: [weir] {key} = {values[key]!r} is not a duration;"
-            f" use a number with a unit, e.g. {_DURATION_EXAMPLES[key]}"
+            f"{path}: [weir] {key} = {values[key]!r} is not a duration; use a number with a unit, e.g. {example}"
+        )
+    allowed = RANGES.get(key, _DEFAULT_DURATION)
+    milliseconds = int(match.group(1)) * _MILLISECONDS[match.group(2) or ""]
+    if not allowed.low <= milliseconds <= allowed.high:
+        raise ConfigError(
+            f"{path}: [weir] {key} = {values[key]!r} is out of range: between {allowed.low}ms and"
+            f" {allowed.high}ms ({_human(allowed.high)}){_meaning(allowed)}; e.g. {example}"
         )
     return values[key].replace(" ", "")
 
@@ -143,8 +189,6 @@ def _duration(path: Path, values: dict[str, str], key: str) -> str:
 def _retries(path: Path, values: dict[str, str]) -> Retries:
     """Return the retry settings, each range-checked, or raise ConfigError naming the key."""
     tries = _whole_number(path, "retry_tries", values["retry_tries"], "is not a whole number")
-    if tries < 1:
-        raise ConfigError(f"{path}: [weir] retry_tries = {tries} is out of range; use 1 (never retry) or more")
     base, most = (_seconds(_duration(path, values, key)) for key in ("retry_base_delay", "retry_max_delay"))
     if most < base:
         raise ConfigError(
@@ -158,38 +202,80 @@ def _seconds(duration: str) -> float:
     """Return a duration validated by _duration, e.g. "500ms", in seconds (no unit: milliseconds, as in PostgreSQL)."""
     number = re.match(r"\d+", duration)
     assert number is not None  # _duration checked the form
-    unit = duration[number.end():] or "ms"
-    return int(number.group()) * _SECONDS_PER_UNIT[unit]
+    return int(number.group()) * _MILLISECONDS[duration[number.end():]] / 1000
 
 
 def _whole_number(path: Path, key: str, value: str, problem: str) -> int:
-    """Return setting `key`'s `value` as an int, or raise ConfigError saying `problem`."""
+    """Return setting `key`'s `value` as an int in RANGES[key] (by default 0 or more), or raise ConfigError.
+
+    `problem` is what the message says of a value that is not a whole number.
+    """
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ConfigError(f"{path}: [weir] {key} = {value!r} {problem}") from None
+    allowed = RANGES.get(key, _DEFAULT_WHOLE_NUMBER)
+    if not allowed.low <= number <= allowed.high:
+        raise ConfigError(
+            f"{path}: [weir] {key} = {value!r} is out of range: from {allowed.low} to {allowed.high}{_meaning(allowed)}"
+        )
+    return number
+
+
+def _meaning(allowed: Range) -> str:
+    return f" ({allowed.meaning})" if allowed.meaning else ""
+
+
+def _human(milliseconds: int) -> str:
+    return f"about {milliseconds // 86_400_000} days" if milliseconds >= 86_400_000 else f"{milliseconds}ms"
 
 
 def _has_weir_section(path: Path) -> bool:
     if not path.is_file():
         return False
-    parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
+        return _parse(path).has_section(SECTION)
     except configparser.Error:
         return False
-    return parser.has_section(SECTION)
 
 
 def _read_section(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
-    parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
+        parser = _parse(path)
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise ConfigError(f"{path}: cannot be read: {first_line}") from None
     if not parser.has_section(SECTION):
         return {}
-    return {key: value.strip() for key, value in parser.items(SECTION)}
+    section = {key: value.strip() for key, value in parser.items(SECTION)}
+    for key in section:
+        if key not in DEFAULTS:
+            # Refused, not ignored: a misspelt lock_timout would otherwise leave the default in force.
+            raise ConfigError(f"{path}: [weir] {key} is not a Weir setting; {_closest(key)}")
+    return section
+
+
+def _parse(path: Path) -> configparser.ConfigParser:
+    """Parse setup.cfg as UTF-8, without a byte-order mark if it has one; raise ConfigError if not UTF-8."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text, source=str(path))
+    return parser
+
+
+def _closest(key: str) -> str:
+    import difflib  # only for a misspelt key
+
+    close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]}?"
+    return "known settings: " + ", ".join(sorted(DEFAULTS))

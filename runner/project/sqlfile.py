@@ -11,16 +11,21 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from runner.errors import ProjectFileError
+from runner.project.statements import Statement as Statement  # re-exported: a SqlFile holds them
+from runner.project.statements import parse_error_text, transaction_word
+from runner.project.statements import split_statements as split_statements
 
 # `-- weir: key=value, key="value, with commas"`; yoyo's own `-- transactional: false` too.
 _WEIR_DIRECTIVE = re.compile(r"^\s*--\s*weir\s*:(.*)$", re.IGNORECASE)
 _YOYO_DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _COMMENT_OR_BLANK = re.compile(r"^\s*(--.*)?$")
-_PAIR = re.compile(r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)""")
+_PAIR = re.compile(r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,"]*))?\s*(?:,|$)""")
+_BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,6 @@ class Directive:
     line: int
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One SQL statement of a file: its text and where it starts."""
-
-    text: str
-    offset: int  # character offset in the file
-    line: int
-    kind: str = ""  # the parser's node name, e.g. "CreateStmt", "IndexStmt"
-    outside_transaction: bool = False  # True for statements PostgreSQL refuses in a transaction
-
-
 @dataclass
 class SqlFile:
     """A SQL file as Weir reads it."""
@@ -52,7 +46,7 @@ class SqlFile:
     directives: dict[str, Directive] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
 
-    @property
+    @cached_property
     def checksum(self) -> str:
         return checksum(self.text)
 
@@ -62,7 +56,11 @@ class SqlFile:
 
 
 def checksum(text: str) -> str:
-    """Return the SHA-256 of `text` with line endings normalised, so CRLF checkouts agree."""
+    """Return the SHA-256 of `text` with line endings normalised, so CRLF checkouts agree.
+
+    `text` is as read_text returns it, without a byte-order mark: adding or removing one is
+    no more an edit than changing line endings.
+    """
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
@@ -72,6 +70,27 @@ def line_at(text: str, offset: int) -> int:
     return text.count("\n", 0, max(offset, 0)) + 1
 
 
+def read_text(path: Path, shown: str) -> str:
+    """Return the text of `path`, decoded as UTF-8 without its byte-order mark, if it has one.
+
+    Some Windows editors start UTF-8 files with a BOM (EF BB BF); PostgreSQL would read it as
+    part of the first word, so it is dropped here. Anything that is not UTF-8 raises
+    ProjectFileError `shown:line: not UTF-8 text (... at byte N)`.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProjectFileError(f"{shown}:1: cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ProjectFileError(
+            f"{shown}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
+    return text.removeprefix(_BOM)
+
+
 def read_sql_file(path: Path, allowed_directives: Iterable[str], display: str | None = None) -> SqlFile:
     """Read `path`, check its header directives against `allowed_directives`, split statements.
 
@@ -79,12 +98,7 @@ def read_sql_file(path: Path, allowed_directives: Iterable[str], display: str | 
     naming the file and line, before anything reaches the database.
     """
     shown = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProjectFileError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ProjectFileError(f"{shown}: cannot be read: {exc.strerror}") from None
+    text = read_text(path, shown)
     directives = parse_header(text, shown, set(allowed_directives))
     return SqlFile(path=path, text=text, directives=directives, statements=split_statements(text, shown))
 
@@ -92,7 +106,7 @@ def read_sql_file(path: Path, allowed_directives: Iterable[str], display: str | 
 def parse_header(text: str, shown: str, allowed: set[str]) -> dict[str, Directive]:
     """Return the directives of the leading comment block of `text`."""
     directives: dict[str, Directive] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_leading_lines(text), start=1):
         if not _COMMENT_OR_BLANK.match(line):
             break
         pairs = _directive_pairs(line, shown, number)
@@ -108,6 +122,16 @@ def parse_header(text: str, shown: str, allowed: set[str]) -> dict[str, Directiv
     return directives
 
 
+def _leading_lines(text: str) -> Iterator[str]:
+    """Yield the lines of `text` one by one: a header is a few lines at the top of a file of any size."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield text[start:end].rstrip("\r")
+        start = end + 1
+
+
 def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]]:
     yoyo = _YOYO_DIRECTIVE.match(line)
     if yoyo:
@@ -121,8 +145,14 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
     while position < len(body):
         match = _PAIR.match(body, position)
         if not match or match.end() == position:
+            rest = body[position:]
+            if '"' in rest:
+                raise ProjectFileError(
+                    f"{shown}:{number}: unclosed or misplaced quote near {rest.strip()!r};"
+                    ' quote a whole value and close it: key="value, with commas"'
+                )
             raise ProjectFileError(
-                f"{shown}:{number}: malformed directive near {body[position:]!r};"
+                f"{shown}:{number}: malformed directive near {rest!r};"
                 ' write -- weir: key=value, other_key="value, with commas"'
             )
         key, value = match.group(1).lower(), (match.group(2) or "true").strip()
@@ -135,51 +165,31 @@ def _directive_pairs(line: str, shown: str, number: int) -> list[tuple[str, str]
     return pairs
 
 
-def split_statements(text: str, shown: str) -> list[Statement]:
-    """Split `text` into statements with PostgreSQL's own parser (pglast)."""
-    from pglast import parser  # costs 0.05 s to import; a run the parse cache serves never needs it
-
-    try:
-        tree, char_offset = parse_json(text)
-    except parser.ParseError as exc:
-        raise ProjectFileError(f"{shown}:{line_at(text, error_offset(text, exc))}: {exc.args[0]}") from None
-    statements = []
-    for raw in tree:
-        location = raw.get("stmt_location", 0)  # JSON leaves out zero values
-        start = char_offset(location)
-        end = char_offset(location + raw["stmt_len"]) if raw.get("stmt_len") else len(text)
-        body = text[start:end].strip()
-        if body:
-            (kind, node), = raw["stmt"].items()
-            statements.append(Statement(body, start, line_at(text, start), kind, _needs_autocommit(kind, node)))
-    return statements
-
-
 def parse_json(text: str) -> tuple[list[dict[str, Any]], Callable[[int], int]]:
     """Parse `text` with PostgreSQL's parser; return its raw statements and a map from byte to character offsets.
 
     The tree comes back as JSON, ten times faster to load than pglast's Python node
     objects. Its nodes are `{"RangeVar": {...}}`, fields holding one fixed node type are
     left unwrapped, zero and false values are left out, and offsets count bytes.
+    For a model or a check: a migration's statements are found by split_statements.
     Raises pglast's ParseError.
     """
-    from pglast import parser  # see split_statements
+    from pglast import parser  # see runner.project.statements.split_statements
 
     statements = json.loads(parser.parse_sql_json(text)).get("stmts", [])
-    return statements, lambda byte_offset: char_offset_in(text, byte_offset)
+    if text.isascii():
+        return statements, lambda byte_offset: byte_offset
+    encoded = text.encode("utf-8")
+    return statements, lambda byte_offset: len(encoded[:byte_offset].decode("utf-8", errors="ignore"))
 
 
 def error_offset(text: str, exc: Exception) -> int:
-    """Return the character offset of a pglast ParseError in `text`; "at end of input" has none: the end."""
-    byte_offset = exc.args[1] if len(exc.args) > 1 else None
-    return len(text.rstrip()) if byte_offset is None else char_offset_in(text, byte_offset)
+    """Return the character offset of a pglast ParseError in `text`; "at end of input" has none: the end.
 
-
-def char_offset_in(text: str, byte_offset: int) -> int:
-    """Return the character offset in `text` of a byte offset into its UTF-8 encoding."""
-    if text.isascii():
-        return byte_offset
-    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+    PostgreSQL reports an error's position in characters, not bytes.
+    """
+    index = exc.args[1] if len(exc.args) > 1 else None
+    return len(text.rstrip()) if index is None else int(index)
 
 
 def json_node(value: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
@@ -204,20 +214,6 @@ def json_nodes(value: object) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from json_nodes(item)
 
 
-_NEVER_IN_TRANSACTION = {"VacuumStmt", "CreatedbStmt", "DropdbStmt", "AlterSystemStmt", "CreateTableSpaceStmt",
-                         "DropTableSpaceStmt"}
-
-
-def _needs_autocommit(kind: str, node: dict[str, Any]) -> bool:
-    if kind in _NEVER_IN_TRANSACTION:
-        return True
-    if kind in ("IndexStmt", "DropStmt"):
-        return bool(node.get("concurrent"))
-    if kind == "ReindexStmt":
-        return any(param.get("DefElem", {}).get("defname") == "concurrently" for param in node.get("params", ()))
-    return False
-
-
 @dataclass(frozen=True)
 class SelectRules:
     """What a kind of file (a model, a check) says when it is not exactly one SELECT."""
@@ -226,6 +222,8 @@ class SelectRules:
     second: str  # after "path:line: a second statement; "
     not_select: str  # after "path:line: "; {statement} is the first two words, e.g. "INSERT INTO"
     into: str  # after "path:line: SELECT ... INTO creates a table; "
+    # after "path:line: COMMIT is transaction control; "
+    transaction: str = "Weir runs the file in a transaction of its own: remove it"
 
 
 @dataclass(frozen=True)
@@ -241,7 +239,7 @@ class OneSelect:
 
 def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
     """Return the file's only statement, which must be a SELECT, or raise ProjectFileError `path:line: ...`."""
-    from pglast import parser  # see split_statements
+    from pglast import parser  # see runner.project.statements.split_statements
 
     try:
         statements, char_offset = parse_json(text)
@@ -250,6 +248,11 @@ def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
         raise ProjectFileError(f"{display}:{line_at(text, error_offset(text, exc))}: {message}; fix the SQL") from None
     if not statements:
         raise ProjectFileError(f"{display}:1: {rules.empty}")
+    for raw in statements:  # named as what it is, before "a second statement" would hide it
+        if "TransactionStmt" in raw["stmt"]:
+            where = line_at(text, _first_token(text, char_offset(raw.get("stmt_location", 0))))
+            word = transaction_word(raw["stmt"]["TransactionStmt"])
+            raise ProjectFileError(f"{display}:{where}: {word} is transaction control; {rules.transaction}")
     if len(statements) > 1:
         second = _first_token(text, char_offset(statements[1].get("stmt_location", 0)))
         raise ProjectFileError(f"{display}:{line_at(text, second)}: a second statement; {rules.second}")
@@ -271,15 +274,8 @@ def one_select(text: str, display: str, rules: SelectRules) -> OneSelect:
     return OneSelect(text[first.start : last.end + 1], line, first.start, node, char_offset)
 
 
-def parse_error_text(message: str) -> str:
-    """Return the first line of a pglast parse error, marking where it was cut."""
-    # "at or near" quotes the rest of an unterminated string, newlines and all.
-    lines = message.splitlines() or [""]
-    return lines[0] + ('..."' if len(lines) > 1 else "")
-
-
 def _first_token(text: str, offset: int) -> int:
-    from pglast import parser  # see split_statements
+    from pglast import parser  # see runner.project.statements.split_statements
 
     for token in parser.scan(text):
         if token.start >= offset and "COMMENT" not in token.name:

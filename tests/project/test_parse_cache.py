@@ -73,7 +73,9 @@ def test_a_bad_file_is_never_cached_and_fails_every_time(tmp_path: Path, write_f
     for _ in range(2):
         with pytest.raises(ProjectFileError, match=r"^checks/bad\.sql:1: syntax error at end of input"):
             read_checks(tmp_path / "checks", tmp_path)
-    assert len(json.loads(cache_file(tmp_path).read_text())["entries"]) == 2  # the two models only
+    # The two models and the good check, read on past the bad one; never the bad one.
+    entries = json.loads(cache_file(tmp_path).read_text())["entries"].values()
+    assert len(entries) == 3 and all("FROM\n" not in entry["sql"] for entry in entries)
 
 
 def test_a_cache_from_other_code_or_corrupt_is_ignored(tmp_path: Path, write_files) -> None:
