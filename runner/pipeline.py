@@ -19,6 +19,7 @@ from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.run import build
 from runner.checks import CheckReport, run_checks
+from runner.db.retry import Retry, RunSession
 from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
 from runner.migrate import StepResult, migrate
 from runner.project import Project
@@ -121,20 +122,29 @@ def run_pipeline(
     """Migrate, build and check `project` on the database of `conn`; stop after a failed migration."""
     validate_project(project)
     report = PipelineReport()
-    with _stage(report, "migrate"):
-        try:
-            report.migrations = migrate(conn, project, on_progress=on_progress)
-        except MigrationFailed as exc:
-            # Models and checks would run against a schema they were not written for.
-            report.migration_error = str(exc)
-    if report.migration_error:
-        return report
-    if project.settings.models_dir.is_dir():
-        with _stage(report, "build"):
-            report.build = build(conn, project, threads=threads, on_event=on_build_event)
-    if project.settings.checks_dir.is_dir():
-        with _stage(report, "check"):
-            report.checks = run_checks(conn, project, threads=threads, on_progress=on_progress)
+    # A stage that rode out a lost connection did so on a new one of its own; the next stage
+    # gets a working connection too (the lost one replaced, after the server is back).
+    session = RunSession(conn, "weir run")
+    reconnect = Retry(project.settings.retries, "weir run: reconnecting", on_progress)
+    try:
+        with _stage(report, "migrate"):
+            try:
+                report.migrations = migrate(conn, project, on_progress=on_progress)
+            except MigrationFailed as exc:
+                # Models and checks would run against a schema they were not written for.
+                report.migration_error = str(exc)
+        if report.migration_error:
+            return report
+        if project.settings.models_dir.is_dir():
+            with _stage(report, "build"):
+                report.build = build(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
+                                     on_event=on_build_event)
+        if project.settings.checks_dir.is_dir():
+            with _stage(report, "check"):
+                report.checks = run_checks(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
+                                           on_progress=on_progress)
+    finally:
+        session.close()
     return report
 
 

@@ -361,3 +361,29 @@ def test_build_history_at_version_2_gains_the_retry_count_and_old_rows_count_non
                " VALUES (1, 'marts.old', 'table', 'success')")
     builds.ensure_build_state(db)
     assert db.execute("SELECT model, retries FROM weir.build_result").fetchall() == [("marts.old", 0)]
+
+
+def test_weir_run_goes_on_to_build_and_check_after_migrate_lost_the_callers_connection(tmp_path, dsn, db):
+    from runner.pipeline import run_pipeline
+
+    db.execute("CREATE SEQUENCE public.once")  # nextval is not rolled back: the second try goes through
+    project = _project(tmp_path, {
+        "migrations/0001_lost.sql": (
+            "CREATE TABLE public.t (id int);\nINSERT INTO public.t VALUES (1);\n"
+            "SELECT CASE WHEN nextval('public.once') = 1 THEN pg_terminate_backend(pg_backend_pid()) END;\n"
+        ),
+        "migrations/0001_lost.rollback.sql": "DROP TABLE public.t;\n",
+        "models/marts/copy.sql": "-- weir: kind=table\nSELECT id FROM public.t\n",
+        "checks/one_row.sql": "SELECT count(*) FROM marts.copy HAVING count(*) <> 1\n",
+    })
+    conn = connect(dsn, "weir run")
+    messages: list[str] = []
+    try:
+        report = run_pipeline(conn, project, on_progress=messages.append)
+    finally:
+        conn.close()
+    assert any(message.startswith("migration 0001_lost: server shut down, retrying") for message in messages)
+    assert report.migration_error is None
+    assert report.build is not None and [r.status for r in report.build.results] == ["success"]
+    assert report.checks is not None and report.checks.status == "pass"
+    assert report.exit_code == 0
