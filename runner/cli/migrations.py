@@ -28,6 +28,7 @@ def migrate(ctx: click.Context, to: str | None, dry_run: bool, accept_edits: tup
     from runner import migrate as migrations
 
     weir_project = project_for(ctx)
+    weir_project.migrations  # noqa: B018  (read now: a malformed file is reported before connecting)
     with connection_for(ctx, weir_project, "weir migrate") as conn:
         results = migrations.migrate(conn, weir_project, to=to, dry_run=dry_run, accept_edits=accept_edits,
                                      on_progress=say)
@@ -50,6 +51,7 @@ def rollback(
     if sum(option is not None and option is not False for option in (steps, to, everything)) > 1:
         raise click.UsageError("give one of --steps, --to and --all")
     weir_project = project_for(ctx)
+    weir_project.migrations  # noqa: B018  (read now: a malformed file is reported before connecting)
     with connection_for(ctx, weir_project, "weir rollback") as conn:
         results = migrations.rollback(conn, weir_project, steps=steps, to=to, everything=everything, dry_run=dry_run,
                                       on_progress=say)
@@ -154,6 +156,7 @@ def verify(ctx: click.Context, keep_going: bool) -> None:
     from runner.migrate import verify as verify_migrations
 
     weir_project = project_for(ctx)
+    weir_project.migrations  # noqa: B018  (read now: a malformed file is reported before connecting)
     with connection_for(ctx, weir_project, "weir verify") as conn:
         report = verify_migrations(conn, weir_project, on_step=_report_verified, keep_going=keep_going)
     click.echo(f"verified {len(report.results)} migration(s): every rollback restores the schema")

@@ -23,7 +23,7 @@ def test_migrate_reports_every_edited_missing_and_out_of_order_migration_at_once
 
     result = weir("migrate", "--project", str(project), "--dsn", dsn)
     assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("target: ")]
     assert lines[0] == "weir: 4 problems, so nothing was applied:"
     assert lines[1].startswith("  0003_c.sql is applied in the database but missing")
     assert lines[2].startswith("  migrations/0000_early.sql: pending, but 0004_d, numbered after it")
@@ -40,8 +40,17 @@ def test_rollback_reports_every_irreversible_migration_at_once(project, db, dsn,
     assert weir("migrate", "--project", str(project), "--dsn", dsn).exit_code == 0
     result = weir("rollback", "--project", str(project), "--dsn", dsn, "--all")
     assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("target: ")]
     assert lines[0] == "weir: 2 problems, so nothing was rolled back:"
     assert lines[1].startswith("  migrations/0004_purge_d.sql: irreversible (purge_d)")
     assert lines[2].startswith("  migrations/0003_purge_c.sql: irreversible (purge_c)")
     assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == 4
+
+
+def test_a_malformed_migration_is_reported_before_connecting(project, write_migration, weir) -> None:
+    write_migration(project, "0001_t", "CREATE TABLE t (id int);\nCOMMIT;\n", "DROP TABLE t;\n")
+    unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
+    for command in (("migrate",), ("rollback",), ("verify",)):
+        result = weir(*command, "--project", str(project), "--dsn", unreachable)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("weir: migrations/0001_t.sql:2: "), (command, result.stderr)
