@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 
 from runner.db.connection import connect, conninfo_of
+from runner.db.ddl_locks import LockWaitExhausted
 from runner.db.locking import lock_key
 from runner.db.statements import one_row
 from runner.errors import ConnectionFailed, RunLockLost
@@ -56,8 +57,8 @@ def transient_reason(exc: BaseException, faults: Collection[str] = EVERY_FAULT) 
     """
     for error in _causes(exc):
         reason: str | None = None
-        if isinstance(error, RunLockLost):
-            return None
+        if isinstance(error, (RunLockLost, LockWaitExhausted)):
+            return None  # a DDL step already waited and retried for its lock: the model keeps its version
         if isinstance(error, psycopg.Error):
             sqlstate = error.sqlstate or ""
             if sqlstate in TRANSIENT_SQLSTATES:

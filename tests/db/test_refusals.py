@@ -89,7 +89,7 @@ def test_status_still_reads_a_read_only_target(project, dsn, read_only_database,
     result = weir("status", "--project", str(project), "--dsn", as_role(dsn, conninfo_to_dict(dsn)["user"],
                                                                           read_only_database), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["migrations"][0]["state"] == "pending"
+    assert json.loads(result.stdout)["results"]["migrations"][0]["state"] == "pending"
 
 
 def test_a_write_refused_as_read_only_says_point_at_the_primary(dsn, read_only_database):
