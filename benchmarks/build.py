@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,10 +49,12 @@ from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
-SOURCE_DB = "weir_bench_build_source"
-WEIR_DB = "weir_bench_build"
-FLOOR_DB = "weir_bench_build_floor"
-PSYCOPG_FLOOR_DB = "weir_bench_build_floor_psycopg"
+# Named after the checkout, so benchmarks run from two worktrees on one server do not drop each other's.
+_OWNER = re.sub(r"[^a-z0-9]+", "_", ROOT.name.lower())
+SOURCE_DB = f"weir_bench_build_source_{_OWNER}"
+WEIR_DB = f"weir_bench_build_{_OWNER}"
+FLOOR_DB = f"weir_bench_build_floor_{_OWNER}"
+PSYCOPG_FLOOR_DB = f"weir_bench_build_floor_psycopg_{_OWNER}"
 DATABASES = (SOURCE_DB, WEIR_DB, FLOOR_DB, PSYCOPG_FLOOR_DB)
 STEPS = ("floor full", "weir full", "floor incremental", "psycopg floor incremental", "weir incremental", "weir no-op")
 FULL_RATIO, INCREMENTAL_RATIO, SPEEDUP, NOOP_SECONDS, RSS_MB = 1.1, 1.2, 10.0, 0.5, 150.0

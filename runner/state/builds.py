@@ -57,6 +57,14 @@ WITH inputs AS (
         built_at = clock_timestamp()
 )
 """ + _RESULT
+# Put Weir's write-recording trigger on the sources (runner/state/sql/upgrade/build_state.3.sql)
+# and fold the rows it wrote since the last run, in one round trip.
+_TRACK = """
+SELECT weir.track_writes(array(
+    SELECT to_regclass(CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END)
+    FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS s (schema, name))),
+    weir.compact_source_writes()
+"""
 # One round trip for everything a skip decision needs: whether the relation exists, the
 # checksum and inputs of its last build, the upstream models' markers, source tokens.
 _SEEN = """
@@ -160,6 +168,16 @@ def record_built(
     params = _result_params(run_id, result)
     params.update(inputs=Jsonb(dict(inputs)), changed=changed, rebuilt=rebuilt)
     conn.execute(_BUILT, params)
+
+
+def track_writes(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str]]) -> None:
+    """Have writes to the tables under `sources` ((schema, name), schema '' for search_path) recorded.
+
+    Where Weir may, it puts a statement-level trigger on each such table; from then on
+    weir.relation_token() of the table is exact and costs an index lookup at any size.
+    """
+    if sources:
+        conn.execute(_TRACK, {"schemas": [schema for schema, _ in sources], "names": [name for _, name in sources]})
 
 
 def look(
