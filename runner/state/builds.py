@@ -72,12 +72,15 @@ WITH inputs AS (
 )
 """ + _RESULT
 # Put Weir's write-recording trigger on the sources (runner/state/sql/upgrade/build_state.3.sql)
-# and fold the rows it wrote since the last run, in one round trip.
+# and fold the rows it wrote since the last run, in one round trip. Its commit need not wait
+# for the disk either: folding keeps every sum, and a token that relies on a new trigger is
+# stored by a model's durable commit, which flushes this one first.
 _TRACK = """
 SELECT weir.track_writes(array(
     SELECT to_regclass(CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END)
     FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS s (schema, name))),
     weir.compact_source_writes()
+FROM """ + _RELAXED + """
 """
 # One round trip for everything a skip decision needs: whether the relation exists, the
 # checksum and inputs of its last build, the upstream models' markers, source tokens.
@@ -188,7 +191,7 @@ def track_writes(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str
     Where Weir may, it puts a statement-level trigger on each such table; from then on
     weir.relation_token() of the table is exact and costs an index lookup at any size.
     """
-    if sources:
+    if sources:  # outside a transaction: see _TRACK
         conn.execute(_TRACK, {"schemas": [schema for schema, _ in sources], "names": [name for _, name in sources]})
 
 

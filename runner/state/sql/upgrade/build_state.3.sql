@@ -44,11 +44,11 @@ COMMENT ON FUNCTION weir.note_source_write() IS
     'Trigger of source tables: records that this transaction wrote the table (weir.relation_token())';
 
 -- The tables under a relation: itself, what its views read, its partitions and children.
+-- No SET clause and catalog names qualified, so the planner inlines it into its callers.
 CREATE OR REPLACE FUNCTION weir.base_relations(rel regclass)
 RETURNS TABLE (oid oid, relkind "char", relfilenode oid)
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE reached (oid) AS (
         SELECT rel::oid
@@ -57,16 +57,17 @@ AS $$
         FROM reached AS r
         CROSS JOIN LATERAL (
             SELECT d.refobjid
-            FROM pg_rewrite AS w
-            JOIN pg_depend AS d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
-            WHERE w.ev_class = r.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.oid
+            FROM pg_catalog.pg_rewrite AS w
+            JOIN pg_catalog.pg_depend AS d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid
+            WHERE w.ev_class = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+              AND d.refobjid OPERATOR(pg_catalog.<>) r.oid
             UNION ALL
-            SELECT i.inhrelid FROM pg_inherits AS i WHERE i.inhparent = r.oid
+            SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i WHERE i.inhparent = r.oid
         ) AS below (oid)
     )
     SELECT c.oid, c.relkind, c.relfilenode
     FROM reached
-    JOIN pg_class AS c ON c.oid = reached.oid
+    JOIN pg_catalog.pg_class AS c ON c.oid = reached.oid
     ORDER BY c.oid
 $$;
 
@@ -75,12 +76,11 @@ CREATE OR REPLACE FUNCTION weir.trackable(rel oid)
 RETURNS boolean
 LANGUAGE sql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.relkind = 'r' AND NOT c.relispartition
-       AND NOT EXISTS (SELECT FROM pg_inherits AS i WHERE i.inhrelid = c.oid)
-       AND NOT EXISTS (SELECT FROM pg_subscription_rel AS s WHERE s.srrelid = c.oid)
-    FROM pg_class AS c
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_inherits AS i WHERE i.inhrelid = c.oid)
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel AS s WHERE s.srrelid = c.oid)
+    FROM pg_catalog.pg_class AS c
     WHERE c.oid = rel
 $$;
 
@@ -182,9 +182,11 @@ BEGIN
         RETURN NULL;
     END IF;
     FOR base IN
-        SELECT b.oid, b.relkind, b.relfilenode, s.n_tup_ins, s.n_tup_upd, s.n_tup_del
+        -- The counters straight from their functions: joining pg_stat_all_tables, a view
+        -- with a GROUP BY, would compute them for every relation of the database.
+        SELECT b.oid, b.relkind, b.relfilenode, pg_stat_get_tuples_inserted(b.oid) AS n_tup_ins,
+               pg_stat_get_tuples_updated(b.oid) AS n_tup_upd, pg_stat_get_tuples_deleted(b.oid) AS n_tup_del
         FROM weir.base_relations(rel) AS b
-        LEFT JOIN pg_stat_all_tables AS s ON s.relid = b.oid
         ORDER BY b.oid
     LOOP
         SELECT t.oid, t.xmin INTO trigger_row
