@@ -7,7 +7,7 @@ import time
 import psycopg
 
 from runner.build.context import BuildContext
-from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, look, skip_reason
+from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, seen_now, skip_reason
 from runner.build.materialize.model import materialize
 from runner.build.report import ModelResult
 from runner.checks.gates import record_gate_results, run_gates
@@ -27,7 +27,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         with ctx.workers.busy(model.qualified, conn):
             # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
             inputs = inputs_of(ctx.graph, model) if model.kind != "view" else NO_INPUTS
-            seen = look(conn, model, inputs)
+            seen = seen_now(conn, ctx.survey, model, inputs, ctx.built)
             sql_changed = seen.checksum != model.checksum
             current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
             reason = skip_reason(
@@ -55,6 +55,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
                     time.perf_counter() - started, None, note,
                 )
                 builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt)
+            ctx.built.add(model.qualified)  # committed: its readers look at its new markers
             return result
     except (WeirError, psycopg.Error) as exc:
         if isinstance(exc, WeirError):

@@ -7,7 +7,7 @@ time, a wrong skip costs correctness. "Everything it reads" is, through any view
   kept in weir.build_input (runner.state.builds) and written in the same transaction as the model's data;
 - sources: weir.relation_token() (runner/state/sql/upgrade/build_state.3.sql) per relation.
   Each run first puts a statement-level trigger on every source table Weir may alter
-  (`track_sources`); it records each transaction that writes the table in weir.source_write,
+  (`survey_run`); it records each transaction that writes the table in weir.source_write,
   in that transaction, so the count of writing transactions is exact, commits and rolls back
   with the write, and is read from an index whatever the table's size. A table without it
   (not Weir's to alter, a partition or inheritance child, fed by logical replication,
@@ -29,6 +29,7 @@ scratch since its last build (`full_refresh_for`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ import psycopg
 from runner.build.graph import ModelGraph
 from runner.project.models import Model, clock_calls, function_calls
 from runner.state import builds
-from runner.state.builds import Seen
+from runner.state.builds import Seen, Survey
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,34 @@ def look(conn: psycopg.Connection[Any], model: Model, inputs: Inputs) -> Seen:
     return builds.look(conn, model.schema, model.name, inputs.upstream, sources)
 
 
-def track_sources(conn: psycopg.Connection[Any], graph: ModelGraph, models: list[Model]) -> None:
-    """Have every source that `models` read through their views record its writes (weir.track_writes()).
+def survey_run(conn: psycopg.Connection[Any], graph: ModelGraph, models: list[Model]) -> Survey:
+    """Prepare a run's skip decisions: have every source `models` read record its writes, then look at all at once.
 
-    Called once per run, before any model looks at its tokens: a write after this commits is
-    counted, and one before it is in what the model reads.
+    The sources' tokens are read here, before any model reads its data, so a write
+    committed in between is in the data but not in the stored token: the next build
+    builds again rather than missing it. Upstream models' markers change as the run
+    builds them; `seen` reads those again for a model whose upstream was built.
     """
-    sources = sorted({source for model in models if model.kind != "view" for source in inputs_of(graph, model).sources})
+    inputs = {model.qualified: inputs_of(graph, model) for model in models if model.kind != "view"}
+    sources = sorted({source for found in inputs.values() for source in found.sources})
     builds.track_writes(conn, sources)
+    upstream = sorted({name for found in inputs.values() for name in found.upstream})
+    return builds.survey(
+        conn, [(model.schema, model.name) for model in models], upstream,
+        {shown(source): source for source in sources},
+    )
+
+
+def seen_now(
+    conn: psycopg.Connection[Any], survey: Survey, model: Model, inputs: Inputs, built: Collection[str]
+) -> Seen:
+    """Return what `model` and its `inputs` look like now: from the run's survey, unless an upstream model was built.
+
+    `built` is the models this run has built so far, whose markers changed since the survey.
+    """
+    if model.qualified in survey.models and not any(name in built for name in inputs.upstream):
+        return survey.seen(model.qualified, inputs.upstream, [shown(source) for source in inputs.sources])
+    return look(conn, model, inputs)
 
 
 def opaque_calls(conn: psycopg.Connection[Any], models: list[Model]) -> dict[str, list[str]]:

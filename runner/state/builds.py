@@ -99,6 +99,26 @@ SELECT
 """
 
 
+# The same for every model of a run at once, before any is built: whether each relation
+# exists, its checksum and recorded inputs, every upstream model's markers, and each source's
+# token, computed once however many models read it.
+_SURVEY = """
+SELECT
+    (SELECT coalesce(jsonb_object_agg(m.schema || '.' || m.name, jsonb_build_array(
+                to_regclass(format('%%I.%%I', m.schema, m.name)) IS NOT NULL,
+                (SELECT s.checksum FROM weir.model_state AS s WHERE s.model = m.schema || '.' || m.name),
+                (SELECT b.inputs FROM weir.build_input AS b WHERE b.model = m.schema || '.' || m.name))), '{}')
+     FROM unnest(%(model_schemas)s::text[], %(model_names)s::text[]) AS m (schema, name)),
+    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
+     FROM unnest(%(upstream)s::text[]) AS m (model)
+     LEFT JOIN weir.build_input AS b ON b.model = m.model),
+    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
+                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
+            '{}')
+     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
+"""
+
+
 class ResultRow(Protocol):
     """One model's outcome in a run, as weir.build_result keeps it."""
 
@@ -221,6 +241,46 @@ def look(
     ).fetchone()
     assert row is not None  # a SELECT without FROM returns one row
     return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the database said about every model of a run and its inputs before the first was built."""
+
+    models: dict[str, list[Any]]  # "schema.name" -> [exists, checksum or None, recorded inputs or None]
+    markers: dict[str, list[int]]  # upstream model -> [changed_run_id, rebuilt_run_id] (None when never built)
+    tokens: dict[str, Any]  # source relation -> weir.relation_token()
+
+    def seen(self, model: str, upstream: Sequence[str], sources: Sequence[str]) -> Seen:
+        """Return what look() would have said about `model` then, reading `upstream` and `sources`."""
+        exists, checksum, stored = self.models[model]
+        return Seen(bool(exists), checksum, stored, {name: self.markers[name] for name in upstream},
+                    {shown: self.tokens[shown] for shown in sources})
+
+
+def survey(
+    conn: psycopg.Connection[Any],
+    models: Sequence[tuple[str, str]],
+    upstream: Sequence[str],
+    sources: Mapping[str, tuple[str, str]],
+) -> Survey:
+    """Ask in one round trip what `models` ((schema, name)), the `upstream` models they read and `sources` look like.
+
+    `sources` maps each source's key in the recorded inputs to (schema, name), schema '' for search_path.
+    """
+    row = conn.execute(
+        _SURVEY,
+        {
+            "model_schemas": [schema for schema, _ in models],
+            "model_names": [name for _, name in models],
+            "upstream": list(upstream),
+            "schemas": [relation[0] for relation in sources.values()],
+            "names": [relation[1] for relation in sources.values()],
+            "shown": list(sources),
+        },
+    ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return Survey(row[0], row[1], row[2])
 
 
 def _result_params(run_id: int, result: ResultRow) -> dict[str, Any]:

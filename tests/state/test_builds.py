@@ -77,3 +77,20 @@ def test_history_rows_commit_without_waiting_for_disk_and_a_success_waits(db: ps
         ("build_run", "success", "off"),
     ]
     assert db.execute("SHOW synchronous_commit").fetchone()[0] == "on"  # the session's own setting is untouched
+
+
+def test_a_survey_of_every_model_says_what_looking_at_each_says(db: psycopg.Connection) -> None:
+    builds.ensure_build_state(db)
+    db.execute("CREATE SCHEMA m; CREATE TABLE m.t (id int); CREATE TABLE src (id int)")
+    db.execute("CREATE TABLE m.other_src (x int)")
+    run_id = builds.start_run(db, [], [], False, 1)
+    result = ModelResult("m.t", "table", "success", 1, 0, 0, 0.1, None, "")
+    builds.record_built(db, run_id, result, {"sources": {"src": 1}, "models": {}}, changed=True, rebuilt=True)
+    db.execute("INSERT INTO weir.model_state (model, kind, checksum) VALUES ('m.t', 'table', 'c1')")
+    sources = {"src": ("", "src"), "m.other_src": ("m", "other_src"), "m.gone": ("m", "gone")}
+    survey = builds.survey(db, [("m", "t"), ("m", "u")], ["m.t", "m.u"], sources)
+    for schema, name, upstream, read in (("m", "t", [], ["src", "m.gone"]), ("m", "u", ["m.t"], ["m.other_src"])):
+        looked = builds.look(db, schema, name, upstream, {key: sources[key] for key in read})
+        assert survey.seen(f"{schema}.{name}", upstream, read) == looked
+    assert survey.seen("m.u", ["m.t"], []).markers == {"m.t": [run_id, run_id]}
+    assert survey.tokens["m.gone"] is None
