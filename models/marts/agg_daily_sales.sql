@@ -11,9 +11,14 @@
 -- The lookback is at least the fact's, so a fact row that arrives late there is still seen.
 --
 -- The changed days are an array (= any(array(...))) rather than IN (SELECT ...): for IN
--- the planner guesses the number of days from the changed rows (hundreds, where a batch
--- touches a handful) and reads the whole fact; for an array it guesses a few values and
--- uses the index.
+-- the planner guesses the number of days from the column's statistics (every day, 730,
+-- where a batch touches a handful), so it reads the whole fact, in a plan costly enough
+-- to be JIT-compiled with inlining; for an array it guesses a few values and uses the
+-- order_date index, whose Bitmap Index Scan looks each day up once. EXPLAIN ANALYZE on
+-- PostgreSQL 15: 2M facts, 12 changed days: array 42 ms, IN 218 ms; 10M facts, 80
+-- changed days: array 1.1-1.5 s, IN 2.5-3.5 s (1.2 s of it JIT). The one plan to avoid is
+-- a Seq Scan with `Filter: (order_date = ANY ($0))`: PostgreSQL 15 hashes only a constant
+-- array, so there every row is compared with every changed day.
 SELECT
     f.order_date AS sale_date,
     f.date_key,

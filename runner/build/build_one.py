@@ -13,7 +13,7 @@ import time
 import psycopg
 
 from runner.build.context import BuildContext
-from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, look, skip_reason
+from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, seen_now, skip_reason
 from runner.build.materialize.model import materialize
 from runner.build.report import BuildEvent, ModelResult
 from runner.checks.gates import record_gate_results, run_gates
@@ -65,10 +65,13 @@ def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -
         if retry.count:
             recorded = builds.recorded_result(conn, ctx.run_id, model.qualified)
             if recorded is not None:
-                return ModelResult(*recorded)
+                result = ModelResult(*recorded)
+                if result.status == "success":
+                    ctx.built.add(model.qualified)  # its try committed: its readers look at its new markers
+                return result
         # A view's skip needs no tokens: with unchanged SQL it is current whatever it reads.
         inputs = inputs_of(ctx.graph, model) if model.kind != "view" else NO_INPUTS
-        seen = look(conn, model, inputs)
+        seen = seen_now(conn, ctx.survey, model, inputs, ctx.built)
         sql_changed = seen.checksum != model.checksum
         current = {"sources": seen.tokens, "models": seen.markers, **gate_tokens(gates)}
         reason = skip_reason(
@@ -98,6 +101,7 @@ def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -
             )
             builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt,
                                 retries=retry.count)
+        ctx.built.add(model.qualified)  # committed: its readers look at its new markers
         return result
 
 

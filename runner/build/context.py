@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -13,6 +13,7 @@ from runner.build.report import BuildEvent
 from runner.db.retry import RunSession
 from runner.db.workers import WorkerConnections
 from runner.project import Check, Project
+from runner.state.builds import Survey
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class BuildContext:
     gates: Mapping[str, tuple[Check, ...]]  # model -> its gate checks (runner.checks.gates)
     opaque: Mapping[str, list[str]]  # model -> functions it calls that may read tables (never skipped)
     emit: Callable[[BuildEvent], None]
+    survey: Survey  # what every selected model and its inputs looked like before the first was built
+    built: set[str] = field(default_factory=set)  # models built so far: their readers look again
 
     @property
     def conn(self) -> psycopg.Connection[Any]:

@@ -5,18 +5,23 @@ were at its last build (`skip_reason`). When in doubt it is built: a needless bu
 time, a wrong skip costs correctness. "Everything it reads" is, through any views:
 - upstream models: the run in which each last changed rows or was rebuilt from scratch,
   kept in weir.build_input (runner.state.builds) and written in the same transaction as the model's data;
-- sources: weir.relation_token() (runner/state/sql/upgrade/build_state.2.sql) per relation:
-  relfilenode, and for a table under 16 MB a hash of its row versions (ctid, xmin),
-  which is exact; for a larger one the statistics counters of inserted/updated/deleted
-  rows, and max() of each timestamp column leading a btree index. Its limits, honestly,
-  for a larger table: the counters reach pg_stat_all_tables only when the writing
-  session flushes its statistics (at most about ten seconds after its commit, at once
-  when it disconnects), so a change visible only to them (a delete, or an insert or
-  update of a table without an indexed timestamp) made by a still-connected session
-  moments before a build can be missed by that build; the next build sees it, because
-  a skip keeps the old tokens. A table read inside a function is invisible to the
-  parser, so a model calling a SQL or PL/pgSQL function that is not immutable is never
-  skipped, nor one calling now(), random() and the like.
+- sources: weir.relation_token() (runner/state/sql/upgrade/build_state.3.sql) per relation.
+  Each run first puts a statement-level trigger on every source table Weir may alter
+  (`survey_run`); it records each transaction that writes the table in weir.source_write,
+  in that transaction, so the count of writing transactions is exact, commits and rolls back
+  with the write, and is read from an index whatever the table's size. A table without it
+  (not Weir's to alter, a partition or inheritance child, fed by logical replication,
+  weir.track_writes = off) has, as before: relfilenode, and for a table under 16 MB a hash
+  of its row versions (ctid, xmin), which is exact; for a larger one the statistics
+  counters of inserted/updated/deleted rows, and max() of each timestamp column leading a
+  btree index. Its limits, honestly, for such a larger table: the counters reach
+  pg_stat_all_tables only when the writing session flushes its statistics (at most about
+  ten seconds after its commit, at once when it disconnects), so a change visible only to
+  them (a delete, or an insert or update of a table without an indexed timestamp) made by
+  a still-connected session moments before a build can be missed by that build; the next
+  build sees it, because a skip keeps the old tokens. A table read inside a function is
+  invisible to the parser, so a model calling a SQL or PL/pgSQL function that is not
+  immutable is never skipped, nor one calling now(), random() and the like.
 
 The same markers tell an incremental model that an upstream model was rebuilt from
 scratch since its last build (`full_refresh_for`).
@@ -24,6 +29,7 @@ scratch since its last build (`full_refresh_for`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +38,7 @@ import psycopg
 from runner.build.graph import ModelGraph
 from runner.project.models import Model, clock_calls, function_calls
 from runner.state import builds
-from runner.state.builds import Seen
+from runner.state.builds import Seen, Survey
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,36 @@ def look(conn: psycopg.Connection[Any], model: Model, inputs: Inputs) -> Seen:
     """
     sources = {shown(relation): relation for relation in inputs.sources}
     return builds.look(conn, model.schema, model.name, inputs.upstream, sources)
+
+
+def survey_run(conn: psycopg.Connection[Any], graph: ModelGraph, models: list[Model]) -> Survey:
+    """Prepare a run's skip decisions: have every source `models` read record its writes, then look at all at once.
+
+    The sources' tokens are read here, before any model reads its data, so a write
+    committed in between is in the data but not in the stored token: the next build
+    builds again rather than missing it. Upstream models' markers change as the run
+    builds them; `seen` reads those again for a model whose upstream was built.
+    """
+    inputs = {model.qualified: inputs_of(graph, model) for model in models if model.kind != "view"}
+    sources = sorted({source for found in inputs.values() for source in found.sources})
+    builds.track_writes(conn, sources)
+    upstream = sorted({name for found in inputs.values() for name in found.upstream})
+    return builds.survey(
+        conn, [(model.schema, model.name) for model in models], upstream,
+        {shown(source): source for source in sources},
+    )
+
+
+def seen_now(
+    conn: psycopg.Connection[Any], survey: Survey, model: Model, inputs: Inputs, built: Collection[str]
+) -> Seen:
+    """Return what `model` and its `inputs` look like now: from the run's survey, unless an upstream model was built.
+
+    `built` is the models this run has built so far, whose markers changed since the survey.
+    """
+    if model.qualified in survey.models and not any(name in built for name in inputs.upstream):
+        return survey.seen(model.qualified, inputs.upstream, [shown(source) for source in inputs.sources])
+    return look(conn, model, inputs)
 
 
 def opaque_calls(conn: psycopg.Connection[Any], models: list[Model]) -> dict[str, list[str]]:

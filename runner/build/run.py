@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from runner.build.context import BuildContext, BuildOptions
-from runner.build.freshness import opaque_calls
+from runner.build.freshness import opaque_calls, survey_run
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.schedule import run_models
@@ -72,10 +72,11 @@ def build(
             prepare_gates(conn)
         _ensure_schemas(conn, sorted({model.schema for model in selected}))
         opaque = opaque_calls(conn, selected)
+        survey = survey_run(conn, graph, selected)
         run_id = builds.start_run(conn, options.select, options.exclude, full_refresh, threads)
         workers = WorkerConnections(conninfo_of(conn), "weir build", _worker_setup(settings))
         session = RunSession(conn, "weir build", LOCK_NAME)
-        ctx = BuildContext(project, graph, options, run_id, session, workers, gates, opaque, emit)
+        ctx = BuildContext(project, graph, options, run_id, session, workers, gates, opaque, emit, survey)
         status = "interrupted"
         try:
             report = BuildReport(run_id, run_models(ctx, selected))

@@ -25,18 +25,26 @@ _BUILD_STATE_PRESENT = """
 SELECT EXISTS (SELECT FROM pg_class WHERE relname = 'build_input' AND relnamespace::regnamespace::text = 'weir')
    AND EXISTS (SELECT FROM pg_proc WHERE proname = 'relation_token' AND pronamespace::regnamespace::text = 'weir')
 """
+# The run's own rows are history, not state a build depends on: they commit without waiting
+# for their WAL to reach disk (synchronous_commit off, for that transaction alone), which
+# costs a no-op build an fsync per model otherwise (10-30 ms each on a busy disk). A crash
+# can lose only the last fraction of a second of such rows; a model's data and its record
+# (_BUILT) commit durably, and that commit flushes every earlier row of the run with it.
+_RELAXED = "(SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+# The caller holds the build lock, so a run still 'running' is one whose process died.
 _START_RUN = """
+WITH interrupted AS (
+    UPDATE weir.build_run SET status = 'interrupted' WHERE status = 'running'
+)
 INSERT INTO weir.build_run (selectors, excludes, full_refresh, threads)
-VALUES (%(selectors)s, %(excludes)s, %(full_refresh)s, %(threads)s)
+SELECT %(selectors)s, %(excludes)s, %(full_refresh)s, %(threads)s
+FROM """ + _RELAXED + """
 RETURNING run_id
 """
-# The caller holds the build lock, so a run still 'running' is one whose process died.
-_MARK_INTERRUPTED = """
-UPDATE weir.build_run SET status = 'interrupted'
-WHERE status = 'running' AND run_id <> %(run_id)s
-"""
 _FINISH_RUN = """
-UPDATE weir.build_run SET status = %(status)s, finished_at = clock_timestamp() WHERE run_id = %(run_id)s
+UPDATE weir.build_run SET status = %(status)s, finished_at = clock_timestamp()
+FROM """ + _RELAXED + """
+WHERE run_id = %(run_id)s
 """
 _RESULT = """
 INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, deleted, seconds, error, note, retries)
@@ -46,6 +54,12 @@ VALUES (%(run_id)s, %(model)s, %(kind)s, %(status)s, %(inserted)s, %(updated)s, 
 _RECORDED = """
 SELECT model, kind, status, inserted, updated, deleted, seconds::float8, error, note
 FROM weir.build_result WHERE run_id = %(run_id)s AND model = %(model)s
+"""
+_RELAXED_RESULT = """
+INSERT INTO weir.build_result (run_id, model, kind, status, inserted, updated, deleted, seconds, error, note, retries)
+SELECT %(run_id)s, %(model)s, %(kind)s, %(status)s, %(inserted)s, %(updated)s, %(deleted)s,
+       round(%(seconds)s::numeric, 3), %(error)s, %(note)s, %(retries)s
+FROM """ + _RELAXED + """
 """
 # A success records what the model read and its result in one statement: one round trip.
 _BUILT = """
@@ -62,6 +76,17 @@ WITH inputs AS (
         built_at = clock_timestamp()
 )
 """ + _RESULT
+# Put Weir's write-recording trigger on the sources (runner/state/sql/upgrade/build_state.3.sql)
+# and fold the rows it wrote since the last run, in one round trip. Its commit need not wait
+# for the disk either: folding keeps every sum, and a token that relies on a new trigger is
+# stored by a model's durable commit, which flushes this one first.
+_TRACK = """
+SELECT weir.track_writes(array(
+    SELECT to_regclass(CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END)
+    FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS s (schema, name))),
+    weir.compact_source_writes()
+FROM """ + _RELAXED + """
+"""
 # One round trip for everything a skip decision needs: whether the relation exists, the
 # checksum and inputs of its last build, the upstream models' markers, source tokens.
 _SEEN = """
@@ -69,6 +94,26 @@ SELECT
     to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
     (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
     (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
+    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
+     FROM unnest(%(upstream)s::text[]) AS m (model)
+     LEFT JOIN weir.build_input AS b ON b.model = m.model),
+    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
+                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
+            '{}')
+     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
+"""
+
+
+# The same for every model of a run at once, before any is built: whether each relation
+# exists, its checksum and recorded inputs, every upstream model's markers, and each source's
+# token, computed once however many models read it.
+_SURVEY = """
+SELECT
+    (SELECT coalesce(jsonb_object_agg(m.schema || '.' || m.name, jsonb_build_array(
+                to_regclass(format('%%I.%%I', m.schema, m.name)) IS NOT NULL,
+                (SELECT s.checksum FROM weir.model_state AS s WHERE s.model = m.schema || '.' || m.name),
+                (SELECT b.inputs FROM weir.build_input AS b WHERE b.model = m.schema || '.' || m.name))), '{}')
+     FROM unnest(%(model_schemas)s::text[], %(model_names)s::text[]) AS m (schema, name)),
     (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
      FROM unnest(%(upstream)s::text[]) AS m (model)
      LEFT JOIN weir.build_input AS b ON b.model = m.model),
@@ -124,22 +169,18 @@ def start_run(
 ) -> int:
     """Record a new build run and return its id; mark runs left 'running' by a dead process interrupted.
 
-    Call it holding the build lock.
+    Call it holding the build lock, outside a transaction.
     """
-    with conn.transaction():
-        row = conn.execute(
-            _START_RUN,
-            {"selectors": list(selectors), "excludes": list(excludes), "full_refresh": full_refresh,
-             "threads": threads},
-        ).fetchone()
-        assert row is not None  # INSERT ... RETURNING one row
-        run_id = int(row[0])
-        conn.execute(_MARK_INTERRUPTED, {"run_id": run_id})
-    return run_id
+    row = conn.execute(
+        _START_RUN,
+        {"selectors": list(selectors), "excludes": list(excludes), "full_refresh": full_refresh, "threads": threads},
+    ).fetchone()
+    assert row is not None  # INSERT ... RETURNING one row
+    return int(row[0])
 
 
 def finish_run(conn: psycopg.Connection[Any], run_id: int, status: str) -> None:
-    """Record how run `run_id` ended: success, failed or interrupted."""
+    """Record how run `run_id` ended: success, failed or interrupted (outside a transaction)."""
     conn.execute(_FINISH_RUN, {"run_id": run_id, "status": status})
 
 
@@ -148,7 +189,9 @@ def record_result(conn: psycopg.Connection[Any], run_id: int, result: ResultRow,
 
     `retries` is how many times it was tried again after a transient fault.
     """
-    conn.execute(_RESULT, _result_params(run_id, result, retries))
+    # Relaxed only as a transaction of its own: inside a caller's, it would relax the caller's commit.
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    conn.execute(_RELAXED_RESULT if idle else _RESULT, _result_params(run_id, result, retries))
 
 
 def recorded_result(conn: psycopg.Connection[Any], run_id: int, model: str) -> tuple[Any, ...] | None:
@@ -182,6 +225,16 @@ def record_built(
     conn.execute(_BUILT, params)
 
 
+def track_writes(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str]]) -> None:
+    """Have writes to the tables under `sources` ((schema, name), schema '' for search_path) recorded.
+
+    Where Weir may, it puts a statement-level trigger on each such table; from then on
+    weir.relation_token() of the table is exact and costs an index lookup at any size.
+    """
+    if sources:  # outside a transaction: see _TRACK
+        conn.execute(_TRACK, {"schemas": [schema for schema, _ in sources], "names": [name for _, name in sources]})
+
+
 def look(
     conn: psycopg.Connection[Any],
     schema: str,
@@ -208,6 +261,46 @@ def look(
     ).fetchone()
     assert row is not None  # a SELECT without FROM returns one row
     return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the database said about every model of a run and its inputs before the first was built."""
+
+    models: dict[str, list[Any]]  # "schema.name" -> [exists, checksum or None, recorded inputs or None]
+    markers: dict[str, list[int]]  # upstream model -> [changed_run_id, rebuilt_run_id] (None when never built)
+    tokens: dict[str, Any]  # source relation -> weir.relation_token()
+
+    def seen(self, model: str, upstream: Sequence[str], sources: Sequence[str]) -> Seen:
+        """Return what look() would have said about `model` then, reading `upstream` and `sources`."""
+        exists, checksum, stored = self.models[model]
+        return Seen(bool(exists), checksum, stored, {name: self.markers[name] for name in upstream},
+                    {shown: self.tokens[shown] for shown in sources})
+
+
+def survey(
+    conn: psycopg.Connection[Any],
+    models: Sequence[tuple[str, str]],
+    upstream: Sequence[str],
+    sources: Mapping[str, tuple[str, str]],
+) -> Survey:
+    """Ask in one round trip what `models` ((schema, name)), the `upstream` models they read and `sources` look like.
+
+    `sources` maps each source's key in the recorded inputs to (schema, name), schema '' for search_path.
+    """
+    row = conn.execute(
+        _SURVEY,
+        {
+            "model_schemas": [schema for schema, _ in models],
+            "model_names": [name for _, name in models],
+            "upstream": list(upstream),
+            "schemas": [relation[0] for relation in sources.values()],
+            "names": [relation[1] for relation in sources.values()],
+            "shown": list(sources),
+        },
+    ).fetchone()
+    assert row is not None  # a SELECT without FROM returns one row
+    return Survey(row[0], row[1], row[2])
 
 
 def _result_params(run_id: int, result: ResultRow, retries: int) -> dict[str, Any]:
