@@ -46,6 +46,12 @@ _SEPARATOR = "\n;\n"
 _SENT_ALONE = {"CopyStmt"}
 
 
+def _sent_alone(statement: Statement) -> bool:
+    # Only a statement that may be COPY is parsed: parsing all 150,000 of a big file would
+    # cost seconds and keep every parse tree (a gigabyte).
+    return statement.first_word in ("copy", None) and statement.kind in _SENT_ALONE
+
+
 def run_in_transaction(
     conn: psycopg.Connection[Any],
     sql_file: SqlFile,
@@ -165,7 +171,7 @@ class Batch:
 
     def run(self, conn: psycopg.Connection[Any]) -> None:
         """Run the statements in order, stopping at the first failure; raise BatchFailed naming it."""
-        if len(self.statements) == 1 and self.statements[0].kind in _SENT_ALONE:
+        if len(self.statements) == 1 and _sent_alone(self.statements[0]):
             try:
                 conn.execute(self.statements[0].text)
             except psycopg.Error as exc:
@@ -195,7 +201,7 @@ def _batches(statements: Sequence[Statement]) -> Iterator[Batch]:
     starts: list[int] = []
     size = 0
     for statement in statements:
-        alone = statement.kind in _SENT_ALONE
+        alone = _sent_alone(statement)
         if chosen and (alone or len(chosen) >= _BATCH_STATEMENTS or size >= _BATCH_CHARACTERS):
             yield Batch(chosen, starts)
             chosen, starts, size = [], [], 0

@@ -96,9 +96,14 @@ class Statement:
         return self.line + self.text.count("\n", 0, first)
 
     @cached_property
+    def first_word(self) -> str | None:
+        """The statement's first word in lower case, after its comments ("insert"); None when unsure."""
+        return _first_word(self.text)
+
+    @cached_property
     def _may_matter(self) -> bool:
         """Whether the statement may be transaction control or refused in a transaction: if so, parse it."""
-        word = _first_word(self.text)
+        word = self.first_word
         if word is None or word in _FIRST_WORDS:
             return True
         return word in _DDL_WORDS and _DDL_MARKS.search(self.text) is not None
