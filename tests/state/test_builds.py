@@ -51,6 +51,7 @@ def test_model_state_is_read_forgotten_and_absent_before_any_build(db: psycopg.C
 
 def test_history_rows_commit_without_waiting_for_disk_and_a_success_waits(db: psycopg.Connection) -> None:
     builds.ensure_build_state(db)
+    db.execute("SET synchronous_commit = on")  # as on a real server (the embedded test server runs with it off)
     # Note, as each row is written, whether its transaction's commit will wait for the WAL flush.
     db.execute("""
         CREATE TABLE commit_mode (tbl text, status text, mode text);
