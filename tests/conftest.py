@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -158,3 +160,21 @@ def weir() -> Callable[..., Result]:
         return CliRunner().invoke(cli, list(args), **kwargs)
 
     return invoke
+
+
+def _wait_until(condition: Callable[[], Any], seconds: float = 30.0, what: str | None = None) -> Any:
+    """Return `condition()` once it is truthy, polling every 10 ms; fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            pytest.fail(f"{what or 'the condition'} did not hold within {seconds} s")
+        time.sleep(0.01)  # polling a condition, not waiting in its place
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """wait_until(condition, seconds=30.0, what=None) polls until condition() is truthy and returns it."""
+    return _wait_until

@@ -53,14 +53,6 @@ def start_weir() -> Iterator[Callable[..., subprocess.Popen]]:
             process.communicate()
 
 
-def wait_until(condition: Callable[[], bool], seconds: float = 30.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail the test if it never does."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} never held within {seconds} s"
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def mart(tmp_path: Path, db: psycopg.Connection, dsn: str, write_files) -> Path:
     """A project whose table model marts.items (version 1) is built; its file now says version 2."""
@@ -93,7 +85,9 @@ def read_mart(dsn: str) -> tuple[tuple[int, int], float]:
     return (found[0], found[1]), time.monotonic() - started
 
 
-def test_a_long_reader_delays_the_swap_but_never_the_readers_after_it(mart: Path, db, dsn: str, start_weir) -> None:
+def test_a_long_reader_delays_the_swap_but_never_the_readers_after_it(
+    wait_until, mart: Path, db, dsn: str, start_weir
+) -> None:
     with psycopg.connect(dsn, autocommit=True, application_name="long report") as long_reader:
         long_reader.execute("BEGIN")
         long_reader.execute("SELECT count(*) FROM marts.items")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +213,9 @@ def test_the_file_also_installs_from_psql_style_execution(db: psycopg.Connection
     assert install(db) is True
 
 
-def test_a_second_installer_waits_for_the_first_then_finds_it_done(db: psycopg.Connection, dsn: str) -> None:
+def test_a_second_installer_waits_for_the_first_then_finds_it_done(
+    wait_until, db: psycopg.Connection, dsn: str
+) -> None:
     waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s"
     with psycopg.connect(dsn, autocommit=True) as first, psycopg.connect(dsn, autocommit=True) as second:
         results: list[bool | BaseException] = []
@@ -258,14 +259,6 @@ def test_concurrent_installs_do_not_collide(db: psycopg.Connection, dsn: str, st
         thread.join()
     assert sorted(results, key=str) == [False, False, False, True]
     assert installed_version(db) == library_version()
-
-
-def wait_until(condition, seconds: float = 20.0) -> None:
-    """Poll `condition` until it holds; fail the test if it never does."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.02)
 
 
 SCD2_CHECKS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -94,7 +93,7 @@ def test_a_lost_connection_is_transient_also_wrapped_in_a_weir_error(dsn, db):
         assert transient_reason(exc) == CONNECTION_LOST
 
 
-def test_retry_tries_again_after_a_real_deadlock_between_two_sessions(dsn, db):
+def test_retry_tries_again_after_a_real_deadlock_between_two_sessions(wait_until, dsn, db):
     db.execute("CREATE TABLE pair (id int PRIMARY KEY, n int); INSERT INTO pair VALUES (1, 0), (2, 0)")
     other = connect(dsn, "weir other")
     first_locked = threading.Event()
@@ -105,7 +104,7 @@ def test_retry_tries_again_after_a_real_deadlock_between_two_sessions(dsn, db):
             db.execute("UPDATE pair SET n = n + 1 WHERE id = 1")
             if not tried:
                 first_locked.set()
-                _wait_until(lambda: _waiting_for_lock(db, other.info.backend_pid))
+                wait_until(lambda: _waiting_for_lock(db, other.info.backend_pid))
             db.execute("UPDATE pair SET n = n + 1 WHERE id = 2")
 
     def the_other_session() -> None:
@@ -190,12 +189,12 @@ def test_a_run_session_reconnects_and_takes_its_lock_again(dsn, db):
     assert _lock_holder(db, "weir:test") is None
 
 
-def test_a_run_session_stops_the_run_when_another_run_took_its_lock(dsn, db):
+def test_a_run_session_stops_the_run_when_another_run_took_its_lock(wait_until, dsn, db):
     conn = connect(dsn, "weir build")
     conn.execute("SELECT pg_advisory_lock(%s)", (lock_key("weir:test"),))
     session = RunSession(conn, "weir build", "weir:test")
     db.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-    _wait_until(lambda: _lock_holder(db, "weir:test") is None)
+    wait_until(lambda: _lock_holder(db, "weir:test") is None)
     db.execute("SELECT pg_advisory_lock(%s)", (lock_key("weir:test"),))
     with pytest.raises(RunLockLost, match="another run took the lock"):
         session.ensure()
@@ -260,7 +259,7 @@ def test_a_migration_is_retried_after_a_deadlock_and_applied_once(tmp_path, flak
     assert flaky.execute("SELECT n FROM applied").fetchall() == [(1,)]
 
 
-def test_a_build_rides_out_lost_connections_and_takes_its_lock_again(tmp_path, dsn, db):
+def test_a_build_rides_out_lost_connections_and_takes_its_lock_again(wait_until, tmp_path, dsn, db):
     project = _project(tmp_path, {"models/marts/slow.sql": (
         "-- weir: kind=table\nSELECT g AS id FROM generate_series(1, 3) AS g, (SELECT pg_sleep(0.3)) AS pause\n"
     )})
@@ -270,7 +269,7 @@ def test_a_build_rides_out_lost_connections_and_takes_its_lock_again(tmp_path, d
     thread = threading.Thread(target=lambda: outcome.update(report=build(conn, project, on_event=events.append)))
     thread.start()
     try:
-        worker = _wait_until(lambda: _sleeping_backend(db))
+        worker = wait_until(lambda: _sleeping_backend(db))
         # Both the run's own connection (which holds the build lock) and the worker's are lost.
         db.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
                    ([conn.info.backend_pid, worker],))
@@ -288,7 +287,7 @@ def test_a_build_rides_out_lost_connections_and_takes_its_lock_again(tmp_path, d
     assert _lock_holder(db, "weir:build") is None  # released by the replacement connection
 
 
-def test_a_build_that_lost_its_lock_to_another_run_stops_cleanly(tmp_path, dsn, db):
+def test_a_build_that_lost_its_lock_to_another_run_stops_cleanly(wait_until, tmp_path, dsn, db):
     project = _project(tmp_path, {"models/marts/slow.sql": (
         "-- weir: kind=table\nSELECT g AS id FROM generate_series(1, 3) AS g, (SELECT pg_sleep(0.3)) AS pause\n"
     )})
@@ -304,9 +303,9 @@ def test_a_build_that_lost_its_lock_to_another_run_stops_cleanly(tmp_path, dsn, 
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        worker = _wait_until(lambda: _sleeping_backend(db))
+        worker = wait_until(lambda: _sleeping_backend(db))
         db.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-        _wait_until(lambda: _lock_holder(db, "weir:build") is None)
+        wait_until(lambda: _lock_holder(db, "weir:build") is None)
         db.execute("SELECT pg_advisory_lock(%s)", (lock_key("weir:build"),))  # another run takes it
         db.execute("SELECT pg_terminate_backend(%s)", (worker,))
         thread.join(30)
@@ -338,17 +337,6 @@ def _lock_holder(db, name: str) -> int | None:
 def _waiting_for_lock(db, pid: int) -> bool:
     row = db.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
     return row is not None and row[0] == "Lock"
-
-
-def _wait_until(condition, timeout: float = 10.0):
-    """Return `condition()` once it is truthy, polling; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout}s waiting for {condition}")
 
 
 def test_build_history_at_version_2_gains_the_retry_count_and_old_rows_count_none(db):

@@ -120,7 +120,7 @@ def warehouse(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_build_rides_out_a_server_stopped_and_started_mid_model(server, warehouse):
+def test_a_build_rides_out_a_server_stopped_and_started_mid_model(wait_until, server, warehouse):
     with psycopg.connect(server.conninfo(), autocommit=True) as admin:
         for name in ("calm", "restarted"):
             admin.execute(f"CREATE DATABASE {name}")
@@ -138,7 +138,7 @@ def test_a_build_rides_out_a_server_stopped_and_started_mid_model(server, wareho
     reader.start()
     try:
         with psycopg.connect(server.conninfo(), autocommit=True) as admin:
-            _wait_until(lambda: admin.execute(
+            wait_until(lambda: admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = 'restarted' AND state = 'active'"
                 " AND application_name LIKE 'weir build%' AND query LIKE '%pg_sleep%'"
             ).fetchone())
@@ -146,7 +146,7 @@ def test_a_build_rides_out_a_server_stopped_and_started_mid_model(server, wareho
         stopped = time.monotonic()
         # Down until the model has failed to reconnect to the stopped server twice more, not for a fixed time.
         retries_before = len(_retries_of_the_model(stderr))
-        _wait_until(lambda: len(_retries_of_the_model(stderr)) >= retries_before + 3)
+        wait_until(lambda: len(_retries_of_the_model(stderr)) >= retries_before + 3)
         outage = time.monotonic() - stopped
         server.pg_ctl("start")
         stdout, _ = build.communicate(timeout=60)
@@ -193,13 +193,3 @@ def _fingerprints(conninfo: str) -> dict[str, tuple[int, str]]:
             for relation in RELATIONS
         }
 
-
-def _wait_until(condition, timeout: float = 20.0):
-    """Return `condition()` once it is truthy, polling; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout}s waiting for {condition}")

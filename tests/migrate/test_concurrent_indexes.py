@@ -8,8 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -19,14 +17,6 @@ BUILD_INDEX = "-- transactional: false\nCREATE INDEX CONCURRENTLY IF NOT EXISTS 
 DROP_INDEX = "-- transactional: false\nDROP INDEX CONCURRENTLY IF EXISTS items_name;\n"
 INDEX_VALID = "SELECT i.indisvalid FROM pg_index AS i WHERE i.indexrelid = to_regclass('public.items_name')"
 WAITING_FOR_A_LOCK = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Poll `condition` until it holds; fail the test if it never does."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.01)
 
 
 def index_state(db) -> str:
@@ -121,7 +111,9 @@ def test_status_advice_for_an_invalid_index_no_pending_migration_builds(project,
     assert index_state(db) == "valid"
 
 
-def test_a_retry_drops_its_own_invalid_leftover_and_builds_a_valid_index(index_project, db, dsn, writer, weir):
+def test_a_retry_drops_its_own_invalid_leftover_and_builds_a_valid_index(
+    wait_until, index_project, db, dsn, writer, weir
+):
     (index_project / "setup.cfg").write_text("[weir]\nlock_timeout = 1s\nlock_retries = 4\n")
 
     def release_after_the_first_attempt_fails() -> None:
@@ -142,7 +134,9 @@ def test_a_retry_drops_its_own_invalid_leftover_and_builds_a_valid_index(index_p
     assert recorded(db, "0001_items_name")
 
 
-def test_a_rerun_after_kill_9_mid_build_does_not_exit_0_with_an_invalid_index(index_project, db, dsn, writer):
+def test_a_rerun_after_kill_9_mid_build_does_not_exit_0_with_an_invalid_index(
+    wait_until, index_project, db, dsn, writer
+):
     (index_project / "setup.cfg").write_text("[weir]\nlock_timeout = 10min\n")  # outlasts the test
     run = subprocess.Popen([sys.executable, "-m", "runner.cli", "migrate", "--project", str(index_project),
                             "--dsn", dsn], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

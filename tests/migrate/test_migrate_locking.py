@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -24,14 +23,6 @@ def start_weir(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_until(condition, seconds: float = 20.0) -> None:
-    """Poll `condition` until it holds; fail the test if it never does."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.02)
 
 
 def apply_count(db, migration_id: str) -> int:
@@ -52,7 +43,9 @@ def test_ten_concurrent_runs_apply_each_migration_exactly_once(project: Path, db
     assert applied_lines == 5
 
 
-def test_a_killed_run_leaves_no_stale_lock_and_nothing_half_applied(project: Path, db, dsn, write_migration):
+def test_a_killed_run_leaves_no_stale_lock_and_nothing_half_applied(
+    wait_until, project: Path, db, dsn, write_migration
+):
     write_migration(project, "0001_first", "CREATE TABLE first (id int);\n", "DROP TABLE first;\n")
     write_migration(
         project,
@@ -104,7 +97,9 @@ def test_a_waiting_run_proceeds_when_the_lock_is_released(project: Path, db, dsn
     assert apply_count(db, "0001_first") == 1
 
 
-def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(project: Path, db, dsn, write_migration):
+def test_create_index_concurrently_does_not_deadlock_with_a_waiting_run(
+    wait_until, project: Path, db, dsn, write_migration
+):
     write_migration(project, "0001_items", "CREATE TABLE items (id int);\n", "DROP TABLE items;\n")
     write_migration(
         project,
