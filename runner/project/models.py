@@ -1,27 +1,25 @@
 """Model files: `models/<schema>/<name>.sql`, one SELECT each, with a `-- weir:` header.
 
-Reading a model checks everything that can be checked without a database: the header,
-whose directives become the Model's typed fields, that the file is exactly one SELECT, and
-which relations the SELECT reads (runner.project.model_select), so a bad file fails before
-anything runs.
+Reading a model checks everything that can be checked without a database: the header
+(runner.project.model_header), whose directives become the Model's typed fields, that the
+file is exactly one SELECT, and which relations the SELECT reads
+(runner.project.model_select), so a bad file fails before anything runs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.errors import ProjectFileError
-from runner.project.indexes import Index, index_problem, parse_index
+from runner.project.indexes import Index, parse_index
+from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
 from runner.project.problems import Problems
 from runner.project.sqlfile import Directive, checksum, parse_header, read_text
-from runner.project.surrogate_key import surrogate_key_problem, surrogate_parts
-
-KINDS = ("view", "table", "incremental", "scd2")
+from runner.project.surrogate_key import surrogate_parts
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class Model:
         Raises ProjectFileError (`display:line: message; what to do`) for a directive that is
         malformed or does not fit the model's kind, or a kind missing one it needs.
         """
-        kind = _validate_directives(directives, display)
+        kind = validate_directives(directives, display)
 
         def value(key: str) -> str | None:
             directive = directives.get(key)
@@ -111,7 +109,7 @@ class Model:
             ),
             watermark=column("watermark"),
             lookback=value("lookback"),
-            full_refresh_on_change=_BOOLEAN[(value("full_refresh_on_change") or "true").strip().lower()],
+            full_refresh_on_change=BOOLEAN[(value("full_refresh_on_change") or "true").strip().lower()],
             natural_key=columns("natural_key"),
             updated_at=column("updated_at"),
             check_cols=columns("check_cols"),
@@ -121,36 +119,8 @@ class Model:
         )
 
 
-def column_name(token: str) -> str:
-    """Return the column a header token names: `"Mixed Case"` as written, anything else folded to lower case."""
-    if len(token) >= 2 and token[0] == token[-1] == '"':
-        return token[1:-1].replace('""', '"')
-    return token.lower()
-
-
-# Which directives each kind accepts; tags and description go with every kind.
-_COMMON = {"kind", "tags", "description"}
-_BY_KIND = {
-    "view": _COMMON,
-    "table": _COMMON | {"unique_key", "indexes"},
-    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes"},
-    "scd2": _COMMON
-    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes"},
-}
-DIRECTIVES: frozenset[str] = frozenset().union(*_BY_KIND.values())
-
 # Names PostgreSQL does not fold: what a file name must be so `FROM marts.x` finds the model.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
-_COLUMN = re.compile(r'^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")$')
-_TAG = re.compile(r"^[A-Za-z0-9_.:/-]+$")
-_INTERVAL_UNIT = (
-    r"(?:microseconds?|us|milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h"
-    r"|days?|d|weeks?|w|months?|mons?|years?|yrs?|y)"
-)
-_INTERVAL = re.compile(
-    rf"^\s*(?:[+-]?\d+(?:\.\d+)?\s*{_INTERVAL_UNIT}\s*)+$|^\s*\d+:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?\s*$", re.IGNORECASE
-)
-_BOOLEAN = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 _RESERVED_SCHEMAS = ("weir", "information_schema")
 _MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1; longer names are silently truncated
 
@@ -279,8 +249,8 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
         )
     text = read_text(path, display)
     directives = parse_header(text, display, set(DIRECTIVES))
-    _validate_directives(directives, display)  # a bad header is reported before the SELECT is parsed
-    _check_index_sql(directives, display, cache)
+    validate_directives(directives, display)  # a bad header is reported before the SELECT is parsed
+    check_index_sql(directives, display, cache)
     sql, sql_line, found = parsed_select(text, display, cache)
     model = Model.from_header(
         directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
@@ -291,120 +261,3 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
 
 # ---------------------------------------------------------------------------------------------
 # Header directives
-
-
-_Fail = Callable[[Directive, str], ProjectFileError]  # the error for a directive, at its line
-
-
-def _validate_directives(directives: dict[str, Directive], display: str) -> str:
-    """Check each directive's value and that it fits the model's kind; return the kind."""
-
-    def fail(directive: Directive, message: str) -> ProjectFileError:
-        return ProjectFileError(f"{display}:{directive.line}: {message}")
-
-    kind_directive = directives.get("kind")
-    kind = kind_directive.value.strip().lower() if kind_directive else "view"
-    if kind_directive is not None and kind not in KINDS:
-        raise fail(kind_directive, f"unknown kind {kind_directive.value!r}; use one of {', '.join(KINDS)}")
-    for key, directive in directives.items():
-        if key not in _BY_KIND[kind]:
-            kinds = [name for name in KINDS if key in _BY_KIND[name]]
-            for_kinds = " or ".join(f"kind={name}" for name in kinds)
-            raise fail(directive, f"{key} is for {for_kinds}, not kind={kind}; remove it or change kind")
-        value = directive.value.strip()
-        if key in ("unique_key", "natural_key", "check_cols"):
-            _check_columns(directive, value, fail, many=True)
-        elif key in ("watermark", "updated_at"):
-            _check_columns(directive, value, fail, many=False)
-        elif key == "surrogate_key":
-            _check_surrogate_key(directive, value, fail)
-        elif key == "indexes":
-            _check_indexes(directive, value, fail)
-        elif key == "lookback" and not _INTERVAL.match(value):
-            raise fail(directive, f"lookback {value!r} is not an interval; write e.g. lookback=2 days")
-        elif key == "on_delete" and value.lower() not in ("close", "ignore"):
-            raise fail(directive, f"on_delete {value!r} is not close or ignore; write on_delete=close or ignore")
-        elif key == "full_refresh_on_change" and value.lower() not in _BOOLEAN:
-            raise fail(directive, f"full_refresh_on_change {value!r} is not true or false; write true or false")
-        elif key == "tags":
-            for tag in value.split():
-                if not _TAG.match(tag):
-                    raise fail(directive, f"tag {tag!r} has a character other than letters, digits and _.:/-;"
-                               ' separate tags with spaces: tags="daily finance"')
-            if not value.split():
-                raise fail(directive, 'tags is empty; write tags="daily finance" or remove it')
-        elif key == "description" and not value:
-            raise fail(directive, 'description is empty; write description="..." or remove it')
-    line = kind_directive.line if kind_directive else 1
-    if kind == "incremental":
-        for required in ("unique_key", "watermark"):
-            if required not in directives:
-                raise ProjectFileError(
-                    f"{display}:{line}: kind=incremental needs {required}; add it to the header,"
-                    " e.g. -- weir: kind=incremental, unique_key=id, watermark=updated_at"
-                )
-    if kind == "scd2":
-        if "natural_key" not in directives:
-            raise ProjectFileError(
-                f"{display}:{line}: kind=scd2 needs natural_key; add it to the header,"
-                " e.g. -- weir: kind=scd2, natural_key=customer_id, updated_at=updated_at"
-            )
-        has_updated_at, has_check_cols = "updated_at" in directives, "check_cols" in directives
-        if has_updated_at == has_check_cols:
-            where = directives["updated_at"].line if has_updated_at else line
-            raise ProjectFileError(
-                f"{display}:{where}: kind=scd2 needs exactly one of updated_at or check_cols"
-                f" ({'both are set' if has_updated_at else 'neither is set'}); keep one"
-            )
-    return kind
-
-
-def _check_indexes(directive: Directive, value: str, fail: _Fail) -> None:
-    parts = value.split(";")
-    if not value.strip():
-        raise fail(directive, 'indexes is empty; write indexes="updated_at; customer_id valid_from" or remove it')
-    for part in parts:
-        if not part.strip():
-            raise fail(directive, f"indexes {value!r} has an empty index between semicolons; remove the extra ';'")
-        index = parse_index(part)
-        if index.definition is None:
-            _check_columns(directive, " ".join(index.columns), fail, many=True)
-        if index.where == "":
-            raise fail(directive, f"indexes: {index.text!r} has WHERE without a condition; write WHERE <condition>")
-
-
-def _check_index_sql(directives: dict[str, Directive], display: str, cache: ParseCache) -> None:
-    """Parse each index that is more than columns as CREATE INDEX; a parse that passed once is cached."""
-    directive = directives.get("indexes")
-    if directive is None:
-        return
-    for index in map(parse_index, directive.value.split(";")):
-        if index.plain or cache.get("index", index.text) is not None:
-            continue
-        problem = index_problem(index)
-        if problem:
-            raise ProjectFileError(f"{display}:{directive.line}: {problem}")
-        cache.put("index", index.text, {})
-
-
-def _check_surrogate_key(directive: Directive, value: str, fail: _Fail) -> None:
-    _check_columns(directive, (value.split() or [""])[0], fail, many=False)
-    problem = surrogate_key_problem(value)
-    if problem:
-        raise fail(directive, problem)
-
-
-def _check_columns(directive: Directive, value: str, fail: _Fail, many: bool) -> None:
-    if "," in value:
-        raise fail(directive, f"{directive.key} {value!r} has a comma; separate columns with spaces: "
-                   f'{directive.key}="a b"')
-    columns = value.split()
-    if not columns:
-        raise fail(directive, f"{directive.key} is empty; name a column of the model's output")
-    if not many and len(columns) > 1:
-        raise fail(directive, f"{directive.key} {value!r} names more than one column; name exactly one")
-    for column in columns:
-        if not _COLUMN.match(column):
-            raise fail(directive, f"{directive.key}: {column!r} is not a column name; use the output column's name")
-
-

@@ -22,7 +22,8 @@ from typing import Any
 from runner.project.private import private_dir, write_private
 
 _PARSING_MODULES = (
-    "sqlfile.py", "statements.py", "models.py", "model_select.py", "checks.py", "parse_cache.py", "indexes.py",
+    "sqlfile.py", "statements.py", "models.py", "model_header.py", "model_select.py", "checks.py", "parse_cache.py",
+    "indexes.py",
 )
 _MAX_ENTRIES = 5000  # beyond this, entries this run did not use are dropped
 
