@@ -87,26 +87,9 @@ SELECT weir.track_writes(array(
     weir.compact_source_writes()
 FROM """ + _RELAXED + """
 """
-# One round trip for everything a skip decision needs: whether the relation exists, the
-# checksum and inputs of its last build, the upstream models' markers, source tokens.
-_SEEN = """
-SELECT
-    to_regclass(format('%%I.%%I', %(schema)s::text, %(name)s::text)) IS NOT NULL,
-    (SELECT checksum FROM weir.model_state WHERE model = %(model)s),
-    (SELECT inputs FROM weir.build_input WHERE model = %(model)s),
-    (SELECT coalesce(jsonb_object_agg(m.model, jsonb_build_array(b.changed_run_id, b.rebuilt_run_id)), '{}')
-     FROM unnest(%(upstream)s::text[]) AS m (model)
-     LEFT JOIN weir.build_input AS b ON b.model = m.model),
-    (SELECT coalesce(jsonb_object_agg(s.shown, weir.relation_token(to_regclass(
-                CASE WHEN s.schema = '' THEN quote_ident(s.name) ELSE format('%%I.%%I', s.schema, s.name) END))),
-            '{}')
-     FROM unnest(%(schemas)s::text[], %(names)s::text[], %(shown)s::text[]) AS s (schema, name, shown))
-"""
-
-
-# The same for every model of a run at once, before any is built: whether each relation
-# exists, its checksum and recorded inputs, every upstream model's markers, and each source's
-# token, computed once however many models read it.
+# One round trip for everything the skip decisions of a run need, before any model is built:
+# whether each model's relation exists, its checksum and recorded inputs, every upstream
+# model's markers, and each source's token, computed once however many models read it.
 _SURVEY = """
 SELECT
     (SELECT coalesce(jsonb_object_agg(m.schema || '.' || m.name, jsonb_build_array(
@@ -247,20 +230,7 @@ def look(
     `upstream` are the models it reads; `sources` maps each source relation's key in the
     recorded inputs to (schema, name), schema '' for a name found through search_path.
     """
-    row = conn.execute(
-        _SEEN,
-        {
-            "schema": schema,
-            "name": name,
-            "model": f"{schema}.{name}",
-            "upstream": list(upstream),
-            "schemas": [relation[0] for relation in sources.values()],
-            "names": [relation[1] for relation in sources.values()],
-            "shown": list(sources),
-        },
-    ).fetchone()
-    assert row is not None  # a SELECT without FROM returns one row
-    return Seen(bool(row[0]), row[1], row[2], row[3], row[4])
+    return survey(conn, [(schema, name)], upstream, sources).seen(f"{schema}.{name}", upstream, list(sources))
 
 
 @dataclass(frozen=True)
