@@ -7,6 +7,7 @@ syntax gives a coarser answer rather than an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from runner.lineage.origins import Origin
@@ -33,6 +34,9 @@ class Subqueries(Protocol):
 
     def first_column(self, select: dict[str, Any], scope: Scope) -> Origins:
         """Walk a subquery seeing `scope`; return its first output column's origins."""
+
+
+Handler = Callable[[dict[str, Any], Scope, Subqueries], Origins]
 
 
 def node(value: Any) -> tuple[str | None, dict[str, Any]]:
@@ -174,7 +178,7 @@ def _sub_link(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origi
     return prefixed("operator:in", tested) + prefixed("subquery:in", inner)
 
 
-def _step(name: str, key: str = "args") -> Any:
+def _step(name: str, key: str = "args") -> Handler:
     def handler(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origins:
         return prefixed(name, origins_of(fields.get(key), scope, walker))
     return handler
@@ -190,7 +194,7 @@ def _indirection(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Or
     return prefixed("subscript", origins_of(fields.get("arg"), scope, walker))
 
 
-def _transparent(key: str) -> Any:
+def _transparent(key: str) -> Handler:
     def handler(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origins:
         return origins_of(fields.get(key), scope, walker)
     return handler
@@ -200,7 +204,7 @@ def _sort_by(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origin
     return origins_of(fields.get("node"), scope, walker)
 
 
-_HANDLERS: dict[str, Any] = {
+_HANDLERS: dict[str, Handler] = {
     "ColumnRef": _column_ref,
     "TypeCast": _type_cast,
     "FuncCall": _func_call,

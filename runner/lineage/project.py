@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from runner.errors import LineageError
+from runner.lineage.expressions import prefixed
 from runner.lineage.origins import LineageTree, Origin
 from runner.lineage.scope import STAR
 from runner.lineage.select import SelectLineage, analyze_select
 
 if TYPE_CHECKING:
     from runner.project import Project
+    from runner.project.models import Model
 
 CHECK_PREFIX = "check:"  # readers() names a check `check:NAME`, a model `schema.name`
 
@@ -133,9 +135,10 @@ def project_lineage(
 
     for model in graph.in_order():
         try:
-            analyzed[model.qualified] = analyze_select(model.sql, relation_columns, relation_name=relation_name)
+            found = analyze_select(model.sql, relation_columns, relation_name=relation_name)
         except LineageError as exc:
             raise LineageError(f"{model.display}:{model.sql_line}: {exc}") from None
+        analyzed[model.qualified] = with_history_columns(model, found) if model.kind == "scd2" else found
     checks: dict[str, frozenset[tuple[str, str]]] = {}
     for check in project.checks:
         try:
@@ -143,3 +146,23 @@ def project_lineage(
         except LineageError as exc:
             raise LineageError(f"{check.display}:1: {exc}") from None
     return Lineage(analyzed, checks)
+
+
+def with_history_columns(model: Model, found: SelectLineage) -> SelectLineage:
+    """Return an scd2 model's lineage with the columns Weir adds to its table (runner.build.materialize.scd2).
+
+    The surrogate key comes first: a hash of the natural key and valid_from, or a number with
+    no origin. valid_from and valid_to come from updated_at (in check_cols mode from the build's
+    time: no origin); is_current is `valid_to IS NULL`.
+    """
+    surrogate = model.surrogate_key or f"{model.name}_key"
+    since = prefixed("scd2:valid_from", found.lineage.get(model.updated_at or "", ()))
+    until = prefixed("scd2:valid_to", found.lineage.get(model.updated_at or "", ()))
+    key: tuple[Origin, ...] = ()
+    if model.surrogate_hash is not None:
+        natural = tuple(origin for column in model.natural_key for origin in found.lineage.get(column, ()))
+        key = prefixed("scd2:surrogate_key:hash", natural + since)
+    lineage = {surrogate: tuple(sorted(set(key))), **found.lineage, "valid_from": since, "valid_to": until,
+               "is_current": prefixed("operator:is null", until)}
+    columns = (surrogate, *found.columns, "valid_from", "valid_to", "is_current")
+    return SelectLineage(tuple(dict.fromkeys(columns)), lineage, found.reads)

@@ -116,7 +116,9 @@ class _Walker:
             origins_of([definition.get("partitionClause"), definition.get("orderClause")], scope, self)
         return _Block(columns, lineage)
 
-    def _with(self, with_clause: dict[str, Any], parent: Scope | None, ctes: dict[str, FromItem]) -> dict[str, FromItem]:
+    def _with(
+        self, with_clause: dict[str, Any], parent: Scope | None, ctes: dict[str, FromItem]
+    ) -> dict[str, FromItem]:
         ctes = dict(ctes)
         for cte in with_clause.get("ctes", []):
             fields = node(cte)[1]
@@ -195,7 +197,7 @@ class _Walker:
             return FromItem(alias or name, relation=relation, columns=columns)
         # `t AS x(a, b)` renames t's first columns; the rest keep their names
         originals = columns if columns is not None else renamed
-        lineage = {
+        lineage: dict[str, Origins] = {
             (renamed[i] if i < len(renamed) else column): (Origin(relation, column),)
             for i, column in enumerate(originals)
         }
