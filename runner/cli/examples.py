@@ -20,7 +20,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "db stop": (("weir db stop", "stop it; the data stays in .weir/pgdata"),),
     "db status": (("weir db status || weir db start", "start the embedded server unless it runs"),),
     "db url": (("psql \"$(weir db url)\"", "connect psql to the embedded server"),),
-    "lineage": (("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),),
+    "lineage": (
+        ("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),
+        ("weir lineage fct_orders.order_date", "the columns order_date is computed from, down to sources"),
+        ("weir lineage fct_orders.order_date --json", "the same tree as JSON"),
+    ),
     "lint": (
         ("weir lint", "every file, as migrate, build and check read them"),
         ("weir lint --sarif lint.sarif", "also SARIF for GitHub code scanning"),

@@ -16,6 +16,7 @@ from runner.lineage.origins import UNRESOLVED, LineageTree, Origin
 from runner.lineage.project import CHECK_PREFIX, Lineage, project_lineage
 from runner.lineage.scope import STAR
 from runner.lineage.select import ColumnsOf, RelationName, SelectLineage, analyze_select
+from runner.lineage.tree import catalog_columns, tree_lines
 
 
 def select_lineage(
@@ -41,5 +42,6 @@ def read_columns(
 
 __all__ = [
     "CHECK_PREFIX", "STAR", "UNRESOLVED", "ColumnsOf", "Lineage", "LineageTree", "Origin", "RelationName",
-    "SelectLineage", "analyze_select", "project_lineage", "read_columns", "select_lineage",
+    "SelectLineage", "analyze_select", "catalog_columns", "project_lineage", "read_columns", "select_lineage",
+    "tree_lines",
 ]
