@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from runner.lineage.check_library import library_reads
+from runner.lineage.json_tree import names, node
 from runner.lineage.origins import Origin
 from runner.lineage.scope import STAR, Origins, Reads, Scope
 
@@ -31,26 +33,13 @@ class Subqueries(Protocol):
     """What reads a subquery: the SELECT walker."""
 
     reads: Reads
+    relation_name: Callable[[str | None, str], str]
 
     def first_column(self, select: dict[str, Any], scope: Scope) -> Origins:
         """Walk a subquery seeing `scope`; return its first output column's origins."""
 
 
 Handler = Callable[[dict[str, Any], Scope, Subqueries], Origins]
-
-
-def node(value: Any) -> tuple[str | None, dict[str, Any]]:
-    """Return (node type, fields) of a JSON tree value, (None, value) for an unwrapped struct."""
-    if isinstance(value, dict) and len(value) == 1:
-        (key, fields), = value.items()
-        if key[:1].isupper() and isinstance(fields, dict):
-            return key, fields
-    return None, value if isinstance(value, dict) else {}
-
-
-def names(values: list[Any] | None) -> list[str]:
-    """Return the strings of a list of String nodes (a qualified name, column aliases)."""
-    return [fields.get("sval", "") for kind, fields in map(node, values or []) if kind == "String"]
 
 
 def prefixed(step: str, origins: Origins) -> Origins:
@@ -117,8 +106,11 @@ def _type_cast(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Orig
 
 
 def _func_call(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origins:
-    function = (names(fields.get("funcname")) or ["?"])[-1]
+    qualified = names(fields.get("funcname")) or ["?"]
+    function = qualified[-1]
     arguments = origins_of(fields.get("args"), scope, walker)
+    if qualified[0] == "weir" and len(qualified) == 2:
+        walker.reads.columns |= library_reads(function, fields.get("args", []), walker.relation_name)
     over = fields.get("over")
     if over is not None:
         window = node(over)[1]

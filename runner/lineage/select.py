@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import LineageError
-from runner.lineage.expressions import names, node, origins_of, prefixed, star
+from runner.lineage.expressions import origins_of, prefixed, star
+from runner.lineage.json_tree import names, node
 from runner.lineage.origins import UNRESOLVED, Origin
 from runner.lineage.scope import STAR, FromItem, Origins, Reads, Scope
 
