@@ -46,7 +46,11 @@ class Lineage:
             return matches[0]
         if matches:
             raise LineageError(f"model {name!r} is ambiguous: {', '.join(sorted(matches))}; write it as schema.name")
-        close = difflib.get_close_matches(name, [*self.models, *self._by_name], n=3, cutoff=0.6)
+        if "." in name:
+            close = difflib.get_close_matches(name, list(self.models), n=3, cutoff=0.6)
+        else:
+            bare = difflib.get_close_matches(name, list(self._by_name), n=3, cutoff=0.6)
+            close = [qualified for found in bare for qualified in sorted(self._by_name[found])]
         hint = f"; did you mean {', '.join(close)}?" if close else f"; models: {', '.join(sorted(self.models))}"
         raise LineageError(f"no model named {name!r}{hint}")
 
