@@ -87,7 +87,7 @@ def test_readers_are_the_models_and_checks_that_read_a_column(lineage) -> None:
 def test_unknown_model_or_column_names_what_exists_nearby(lineage) -> None:
     with pytest.raises(LineageError, match=r"no model named 'fact_order_item'; did you mean marts.fact_order_items"):
         lineage.upstream("fact_order_item", "date_key")
-    with pytest.raises(LineageError, match=r"marts.agg_daily_sales has no column 'revenue'; did you mean revenue_cents"):
+    with pytest.raises(LineageError, match=r"agg_daily_sales has no column 'revenue'; did you mean revenue_cents"):
         lineage.origins("agg_daily_sales", "revenue")
 
 
