@@ -39,10 +39,19 @@ class LineageTree:
     children: tuple[LineageTree, ...] = field(default=())
 
     def sources(self) -> tuple[tuple[str, str], ...]:
-        """Return the (relation, column) of every leaf, sorted and without repeats."""
-        if not self.children:
-            return ((self.relation, self.column),)
-        return tuple(sorted({source for child in self.children for source in child.sources()}))
+        """Return the (relation, column) of every leaf, sorted and without repeats (shared subtrees once)."""
+        found: set[tuple[str, str]] = set()
+        seen: set[int] = set()
+        stack = [self]
+        while stack:
+            tree = stack.pop()
+            if id(tree) in seen:
+                continue
+            seen.add(id(tree))
+            if not tree.children:
+                found.add((tree.relation, tree.column))
+            stack.extend(tree.children)
+        return tuple(sorted(found))
 
     def to_json(self) -> dict[str, Any]:
         """Return the tree as plain JSON values: relation, column, how, upstream."""

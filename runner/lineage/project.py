@@ -31,6 +31,8 @@ class Lineage:
         self.models = models  # 'schema.name' -> its SELECT's lineage, in build order
         self.checks = checks  # check name -> every (relation, column) its SELECT reads
         self._by_name: dict[str, list[str]] = {}
+        self._subtrees: dict[tuple[str, Origin], LineageTree] = {}
+        self._source_sets: dict[tuple[str, str], set[tuple[str, str]]] = {}
         for qualified in models:
             self._by_name.setdefault(qualified.split(".", 1)[-1], []).append(qualified)
 
@@ -73,10 +75,17 @@ class Lineage:
         return found
 
     def upstream(self, model: str, column: str) -> LineageTree:
-        """Return `model.column` with the columns it is computed from, model by model, down to source columns."""
+        """Return `model.column` with the columns it is computed from, model by model, down to source columns.
+
+        A column several others are computed from is one shared subtree, built once.
+        """
         qualified = self.model(model)
-        return LineageTree(qualified, column, (), self._children(qualified, column, self.origins(qualified, column),
-                                                                 {(qualified, column)}))
+        return LineageTree(qualified, column, (), self._children(qualified, self.origins(qualified, column)))
+
+    def sources(self, model: str, column: str) -> tuple[tuple[str, str], ...]:
+        """Return the source columns (relation, column) `model.column` is computed from, sorted."""
+        qualified = self.model(model)
+        return tuple(sorted(self._sources(qualified, column, self.origins(qualified, column))))
 
     def readers(self, relation: str, column: str) -> tuple[str, ...]:
         """Return the models ('schema.name') and checks ('check:NAME') that read `relation.column` anywhere."""
@@ -93,19 +102,32 @@ class Lineage:
             return tuple(Origin(o.relation, column, (*o.how, "star")) for o in found.lineage[STAR])
         return None
 
-    def _children(
-        self, model: str, column: str, origins: tuple[Origin, ...], path: set[tuple[str, str]]
-    ) -> tuple[LineageTree, ...]:
-        children = []
-        for origin in origins:
-            key = (origin.relation, origin.column)
+    def _children(self, model: str, origins: tuple[Origin, ...]) -> tuple[LineageTree, ...]:
+        return tuple(self._subtree(model, origin) for origin in origins)
+
+    def _subtree(self, model: str, origin: Origin) -> LineageTree:
+        key = (model, origin)
+        if key not in self._subtrees:
+            # A model reading its own table (an incremental one) is the only loop the graph allows.
             upstream = self._origins(origin.relation, origin.column) if origin.relation in self.models else None
-            if upstream is None or key in path:
-                children.append(LineageTree(origin.relation, origin.column, origin.how))
-            else:
-                below = self._children(origin.relation, origin.column, upstream, path | {key})
-                children.append(LineageTree(origin.relation, origin.column, origin.how, below))
-        return tuple(children)
+            below = self._children(origin.relation, upstream) if upstream and origin.relation != model else ()
+            self._subtrees[key] = LineageTree(origin.relation, origin.column, origin.how, below)
+        return self._subtrees[key]
+
+    def _sources(self, model: str, column: str, origins: tuple[Origin, ...]) -> set[tuple[str, str]]:
+        key = (model, column)
+        if key not in self._source_sets:
+            found: set[tuple[str, str]] = set()
+            for origin in origins:
+                upstream = self._origins(origin.relation, origin.column) if origin.relation in self.models else None
+                if upstream is None or origin.relation == model:
+                    found.add((origin.relation, origin.column))
+                elif not upstream:
+                    found.add((origin.relation, origin.column))  # computed from no column: it is the source
+                else:
+                    found |= self._sources(origin.relation, origin.column, upstream)
+            self._source_sets[key] = found
+        return self._source_sets[key]
 
 
 def project_lineage(

@@ -16,16 +16,22 @@ def tree_lines(tree: LineageTree) -> list[str]:
     lines = [f"{tree.relation}.{tree.column}"]
     if not tree.children:
         lines.append("└── (computed from no column: constants, count(*), or a value Weir sets)")
-    _branches(tree.children, "", lines)
+    _branches(tree.children, "", lines, set())
     return lines
 
 
-def _branches(children: tuple[LineageTree, ...], indent: str, lines: list[str]) -> None:
+def _branches(children: tuple[LineageTree, ...], indent: str, lines: list[str], shown: set[tuple[str, str]]) -> None:
+    # A column reached a second time is not expanded again: in a project where models read
+    # each other in diamonds, the full tree grows exponentially with depth.
     for position, child in enumerate(children):
         last = position == len(children) - 1
         how = " > ".join(child.how) if child.how else "copy"
-        lines.append(f"{indent}{'└── ' if last else '├── '}{child.relation}.{child.column}  ({how})")
-        _branches(child.children, indent + ("    " if last else "│   "), lines)
+        again = child.children and (child.relation, child.column) in shown
+        lines.append(f"{indent}{'└── ' if last else '├── '}{child.relation}.{child.column}  ({how})"
+                     + ("  [upstream shown above]" if again else ""))
+        if not again:
+            shown.add((child.relation, child.column))
+            _branches(child.children, indent + ("    " if last else "│   "), lines, shown)
 
 
 def catalog_columns(catalog: Catalog) -> Callable[[str], Sequence[str] | None]:

@@ -8,7 +8,7 @@ import pytest
 
 from runner.catalog import read_catalog
 from runner.errors import LineageError
-from runner.lineage import Origin, catalog_columns, project_lineage
+from runner.lineage import Origin, catalog_columns, project_lineage, tree_lines
 from runner.migrate import migrate
 from runner.project import Project
 
@@ -110,3 +110,23 @@ def test_select_star_over_a_source_expands_with_the_catalogs_columns(db, project
     assert online.upstream("kinds", "kind").sources() == (("raw.events", "kind"),)
     with pytest.raises(LineageError, match="has no column 'nope'; its columns: id, kind, payload"):
         online.origins("stg_events", "nope")
+
+
+def test_a_diamond_is_one_shared_subtree_drawn_once(project, write_models) -> None:
+    write_models(project, {
+        "models/staging/base.sql": "SELECT id, amount FROM raw.payments",
+        "models/marts/doubled.sql": "SELECT id, amount * 2 AS amount FROM staging.base",
+        "models/marts/halved.sql": "SELECT id, amount / 2 AS amount FROM staging.base",
+        "models/marts/both.sql":
+            "SELECT d.amount + h.amount AS total FROM marts.doubled AS d JOIN marts.halved AS h USING (id)",
+    })
+    lineage = project_lineage(Project.load(project))
+    assert lineage.sources("both", "total") == (("raw.payments", "amount"),)
+    assert tree_lines(lineage.upstream("both", "total")) == [
+        "marts.both.total",
+        "├── marts.doubled.amount  (operator:+)",
+        "│   └── staging.base.amount  (operator:*)",
+        "│       └── raw.payments.amount  (copy)",
+        "└── marts.halved.amount  (operator:+)",
+        "    └── staging.base.amount  (operator:/)  [upstream shown above]",
+    ]
