@@ -95,7 +95,7 @@ def lineage(ctx: click.Context, name: str, as_json: bool) -> None:
     It reads the SQL only, unless a database is named (--dsn, WEIR_DSN, DATABASE_URL or PG*
     variables): then it reads that database's catalog for source tables' columns, which
     `SELECT *` over a source needs. It never starts the embedded server; to use it, pass
-    --dsn "$(weir db url)".
+    --dsn "$(weir db url)". A column reached twice is drawn once ([upstream shown above]).
     """
     from runner.build.graph import ModelGraph
     from runner.build.run import lineage as lineage_of
