@@ -182,8 +182,21 @@ def _min_max(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origin
 
 
 def _indirection(fields: dict[str, Any], scope: Scope, walker: Subqueries) -> Origins:
-    origins_of(fields.get("indirection"), scope, walker)  # a subscript's columns are read, not copied
-    return prefixed("subscript", origins_of(fields.get("arg"), scope, walker))
+    indirection = fields.get("indirection", [])
+    kind, argument = node(fields.get("arg"))
+    if kind == "ColumnRef" and indirection and node(indirection[0])[0] == "String":
+        # `(t).a` is t.a; `(t.c).f` is field f of t's composite column c
+        column = (*names(argument.get("fields")), *names(indirection[:1]))
+        found = scope.resolve(column, walker.reads) if len(column) == 2 else ()
+        if not found or any(origin.relation == "?" for origin in found):
+            found = prefixed(f"field:{column[-1]}", origins_of(fields.get("arg"), scope, walker))
+        rest = indirection[1:]
+    else:
+        found, rest = origins_of(fields.get("arg"), scope, walker), indirection
+    if not rest:
+        return found
+    origins_of(rest, scope, walker)  # a subscript's columns are read, not copied
+    return prefixed("subscript", found)
 
 
 def _transparent(key: str) -> Handler:

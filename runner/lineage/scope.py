@@ -119,6 +119,13 @@ class Scope:
             known = [item for item in scope.items if item.has(column)]
             if known:
                 return _ambiguous(known, column, reads)
+        # `SELECT t FROM x AS t`: the whole row, every column of t (when t's columns are known:
+        # otherwise t may well have a column named t)
+        for scope in self._chain():
+            for item in scope.items:
+                if item.name == column and item.has(column) is False:
+                    return tuple(Origin(o.relation, o.column, ("row", *o.how)) for _, found in item.star(reads)
+                                 for o in found)
         for scope in self._chain():
             unknown = [item for item in scope.items if item.has(column) is None]
             if unknown:

@@ -275,6 +275,8 @@ def _column_name(value: Any) -> str:
             return inner
         type_names = names(node(fields.get("typeName"))[1].get("names"))
         return type_names[-1] if type_names else "?column?"
+    if kind == "CollateClause":
+        return _column_name(fields.get("arg"))
     if kind == "A_Indirection":
         labels = names(fields.get("indirection"))
         return labels[-1] if labels else _column_name(fields.get("arg"))
