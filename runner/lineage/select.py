@@ -292,8 +292,12 @@ def _column_name(value: Any) -> str:
         return "greatest" if fields.get("op") == "IS_GREATEST" else "least"
     if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":
         return "nullif"
+    if kind == "XmlExpr" and fields.get("op") != "IS_DOCUMENT":
+        return str(fields.get("op", "")).removeprefix("IS_").lower() or "?column?"
     simple = {"CaseExpr": "case", "CoalesceExpr": "coalesce", "A_ArrayExpr": "array", "RowExpr": "row",
-              "GroupingFunc": "grouping"}
+              "GroupingFunc": "grouping", "XmlSerialize": "xmlserialize", "JsonObjectConstructor": "json_object",
+              "JsonArrayConstructor": "json_array", "JsonArrayQueryConstructor": "json_array",
+              "JsonObjectAgg": "json_objectagg", "JsonArrayAgg": "json_arrayagg"}
     if kind == "SQLValueFunction":
         return str(fields.get("op", "")).removeprefix("SVFOP_").lower() or "?column?"
     return simple.get(kind or "", "?column?")
