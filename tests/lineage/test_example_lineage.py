@@ -130,3 +130,19 @@ def test_a_diamond_is_one_shared_subtree_drawn_once(project, write_models) -> No
         "└── marts.halved.amount  (operator:+)",
         "    └── staging.base.amount  (operator:/)  [upstream shown above]",
     ]
+
+
+def test_an_incremental_model_reading_itself_ends_its_tree_there(project, write_models) -> None:
+    write_models(project, {
+        "models/marts/running.sql":
+            "-- weir: kind=incremental, unique_key=day, watermark=day\n"
+            "SELECT s.day, s.amount + coalesce(r.amount, 0) AS amount\n"
+            "FROM raw.sales AS s LEFT JOIN marts.running AS r ON r.day = s.day - 1\n",
+    })
+    lineage = project_lineage(Project.load(project))
+    assert lineage.sources("running", "amount") == (("marts.running", "amount"), ("raw.sales", "amount"))
+    tree = lineage.upstream("running", "amount")
+    assert [(child.relation, child.column, child.how, child.children) for child in tree.children] == [
+        ("marts.running", "amount", ("operator:+", "coalesce"), ()),
+        ("raw.sales", "amount", ("operator:+",), ()),
+    ]
