@@ -17,7 +17,9 @@ class Origin:
     Steps: `cte:NAME`, `subquery:ALIAS`, `lateral:ALIAS`, `function:NAME`, `aggregate:NAME`,
     `aggregate:NAME:filter`, `window:NAME`, `window:NAME:partition_by`, `window:NAME:order_by`,
     `cast:TYPE`, `operator:OP`, `case:when`, `case:then`, `case:else`, `coalesce`, `greatest`,
-    `least`, `nullif`, `union`, `intersect`, `except`, `using` (a merged USING/NATURAL column),
+    `least`, `nullif`, `left join` / `right join` / `full join` (from the side of an
+    outer join that may find no match: NULL then), `union`, `intersect`, `except`,
+    `using` (a merged USING/NATURAL column), `row` (a whole-row reference), `field:NAME`, `subscript`,
     `subquery` (a scalar subquery), `subquery:in`, `subquery:array`, `values`, `expression`
     (any other expression), `star` (through `*` over a relation whose columns are unknown),
     `ambiguous` (the name fits several FROM items; each is an origin), `unresolved`

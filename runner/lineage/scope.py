@@ -35,6 +35,7 @@ class FromItem:
     columns: list[str] | None = None  # in order; None when unknown
     lineage: dict[str, Origins] = field(default_factory=dict)  # derived: each column's origins (may hold STAR)
     step: str = ""  # derived: the step through it, e.g. 'cte:changed_lines'
+    nullable: tuple[str, ...] = ()  # on the side of an outer join that may be all NULL: ('left join',)
 
     def matches(self, qualifier: tuple[str, ...]) -> bool:
         """Return whether `t` or `s.t` in `t.col` / `s.t.col` names this item."""
@@ -54,7 +55,7 @@ class FromItem:
         """Return the origins of the item's `column`, recording what is read."""
         if self.relation is not None:
             reads.columns.add((self.relation, column))
-            return (Origin(self.relation, column),)
+            return (Origin(self.relation, column, self.nullable),)
         found = self.lineage.get(column)
         if found is not None:
             return tuple(Origin(o.relation, o.column, (*self._steps, *o.how)) for o in found)
@@ -69,14 +70,14 @@ class FromItem:
 
     @property
     def _steps(self) -> tuple[str, ...]:
-        return (self.step,) if self.step else ()
+        return (*self.nullable, self.step) if self.step else self.nullable
 
     def star(self, reads: Reads) -> list[tuple[str, Origins]]:
         """Return `t.*`: each column with its origins; one STAR column when the columns are unknown."""
         if self.columns is None:
             if self.relation is not None:
                 reads.columns.add((self.relation, STAR))
-                return [(STAR, (Origin(self.relation, STAR),))]
+                return [(STAR, (Origin(self.relation, STAR, self.nullable),))]
             star = self.lineage.get(STAR, ())
             return [(STAR, tuple(Origin(o.relation, o.column, (*self._steps, *o.how)) for o in star))]
         return [(name, self.column(name, reads)) for name in self.columns]

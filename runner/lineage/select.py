@@ -8,7 +8,7 @@ SELECT list; set operations combine their branches' columns by position.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.errors import LineageError
@@ -16,6 +16,8 @@ from runner.lineage.expressions import origins_of, prefixed, star
 from runner.lineage.json_tree import names, node
 from runner.lineage.origins import UNRESOLVED, Origin
 from runner.lineage.scope import STAR, FromItem, Origins, Reads, Scope
+
+_OUTER = {"JOIN_LEFT": "left join", "JOIN_RIGHT": "right join", "JOIN_FULL": "full join"}
 
 ColumnsOf = Callable[[str], Sequence[str] | None]
 RelationName = Callable[[str | None, str], str]  # (schema as written or None, name) -> the relation's name
@@ -243,6 +245,11 @@ class _Walker:
                 merged[column] = from_right
             else:
                 merged[column] = prefixed("using", from_left) + prefixed("using", from_right)
+        # A column from the side of an outer join that finds no match is NULL: say so on its way.
+        if join_type in ("JOIN_LEFT", "JOIN_FULL"):
+            right = [replace(item, nullable=(_OUTER[join_type], *item.nullable)) for item in right]
+        if join_type in ("JOIN_RIGHT", "JOIN_FULL"):
+            left = [replace(item, nullable=(_OUTER[join_type], *item.nullable)) for item in left]
         if alias := fields.get("alias"):
             # `(a JOIN b USING (x)) AS j`: only j's name is visible outside
             joined = Scope(left + right, merged, ctes=scope.ctes)

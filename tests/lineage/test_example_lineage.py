@@ -46,6 +46,10 @@ def test_fact_order_items_says_how_one_level_up(lineage) -> None:
         Origin("staging.stg_order_items", "updated_at", ("cte:changed_lines", "union", "greatest")),
         Origin("staging.stg_orders", "updated_at", ("cte:changed_lines", "union", "greatest")),
     )
+    # the LEFT JOIN to the customer's versions finds none for a customer without one: NULL
+    assert lineage.origins(fact, "customer_key") == (
+        Origin("marts.dim_customer", "customer_key", ("left join", "cte:customer_versions")),
+    )
     assert lineage.origins("stg_orders", "order_date") == (
         Origin("raw.orders", "ordered_at", ("cast:date", "function:timezone")),
     )
@@ -143,6 +147,6 @@ def test_an_incremental_model_reading_itself_ends_its_tree_there(project, write_
     assert lineage.sources("running", "amount") == (("marts.running", "amount"), ("raw.sales", "amount"))
     tree = lineage.upstream("running", "amount")
     assert [(child.relation, child.column, child.how, child.children) for child in tree.children] == [
-        ("marts.running", "amount", ("operator:+", "coalesce"), ()),
+        ("marts.running", "amount", ("operator:+", "coalesce", "left join"), ()),
         ("raw.sales", "amount", ("operator:+",), ()),
     ]
