@@ -16,14 +16,16 @@ class Origin:
     ('cast:integer', 'function:to_char', 'cte:changed_lines'). An empty `how` is a plain copy.
     Steps: `cte:NAME`, `subquery:ALIAS`, `lateral:ALIAS`, `function:NAME`, `aggregate:NAME`,
     `aggregate:NAME:filter`, `window:NAME`, `window:NAME:partition_by`, `window:NAME:order_by`,
-    `cast:TYPE`, `operator:OP`, `case:when`, `case:then`, `case:else`, `coalesce`, `greatest`,
+    `window:NAME:filter`, `cast:TYPE` (PostgreSQL's internal name: int4, timestamptz),
+    `operator:OP`, `case:when`, `case:then`, `case:else`, `coalesce`, `greatest`,
     `least`, `nullif`, `left join` / `right join` / `full join` (from the side of an
     outer join that may find no match: NULL then), `union`, `intersect`, `except`,
     `using` (a merged USING/NATURAL column), `row` (a whole-row reference), `field:NAME`, `subscript`,
     `subquery` (a scalar subquery), `subquery:in`, `subquery:array`, `values`, `expression`
     (any other expression), `star` (through `*` over a relation whose columns are unknown),
     `ambiguous` (the name fits several FROM items; each is an origin), `unresolved`
-    (relation UNRESOLVED: no FROM item is known to have it).
+    (relation UNRESOLVED: no FROM item is known to have it); for an scd2 model's history
+    columns `scd2:valid_from`, `scd2:valid_to`, `scd2:surrogate_key:hash`.
     """
 
     relation: str  # 'schema.name' of a model or source table ('name' when written unqualified)
