@@ -94,6 +94,21 @@ class Lineage:
         checks = [f"{CHECK_PREFIX}{name}" for name, reads in self.checks.items() if reads & wanted]
         return tuple(sorted(models) + sorted(checks))
 
+    def dependents(self, relation: str, column: str) -> tuple[tuple[str, str], ...]:
+        """Return the model columns computed from `relation.column`, directly or not, in build order.
+
+        What a change to the column would reach (readers() adds the models and checks that
+        only filter, join or group on it).
+        """
+        reached: set[tuple[str, str]] = {(relation, column)}
+        found: list[tuple[str, str]] = []
+        for model, analyzed in self.models.items():  # build order: upstream models first
+            for output, origins in analyzed.lineage.items():
+                if output != STAR and any((o.relation, o.column) in reached for o in origins if o.relation != model):
+                    reached.add((model, output))
+                    found.append((model, output))
+        return tuple(found)
+
     def _origins(self, qualified: str, column: str) -> tuple[Origin, ...] | None:
         found = self.models[qualified]
         if column in found.lineage:

@@ -150,3 +150,25 @@ def test_an_incremental_model_reading_itself_ends_its_tree_there(project, write_
         ("marts.running", "amount", ("operator:+", "coalesce", "left join"), ()),
         ("raw.sales", "amount", ("operator:+",), ()),
     ]
+
+
+def test_dependents_are_the_model_columns_a_source_column_reaches(lineage) -> None:
+    assert lineage.dependents("raw.orders", "status") == (
+        ("staging.stg_orders", "order_status"),
+        ("marts.fact_order_items", "order_status"),
+        ("marts.agg_daily_sales", "orders"),
+        ("marts.agg_daily_sales", "order_lines"),
+        ("marts.agg_daily_sales", "units"),
+        ("marts.agg_daily_sales", "revenue_cents"),
+        ("marts.agg_daily_sales", "cancelled_orders"),
+        ("marts.agg_daily_sales", "cancelled_cents"),
+    )
+    # dim_customer's numbered surrogate key is computed from no column; fact_order_items uses
+    # valid_from and valid_to only in its join's ON: neither is reached
+    assert lineage.dependents("raw.customers", "updated_at") == (
+        ("staging.stg_customers", "updated_at"),
+        ("marts.dim_customer", "updated_at"),
+        ("marts.dim_customer", "valid_from"),
+        ("marts.dim_customer", "valid_to"),
+        ("marts.dim_customer", "is_current"),
+    )
