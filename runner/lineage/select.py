@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.errors import LineageError
+from runner.lineage.column_names import column_name
 from runner.lineage.expressions import origins_of, prefixed, star
 from runner.lineage.json_tree import names, node
-from runner.lineage.origins import UNRESOLVED, Origin
+from runner.lineage.origins import Origin
 from runner.lineage.scope import STAR, FromItem, Origins, Reads, Scope
 
 _OUTER = {"JOIN_LEFT": "left join", "JOIN_RIGHT": "right join", "JOIN_FULL": "full join"}
@@ -107,7 +108,7 @@ class _Walker:
                     columns.append(name)
                     lineage[name] = lineage.get(name, ()) + origins if name == STAR else lineage.get(name, origins)
                 continue
-            name = result.get("name") or _column_name(value)
+            name = result.get("name") or column_name(value)
             columns.append(name)
             origins = origins_of(value, scope, self)
             lineage.setdefault(name, origins)
@@ -266,50 +267,3 @@ def _derived(name: str, block: _Block, renamed: list[str], step: str) -> FromIte
     lineage = {new: block.lineage.get(old, ()) for new, old in zip(columns, block.columns, strict=True)}
     known = None if STAR in columns else columns
     return FromItem(name, columns=known, lineage=lineage, step=step)
-
-
-def _column_name(value: Any) -> str:
-    """Return the name PostgreSQL gives an output column without an alias (its FigureColname)."""
-    kind, fields = node(value)
-    if kind == "ColumnRef":
-        parts = names(fields.get("fields"))
-        return parts[-1] if parts else "?column?"
-    if kind == "FuncCall":
-        return (names(fields.get("funcname")) or ["?column?"])[-1]
-    if kind == "TypeCast":
-        inner = _column_name(fields.get("arg"))
-        if inner != "?column?":
-            return inner
-        type_names = names(node(fields.get("typeName"))[1].get("names"))
-        return type_names[-1] if type_names else "?column?"
-    if kind == "CollateClause":
-        return _column_name(fields.get("arg"))
-    if kind == "A_Indirection":
-        labels = names(fields.get("indirection"))
-        return labels[-1] if labels else _column_name(fields.get("arg"))
-    if kind == "SubLink":
-        link = fields.get("subLinkType")
-        if link == "EXPR_SUBLINK":
-            targets = node(fields.get("subselect"))[1].get("targetList", [])
-            if targets:
-                first = node(targets[0])[1]
-                return str(first.get("name") or _column_name(first.get("val")))
-        return {"EXISTS_SUBLINK": "exists", "ARRAY_SUBLINK": "array"}.get(str(link), "?column?")
-    if kind == "MinMaxExpr":
-        return "greatest" if fields.get("op") == "IS_GREATEST" else "least"
-    if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":
-        return "nullif"
-    if kind == "XmlExpr" and fields.get("op") != "IS_DOCUMENT":
-        return str(fields.get("op", "")).removeprefix("IS_").lower() or "?column?"
-    simple = {"CaseExpr": "case", "CoalesceExpr": "coalesce", "A_ArrayExpr": "array", "RowExpr": "row",
-              "GroupingFunc": "grouping", "XmlSerialize": "xmlserialize", "JsonObjectConstructor": "json_object",
-              "JsonArrayConstructor": "json_array", "JsonArrayQueryConstructor": "json_array",
-              "JsonObjectAgg": "json_objectagg", "JsonArrayAgg": "json_arrayagg"}
-    if kind == "SQLValueFunction":
-        return str(fields.get("op", "")).removeprefix("SVFOP_").lower() or "?column?"
-    return simple.get(kind or "", "?column?")
-
-
-def unresolved(origins: Origins) -> bool:
-    """Return whether any of `origins` is a name no FROM item is known to have."""
-    return any(origin.relation == UNRESOLVED for origin in origins)
