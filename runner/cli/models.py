@@ -102,7 +102,7 @@ def lineage(ctx: click.Context, name: str, as_json: bool) -> None:
 
     weir_project = project_for(ctx)
     graph = ModelGraph(weir_project.models)
-    if "." not in name or name in graph.models or not _is_model(graph, name.rpartition(".")[0]):
+    if not _names_a_column(graph, name):
         upstream, downstream = lineage_of(weir_project, name)
         click.echo("upstream:")
         for model in upstream or ["(none)"]:
@@ -123,8 +123,15 @@ def lineage(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo("\n".join(tree_lines(tree)))
 
 
-def _is_model(graph: ModelGraph, name: str) -> bool:
-    return name in graph.models or any(model.name == name for model in graph.models.values())
+def _names_a_column(graph: ModelGraph, name: str) -> bool:
+    """Return whether NAME is MODEL.COLUMN rather than a model (`schema.name` or `name`)."""
+    if "." not in name or name in graph.models:
+        return False
+    model = name.rpartition(".")[0]
+    if model in graph.models or any(found.name == model for found in graph.models.values()):
+        return True
+    # Neither fits: `a.b` is a mistyped model when a is a model schema, else a column of a mistyped model
+    return name.count(".") > 1 or name.partition(".")[0] not in {found.schema for found in graph.models.values()}
 
 
 def _column_tree(ctx: click.Context, weir_project: Project, model: str, column: str) -> LineageTree:

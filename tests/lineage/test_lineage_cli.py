@@ -48,7 +48,16 @@ def test_unknown_column_or_model_is_one_line_and_exit_2(weir) -> None:
     assert column.stderr == "weir: marts.agg_daily_sales has no column 'revenue'; did you mean revenue_cents?\n"
     model = weir("lineage", "staging.stg_order.order_id", "--project", str(REPO))
     assert model.exit_code == 2
-    assert model.stderr.count("\n") == 1 and "staging.stg_order.order_id" in model.stderr
+    assert model.stderr.startswith("weir: no model named 'staging.stg_order'; did you mean staging.stg_orders, ")
+    assert model.stderr.count("\n") == 1
+    bare = weir("lineage", "stg_order.order_id", "--project", str(REPO))
+    assert bare.stderr.startswith("weir: no model named 'stg_order'; did you mean staging.stg_orders, ")
+    source = weir("lineage", "raw.orders.status", "--project", str(REPO))
+    assert source.exit_code == 2
+    assert source.stderr.startswith("weir: no model named 'raw.orders'; models: marts.agg_daily_sales, ")
+    mistyped_model = weir("lineage", "staging.stg_order", "--project", str(REPO))
+    assert mistyped_model.exit_code == 2
+    assert mistyped_model.stderr.startswith("weir: no model named 'staging.stg_order'")
 
 
 def test_with_a_database_star_over_a_source_uses_its_catalog(project, db, dsn, weir, write_models) -> None:
