@@ -10,6 +10,10 @@ source table's (from the catalog); a model's are what its own lineage found.
     lineage.origins("marts.fact_order_items", "order_date")   # one level up
     lineage.upstream("marts.fact_order_items", "order_date")  # down to source columns
     lineage.readers("raw.orders", "customer_id")               # models and checks reading it
+    lineage.dependents("raw.orders", "status")                 # model columns computed from it
+
+For one SELECT, `analyze_select` gives its lineage and the columns it reads from one parse;
+`select_lineage` and `read_columns` are each half of it.
 """
 
 from runner.lineage.origins import UNRESOLVED, LineageTree, Origin
