@@ -109,3 +109,7 @@ class ProjectProblems(ProjectFileError):
         self.problems = tuple(problems)
         lines = [str(problem) for problem in self.problems]
         super().__init__("\n".join([*lines, f"{len(lines)} problems in the project"]))
+
+
+class BadSeed(ProjectFileError):
+    """A seed's CSV or types file is malformed (ragged rows, a value of the wrong type, not UTF-8); nothing was loaded."""

@@ -1,0 +1,145 @@
+"""What Weir reads of a seed's CSV itself: its header, its checksum and encoding, and where a record starts.
+
+The rows are not parsed here on the way to the database: COPY reads them (runner.seeds.load),
+and an error it reports is mapped back to the file's line and column (`physical_line`).
+Only the header, a sample for inferring types (runner.seeds.infer) and, on an error, the
+lines up to the failing record are parsed in Python.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import BadSeed
+from runner.project.seeds import Seed
+
+BLOCK = 1 << 20  # bytes per read and per COPY write: large blocks keep Python out of the way
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """A seed's CSV as a whole: its checksum (with its types file's), and that it is UTF-8 throughout."""
+
+    checksum: str
+    size: int
+
+
+def header(seed: Seed) -> tuple[str, ...]:
+    """Return the column names of the CSV's first line, checked: present, unique, not blank.
+
+    Raises BadSeed naming the file, line 1 and the column for an empty file, a blank or
+    duplicate name.
+    """
+    with seed.path.open("rb") as file:
+        first = file.readline(BLOCK)
+    if not first.strip():
+        raise BadSeed(f"{seed.display}:1:1: the file is empty; a seed's first line names its columns,"
+                      " e.g. code,name")
+    try:
+        text = first.removeprefix(_BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadSeed(f"{seed.display}:1:{_field_at(first, exc.start)}: not UTF-8 ({exc.reason}); save the file"
+                      " as UTF-8") from None
+    names = next(csv.reader([text]), [])
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(names, start=1):
+        name = raw.strip()
+        if not name:
+            raise BadSeed(f"{seed.display}:1:{number}: column {number} has no name; name it in the header line")
+        if name in seen:
+            raise BadSeed(f"{seed.display}:1:{number}: column name {name!r} repeats column {seen[name]};"
+                          " give each column its own name")
+        seen[name] = number
+    return tuple(raw.strip() for raw in names)
+
+
+def scan(seed: Seed) -> Scanned:
+    """Return the seed's checksum, reading the file once in large blocks; raise BadSeed where it is not UTF-8."""
+    digest = hashlib.sha256(seed.types_checksum.encode())
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with seed.path.open("rb") as file:
+        while block := file.read(BLOCK):
+            digest.update(block)
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                _not_utf8(seed, offset + exc.start, exc.reason)
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        _not_utf8(seed, offset - len(exc.object) + exc.start, exc.reason)
+    return Scanned(digest.hexdigest(), offset)
+
+
+def blocks(seed: Seed) -> Iterator[bytes]:
+    """Yield the file's bytes in large blocks, as COPY takes them."""
+    with seed.path.open("rb") as file:
+        while block := file.read(BLOCK):
+            yield block
+
+
+def sample_rows(seed: Seed, limit: int) -> Iterator[list[str]]:
+    """Yield up to `limit` data rows (after the header), parsed as COPY's CSV format reads them."""
+    with seed.path.open(encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        next(reader, None)
+        for number, row in enumerate(reader):
+            if number >= limit:
+                return
+            yield row
+
+
+def physical_line(seed: Seed, record: int) -> int:
+    """Return the line of the file where COPY's `record` (1 is the header) starts.
+
+    A quoted value may hold line breaks, so a record can span lines; COPY counts records.
+    """
+    with seed.path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        reader = csv.reader(file)
+        ended = 0  # the line the previous record ended on
+        for _ in range(record - 1):
+            if next(reader, None) is None:
+                break
+            ended = reader.line_num
+    return ended + 1
+
+
+def last_record(seed: Seed) -> tuple[int, int]:
+    """Return the line where the file's last record starts and its number of values.
+
+    An unclosed quote runs to the end of the file, so the record holding it is the last one.
+    """
+    with seed.path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        reader = csv.reader(file)
+        ended, start, width = 0, 1, 1
+        for row in reader:
+            start, width, ended = ended + 1, len(row), reader.line_num
+    return start, width
+
+
+def _not_utf8(seed: Seed, offset: int, reason: str) -> None:
+    with seed.path.open("rb") as file:
+        before = file.read(offset)
+        line_start = before.rfind(b"\n") + 1
+        line = before[line_start:] + file.readline(BLOCK)
+    number = before.count(b"\n") + 1
+    raise BadSeed(
+        f"{seed.display}:{number}:{_field_at(line, offset - line_start)}: not UTF-8 ({reason} at byte {offset});"
+        " save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+    )
+
+
+def _field_at(line: bytes, offset: int) -> int:
+    """Return the CSV column (from 1) that byte `offset` of `line` falls in."""
+    text = line[:offset].decode("utf-8", errors="replace")
+    fields = next(csv.reader(io.StringIO(text + "x")), [""])
+    return max(len(fields), 1)

@@ -1,0 +1,198 @@
+"""Loading a seed: its CSV streamed to COPY into a new table, swapped in with its record in one transaction.
+
+A seed whose CSV and types file are as at its last load (the same SHA-256) and whose table
+is still the one that load made is skipped. Otherwise, in one transaction:
+
+1. `<schema>.<name>__weir_new` is created with the declared and inferred column types;
+2. the file is sent to `COPY ... FROM STDIN (FORMAT csv, HEADER true, FREEZE true)` as it is,
+   in 1 MiB blocks: PostgreSQL parses and checks every row, Python never does;
+3. the table is analyzed, then swapped in for the old one (runner.build.materialize.swap:
+   under lock_timeout, retried, views on it re-pointed, grants copied), and the load is
+   recorded in weir.seed_state.
+
+Readers keep reading the old table until the commit; they wait only for the swap's few
+catalog updates. A bad row makes COPY fail: its error (with CONTEXT "COPY t, line N,
+column c") becomes `file:line:column: what is wrong; what to do`, the transaction rolls
+back, and the old table and its record stay as they were.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from runner.build.materialize.swap import swap_in
+from runner.db.errors import primary_message
+from runner.db.statements import derived_name, execute
+from runner.errors import BadSeed
+from runner.project import Model, Seed, Timeouts
+from runner.seeds.csvfile import blocks, header, last_record, physical_line, sample_rows, scan
+from runner.seeds.infer import SAMPLE_ROWS, infer_types
+from runner.state import seeds as seed_state
+
+_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column (.*?): |:|$)")
+_MISSING = re.compile(r'missing data for column "(.*)"')
+
+
+@dataclass(frozen=True)
+class SeedColumn:
+    """A column of a seed's table, and whether the types file declared its type or it was inferred."""
+
+    name: str
+    type: str
+    source: str  # "declared" or "inferred"
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What loading one seed did: "loaded" or "unchanged", with its rows and columns when loaded."""
+
+    seed: str  # "schema.name"
+    status: str
+    rows: int
+    seconds: float
+    columns: tuple[SeedColumn, ...] = ()
+
+
+def columns_of(seed: Seed) -> tuple[SeedColumn, ...]:
+    """Return the seed's columns in the CSV's order, each typed as declared or as inferred from a sample.
+
+    Raises BadSeed for a malformed header, or a declared column the CSV does not have.
+    """
+    names = header(seed)
+    for declared in seed.declared:
+        if declared.name not in names:
+            raise BadSeed(f"{seed.types_display}:{declared.line}: columns: {declared.name!r} is not a column of"
+                          f" {seed.path.name} (its header has {', '.join(names)}); fix the name")
+    types = {declared.name: declared.type for declared in seed.declared}
+    inferred = infer_types(len(names), sample_rows(seed, SAMPLE_ROWS)) if len(types) < len(names) else []
+    return tuple(
+        SeedColumn(name, types[name], "declared") if name in types else SeedColumn(name, inferred[index], "inferred")
+        for index, name in enumerate(names)
+    )
+
+
+def load_seeds(
+    conn: psycopg.Connection[Any],
+    seeds: Sequence[Seed],
+    timeouts: Timeouts,
+    *,
+    force: bool = False,
+    on_result: Callable[[SeedResult], None] | None = None,
+) -> list[SeedResult]:
+    """Load each of `seeds` whose file changed since its last load (all with `force`), in order.
+
+    `conn` is an autocommit connection; each seed loads in a transaction of its own. Raises
+    BadSeed at the first bad file (the seeds before it stay loaded, it and the rest are not
+    touched), ModelFailed when a swap found its table held past lock_timeout.
+    """
+    if not seeds:
+        return []
+    seed_state.ensure_seed_state(conn)
+    loaded = seed_state.loaded_checksums(conn, [(seed.schema, seed.name) for seed in seeds])
+    results = []
+    for seed in seeds:
+        started = time.perf_counter()
+        header(seed)  # checked even when the seed is unchanged
+        checksum = scan(seed).checksum
+        if not force and loaded.get(seed.qualified) == checksum:
+            result = SeedResult(seed.qualified, "unchanged", 0, time.perf_counter() - started)
+        else:
+            columns = columns_of(seed)
+            rows = _load(conn, seed, columns, checksum, timeouts)
+            result = SeedResult(seed.qualified, "loaded", rows, time.perf_counter() - started, columns)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def _load(
+    conn: psycopg.Connection[Any], seed: Seed, columns: tuple[SeedColumn, ...], checksum: str, timeouts: Timeouts
+) -> int:
+    """Load `seed` into a new table and swap it in, in one transaction; return the rows loaded."""
+    built = derived_name(seed.name, "__weir_new")
+    table = sql.Identifier(seed.schema, built)
+    names = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
+    execute(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(seed.schema)))
+    with conn.transaction():
+        _create(conn, seed, table, columns)
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8', FREEZE true)")
+        try:
+            with conn.cursor() as cursor:
+                with cursor.copy(copy.format(table, names)) as stream:
+                    for block in blocks(seed):
+                        stream.write(block)
+                rows = cursor.rowcount
+        except psycopg.errors.DataError as exc:  # bad rows: ragged, wrong type, unclosed quote, encoding
+            raise BadSeed(_row_error(seed, columns, exc)) from None
+        execute(conn, sql.SQL("ANALYZE {}").format(table))  # before the swap: readers need not wait for it
+        swap_in(conn, _stand_in(seed), built, timeouts)
+        relation = sql.Identifier(seed.schema, seed.name).as_string(conn)
+        seed_state.record_load(conn, seed.qualified, relation, checksum,
+                               [(column.name, column.type, column.source) for column in columns], rows)
+    return rows
+
+
+def _create(conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, columns: tuple[SeedColumn, ...]) -> None:
+    definitions = sql.SQL(", ").join(
+        # A declared type is written by the user, as in a CREATE TABLE; PostgreSQL checks it.
+        sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.type))  # type: ignore[arg-type]
+        for column in columns
+    )
+    try:
+        with conn.transaction():
+            execute(conn, sql.SQL("CREATE TABLE {} ({})").format(table, definitions))
+    except (psycopg.errors.SyntaxError, psycopg.errors.UndefinedObject, psycopg.errors.InvalidParameterValue,
+            psycopg.errors.DatatypeMismatch, psycopg.errors.FeatureNotSupported) as exc:
+        line = seed.declared[0].line if seed.declared else 1
+        raise BadSeed(f"{seed.types_display or seed.display}:{line}: columns: {primary_message(exc)};"
+                      " declare each column as \"name type\" with a PostgreSQL type") from None
+
+
+def _row_error(seed: Seed, columns: tuple[SeedColumn, ...], exc: psycopg.Error) -> str:
+    """Return `file:line:column: what is wrong; what to do` for a row COPY refused."""
+    message = primary_message(exc)
+    found = _CONTEXT.search(exc.diag.context or "")
+    record = int(found.group(1)) if found else 1
+    names = [column.name for column in columns]
+    column_name = found.group(2) if found and found.group(2) else None
+    missing = _MISSING.match(message)
+    if missing:
+        column_name = missing.group(1)
+    position = names.index(column_name) + 1 if column_name in names else 1
+    line = physical_line(seed, record)
+    where = f"{seed.display}:{line}:{position}"
+    if message.startswith("extra data after last expected column"):
+        return (f"{seed.display}:{line}:{len(names) + 1}: the row has more values than the header's {len(names)}"
+                " columns; remove the extra ones, or quote a value that holds a comma")
+    if missing:
+        return (f"{where}: the row has fewer values than the header's {len(names)} columns (none for"
+                f" {column_name}); add the missing ones (an empty value is NULL)")
+    if message.startswith("unterminated CSV quoted field"):
+        line, position = last_record(seed)
+        return (f"{seed.display}:{line}:{position}: a quoted value is never closed; close its quote"
+                ' ("" inside quotes is one quote)')
+    if column_name in names:
+        column = columns[position - 1]
+        if column.source == "declared":
+            how = f"declared {column.type} in {seed.types_display}"
+            advice = "fix the value, or declare another type"
+        else:
+            how = f"inferred {column.type} from the first {SAMPLE_ROWS:,} rows"
+            types_file = seed.types_display or seed.display.removesuffix(".csv") + ".sql"
+            advice = f'fix the value, or declare its type in {types_file}: -- weir: columns="{column.name} text"'
+        return f"{where}: {message} in column {column.name} ({how}); {advice}"
+    return f"{where}: {message}; fix the row"
+
+
+def _stand_in(seed: Seed) -> Model:
+    """Return a model standing for the seed's table, which is what the swap takes (for its names and messages)."""
+    return Model.from_header({}, schema=seed.schema, name=seed.name, path=seed.path, display=seed.display,
+                             sql="", sql_line=1, checksum="")
