@@ -112,4 +112,4 @@ class ProjectProblems(ProjectFileError):
 
 
 class BadSeed(ProjectFileError):
-    """A seed's CSV or types file is malformed (ragged rows, a value of the wrong type, not UTF-8); nothing was loaded."""
+    """A seed's CSV or types file is malformed (a ragged row, a value of the wrong type, not UTF-8); nothing loaded."""

@@ -14,13 +14,12 @@ import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import NoReturn
 
 from runner.errors import BadSeed
 from runner.project.seeds import Seed
 
 BLOCK = 1 << 20  # bytes per read and per COPY write: large blocks keep Python out of the way
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -43,10 +42,9 @@ def header(seed: Seed) -> tuple[str, ...]:
         raise BadSeed(f"{seed.display}:1:1: the file is empty; a seed's first line names its columns,"
                       " e.g. code,name")
     try:
-        text = first.removeprefix(_BOM).decode("utf-8")
+        text = first.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise BadSeed(f"{seed.display}:1:{_field_at(first, exc.start)}: not UTF-8 ({exc.reason}); save the file"
-                      " as UTF-8") from None
+        _not_utf8(seed, exc.start, exc.reason)
     names = next(csv.reader([text]), [])
     seen: dict[str, int] = {}
     for number, raw in enumerate(names, start=1):
@@ -98,19 +96,20 @@ def sample_rows(seed: Seed, limit: int) -> Iterator[list[str]]:
             yield row
 
 
-def physical_line(seed: Seed, record: int) -> int:
-    """Return the line of the file where COPY's `record` (1 is the header) starts.
+def physical_line(seed: Seed, line: int) -> int:
+    """Return the line where the record that COPY reports at `line` starts.
 
-    A quoted value may hold line breaks, so a record can span lines; COPY counts records.
+    COPY counts physical lines, and a record whose quoted value holds line breaks is
+    reported at its last line; the user looks for where it begins.
     """
     with seed.path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
         reader = csv.reader(file)
         ended = 0  # the line the previous record ended on
-        for _ in range(record - 1):
-            if next(reader, None) is None:
-                break
+        for _ in reader:
+            if reader.line_num >= line:
+                return ended + 1
             ended = reader.line_num
-    return ended + 1
+    return line
 
 
 def last_record(seed: Seed) -> tuple[int, int]:
@@ -126,7 +125,7 @@ def last_record(seed: Seed) -> tuple[int, int]:
     return start, width
 
 
-def _not_utf8(seed: Seed, offset: int, reason: str) -> None:
+def _not_utf8(seed: Seed, offset: int, reason: str) -> NoReturn:
     with seed.path.open("rb") as file:
         before = file.read(offset)
         line_start = before.rfind(b"\n") + 1

@@ -143,7 +143,7 @@ def _load(
 def _create(conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, columns: tuple[SeedColumn, ...]) -> None:
     definitions = sql.SQL(", ").join(
         # A declared type is written by the user, as in a CREATE TABLE; PostgreSQL checks it.
-        sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.type))  # type: ignore[arg-type]
+        sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(column.type))
         for column in columns
     )
     try:
@@ -160,14 +160,14 @@ def _row_error(seed: Seed, columns: tuple[SeedColumn, ...], exc: psycopg.Error) 
     """Return `file:line:column: what is wrong; what to do` for a row COPY refused."""
     message = primary_message(exc)
     found = _CONTEXT.search(exc.diag.context or "")
-    record = int(found.group(1)) if found else 1
+    reported = int(found.group(1)) if found else 1
     names = [column.name for column in columns]
     column_name = found.group(2) if found and found.group(2) else None
     missing = _MISSING.match(message)
     if missing:
         column_name = missing.group(1)
     position = names.index(column_name) + 1 if column_name in names else 1
-    line = physical_line(seed, record)
+    line = physical_line(seed, reported)
     where = f"{seed.display}:{line}:{position}"
     if message.startswith("extra data after last expected column"):
         return (f"{seed.display}:{line}:{len(names) + 1}: the row has more values than the header's {len(names)}"
