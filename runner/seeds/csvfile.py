@@ -1,7 +1,8 @@
 """What Weir reads of a seed's CSV itself: its header, its checksum and encoding, and where a record starts.
 
-The rows are not parsed here on the way to the database: COPY reads them (runner.seeds.load),
-and an error it reports is mapped back to the file's line and column (`physical_line`).
+The rows are not parsed here on the way to the database: COPY reads them (runner.seeds.load)
+from `Stream`, which checksums the bytes and checks they are UTF-8 as they pass, and an error
+COPY reports is mapped back to the file's line and column (`physical_line`).
 Only the header, a sample for inferring types (runner.seeds.infer) and, on an error, the
 lines up to the failing record are parsed in Python.
 """
@@ -13,21 +14,12 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import NoReturn
 
 from runner.errors import BadSeed
 from runner.project.seeds import Seed
 
 BLOCK = 1 << 20  # bytes per read and per COPY write: large blocks keep Python out of the way
-
-
-@dataclass(frozen=True)
-class Scanned:
-    """A seed's CSV as a whole: its checksum (with its types file's), and that it is UTF-8 throughout."""
-
-    checksum: str
-    size: int
 
 
 def header(seed: Seed) -> tuple[str, ...]:
@@ -58,36 +50,63 @@ def header(seed: Seed) -> tuple[str, ...]:
     return tuple(raw.strip() for raw in names)
 
 
-def scan(seed: Seed) -> Scanned:
-    """Return the seed's checksum, reading the file once in large blocks; raise BadSeed where it is not UTF-8."""
-    digest = hashlib.sha256(seed.types_checksum.encode())
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with seed.path.open("rb") as file:
-        while block := file.read(BLOCK):
-            digest.update(block)
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                _not_utf8(seed, offset + exc.start, exc.reason)
-            offset += len(block)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
-        _not_utf8(seed, offset - len(exc.object) + exc.start, exc.reason)
-    return Scanned(digest.hexdigest(), offset)
+def stamp(seed: Seed) -> str:
+    """Return the CSV's size and modification time and the types file's checksum: unchanged means the seed is.
+
+    Only a shortcut past the checksum: a stamp that differs (a checkout, a touch) leads to
+    the checksum, which decides.
+    """
+    status = seed.path.stat()
+    return f"{status.st_size} {status.st_mtime_ns} {seed.types_checksum}"
 
 
-def blocks(seed: Seed) -> Iterator[bytes]:
-    """Yield the file's bytes in large blocks, as COPY takes them."""
-    with seed.path.open("rb") as file:
-        while block := file.read(BLOCK):
-            yield block
+class Stream:
+    """The CSV's bytes in large blocks, as COPY takes them, hashed and checked to be UTF-8 on the way.
+
+    One read of the file both loads and checksums it. A block that is not UTF-8 raises
+    BadSeed naming the line and column (PostgreSQL would name only the line).
+    """
+
+    def __init__(self, seed: Seed) -> None:
+        self.seed = seed
+        self._digest = hashlib.sha256(seed.types_checksum.encode())
+
+    def blocks(self) -> Iterator[bytes]:
+        """Yield the file's blocks; raise BadSeed at the first byte that is not UTF-8."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset = 0
+        with self.seed.path.open("rb") as file:
+            while block := file.read(BLOCK):
+                self._digest.update(block)
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    _not_utf8(self.seed, _start_of(exc, offset, block), exc.reason)
+                offset += len(block)
+                yield block
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            _not_utf8(self.seed, offset - len(exc.object) + exc.start, exc.reason)
+
+    @property
+    def checksum(self) -> str:
+        """The SHA-256 of the types file's checksum and the bytes read so far (all of them, after blocks())."""
+        return self._digest.hexdigest()
+
+
+def _start_of(exc: UnicodeDecodeError, offset: int, block: bytes) -> int:
+    """Return the file offset of a decoding error in `block` (read at `offset`), past bytes carried from before."""
+    carried = len(exc.object) - len(block)
+    return offset - carried + exc.start
 
 
 def sample_rows(seed: Seed, limit: int) -> Iterator[list[str]]:
-    """Yield up to `limit` data rows (after the header), parsed as COPY's CSV format reads them."""
-    with seed.path.open(encoding="utf-8-sig", newline="") as file:
+    """Yield up to `limit` data rows (after the header), parsed as COPY's CSV format reads them.
+
+    Bytes that are not UTF-8 are replaced here: Stream reports them, at their line, when the seed loads.
+    """
+    with seed.path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
         reader = csv.reader(file)
         next(reader, None)
         for number, row in enumerate(reader):

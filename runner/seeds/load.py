@@ -1,14 +1,22 @@
 """Loading a seed: its CSV streamed to COPY into a new table, swapped in with its record in one transaction.
 
-A seed whose CSV and types file are as at its last load (the same SHA-256) and whose table
-is still the one that load made is skipped. Otherwise, in one transaction:
+A seed whose CSV and types file are as at its last load and whose table is still the one
+that load made is skipped: at once when the CSV's size and modification time and the types
+file are as recorded (the stamp), else when the SHA-256 of both is. Otherwise, in one
+transaction:
 
 1. `<schema>.<name>__weir_new` is created with the declared and inferred column types;
 2. the file is sent to `COPY ... FROM STDIN (FORMAT csv, HEADER true, FREEZE true)` as it is,
-   in 1 MiB blocks: PostgreSQL parses and checks every row, Python never does;
+   in 1 MiB blocks: PostgreSQL parses and checks every row, Python never does; the bytes
+   are checksummed and checked to be UTF-8 on their way (one read of the file);
 3. the table is analyzed, then swapped in for the old one (runner.build.materialize.swap:
    under lock_timeout, retried, views on it re-pointed, grants copied), and the load is
    recorded in weir.seed_state.
+
+A file whose stamp changed but whose checksum did not (a fresh checkout, a touch) is found
+so after step 2: the transaction is rolled back, the new stamp recorded, and the seed counts
+as unchanged. That wastes one COPY in that rare case, to read the file once in the common
+one (a changed seed) and not at all for an untouched one.
 
 Readers keep reading the old table until the commit; they wait only for the swap's few
 catalog updates. A bad row makes COPY fail: its error (with CONTEXT "COPY t, line N,
@@ -32,7 +40,7 @@ from runner.db.errors import primary_message
 from runner.db.statements import derived_name, execute
 from runner.errors import BadSeed
 from runner.project import Model, Seed, Timeouts
-from runner.seeds.csvfile import blocks, header, last_record, physical_line, sample_rows, scan
+from runner.seeds.csvfile import Stream, header, last_record, physical_line, sample_rows, stamp
 from runner.seeds.infer import SAMPLE_ROWS, infer_types
 from runner.state import seeds as seed_state
 
@@ -86,7 +94,7 @@ def load_seeds(
     force: bool = False,
     on_result: Callable[[SeedResult], None] | None = None,
 ) -> list[SeedResult]:
-    """Load each of `seeds` whose file changed since its last load (all with `force`), in order.
+    """Load each of `seeds` whose files changed since its last load (all with `force`), in order.
 
     `conn` is an autocommit connection; each seed loads in a transaction of its own. Raises
     BadSeed at the first bad file (the seeds before it stay loaded, it and the rest are not
@@ -95,17 +103,21 @@ def load_seeds(
     if not seeds:
         return []
     seed_state.ensure_seed_state(conn)
-    loaded = seed_state.loaded_checksums(conn, [(seed.schema, seed.name) for seed in seeds])
+    before = seed_state.loaded(conn, [(seed.schema, seed.name) for seed in seeds])
     results = []
     for seed in seeds:
         started = time.perf_counter()
         header(seed)  # checked even when the seed is unchanged
-        checksum = scan(seed).checksum
-        if not force and loaded.get(seed.qualified) == checksum:
+        now = stamp(seed)
+        last = before.get(seed.qualified)
+        rows: int | None = None
+        columns: tuple[SeedColumn, ...] = ()
+        if force or last is None or last.stamp != now:
+            columns = columns_of(seed)
+            rows = _load(conn, seed, columns, now, None if force or last is None else last.checksum, timeouts)
+        if rows is None:
             result = SeedResult(seed.qualified, "unchanged", 0, time.perf_counter() - started)
         else:
-            columns = columns_of(seed)
-            rows = _load(conn, seed, columns, checksum, timeouts)
             result = SeedResult(seed.qualified, "loaded", rows, time.perf_counter() - started, columns)
         results.append(result)
         if on_result is not None:
@@ -113,30 +125,45 @@ def load_seeds(
     return results
 
 
+class _SameContent(Exception):
+    """The file was touched but holds what was loaded: roll the new table back."""
+
+
 def _load(
-    conn: psycopg.Connection[Any], seed: Seed, columns: tuple[SeedColumn, ...], checksum: str, timeouts: Timeouts
-) -> int:
-    """Load `seed` into a new table and swap it in, in one transaction; return the rows loaded."""
+    conn: psycopg.Connection[Any], seed: Seed, columns: tuple[SeedColumn, ...], now: str, last_checksum: str | None,
+    timeouts: Timeouts,
+) -> int | None:
+    """Load `seed` into a new table and swap it in, in one transaction; return the rows loaded.
+
+    Return None, having changed nothing but the recorded stamp, when the file's checksum is `last_checksum`.
+    """
     built = derived_name(seed.name, "__weir_new")
     table = sql.Identifier(seed.schema, built)
     names = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
+    stream = Stream(seed)
     execute(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(seed.schema)))
-    with conn.transaction():
-        _create(conn, seed, table, columns)
-        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8', FREEZE true)")
-        try:
-            with conn.cursor() as cursor:
-                with cursor.copy(copy.format(table, names)) as stream:
-                    for block in blocks(seed):
-                        stream.write(block)
-                rows = cursor.rowcount
-        except psycopg.errors.DataError as exc:  # bad rows: ragged, wrong type, unclosed quote, encoding
-            raise BadSeed(_row_error(seed, columns, exc)) from None
-        execute(conn, sql.SQL("ANALYZE {}").format(table))  # before the swap: readers need not wait for it
-        swap_in(conn, _stand_in(seed), built, timeouts)
-        relation = sql.Identifier(seed.schema, seed.name).as_string(conn)
-        seed_state.record_load(conn, seed.qualified, relation, checksum,
-                               [(column.name, column.type, column.source) for column in columns], rows)
+    try:
+        with conn.transaction():
+            _create(conn, seed, table, columns)
+            copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING 'UTF8', FREEZE true)")
+            try:
+                with conn.cursor() as cursor:
+                    with cursor.copy(copy.format(table, names)) as sending:
+                        for block in stream.blocks():
+                            sending.write(block)
+                    rows = cursor.rowcount
+            except psycopg.errors.DataError as exc:  # bad rows: ragged, wrong type, unclosed quote
+                raise BadSeed(_row_error(seed, columns, exc)) from None
+            if stream.checksum == last_checksum:
+                raise _SameContent
+            execute(conn, sql.SQL("ANALYZE {}").format(table))  # before the swap: readers need not wait for it
+            swap_in(conn, _stand_in(seed), built, timeouts)
+            relation = sql.Identifier(seed.schema, seed.name).as_string(conn)
+            seed_state.record_load(conn, seed.qualified, relation, seed_state.Loaded(stream.checksum, now),
+                                   [(column.name, column.type, column.source) for column in columns], rows)
+    except _SameContent:
+        seed_state.restamp(conn, seed.qualified, now)
+        return None
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -78,6 +79,18 @@ def test_an_unchanged_seed_is_skipped_and_a_changed_one_replaced(
     write_files(seeded, {"seeds/ref/countries.sql": '-- weir: columns="population numeric"\n'})
     assert [result.status for result in run_seeds(db, Project.load(seeded))] == ["loaded"]
     assert types_of(db, "ref.countries")["population"] == "numeric"
+
+
+def test_a_touched_seed_with_the_same_content_is_unchanged_and_restamped(
+        seeded: Path, db: psycopg.Connection) -> None:
+    run_seeds(db, Project.load(seeded))
+    oid, stamp = db.execute("SELECT relid, stamp FROM weir.seed_state").fetchone()
+    path = seeded / "seeds" / "ref" / "countries.csv"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # as a fresh checkout would
+    assert [result.status for result in run_seeds(db, Project.load(seeded))] == ["unchanged"]
+    assert db.execute("SELECT 'ref.countries'::regclass::oid").fetchone()[0] == oid
+    restamped = db.execute("SELECT stamp FROM weir.seed_state").fetchone()[0]
+    assert restamped != stamp and restamped.split()[1] == str(path.stat().st_mtime_ns)
 
 
 def test_a_seed_table_dropped_or_emptied_behind_weirs_back_is_loaded_again(
