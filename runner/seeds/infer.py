@@ -15,29 +15,32 @@ from collections.abc import Iterable, Sequence
 SAMPLE_ROWS = 10_000
 TYPES = ("boolean", "integer", "bigint", "numeric", "date", "timestamptz", "text")
 
-_BOOLEAN = re.compile(r"^(true|false)$", re.I)
-_INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]*)$")
-_NUMERIC = re.compile(r"^[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_BOOLEAN = re.compile(r"^(true|false)\Z", re.I)
+_INTEGER = re.compile(r"^[+-]?(0|[1-9][0-9]*)\Z")
+_NUMERIC = re.compile(r"^[+-]?(0|[1-9][0-9]*)?(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _TIMESTAMP = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?\Z"
 )
-_INT32 = 2**31
+_PATTERNS = {"boolean": _BOOLEAN, "integer": _INTEGER, "bigint": _INTEGER, "numeric": _NUMERIC, "date": _DATE,
+             "timestamptz": _TIMESTAMP}
+_LIMITS = {"integer": 2**31, "bigint": 2**63}
 
 
-def _fits(kind: str, value: str) -> bool:
-    if kind == "boolean":
-        return bool(_BOOLEAN.match(value))
-    if kind == "integer":
-        return bool(_INTEGER.match(value)) and -_INT32 <= int(value) < _INT32
-    if kind == "bigint":
-        return bool(_INTEGER.match(value)) and -(2**63) <= int(value) < 2**63
+def _all_fit(kind: str, values: list[str]) -> bool:
+    """Say whether every one of `values` (none empty) is a `kind`: one C-level pass of its pattern, then the range."""
+    pattern = _PATTERNS.get(kind)
+    if pattern is None:
+        return True
+    if not all(map(pattern.match, values)):
+        return False
+    if kind in _LIMITS:
+        # Only numbers of at least 10 (19) digits can leave integer's (bigint's) range.
+        widest = max(values, key=len)
+        if len(widest.lstrip("+-")) >= len(str(_LIMITS[kind])) - 1:
+            return all(-_LIMITS[kind] <= int(value) < _LIMITS[kind] for value in values)
     if kind == "numeric":
-        return bool(_NUMERIC.match(value)) and any(char.isdigit() for char in value.split("e")[0].split("E")[0])
-    if kind == "date":
-        return bool(_DATE.match(value))
-    if kind == "timestamptz":
-        return bool(_TIMESTAMP.match(value))
+        return all(any(char.isdigit() for char in value.lower().partition("e")[0]) for value in values)
     return True
 
 
@@ -46,15 +49,10 @@ def infer_types(width: int, rows: Iterable[Sequence[str]]) -> list[str]:
 
     Rows of another width are left out: the load reports them where they are.
     """
-    candidate = [0] * width  # index into TYPES: only ever moves towards text
-    seen = [False] * width
+    columns: list[list[str]] = [[] for _ in range(width)]
     for row in rows:
-        if len(row) != width:
-            continue
-        for column, value in enumerate(row):
-            if value == "":
-                continue
-            seen[column] = True
-            while not _fits(TYPES[candidate[column]], value):
-                candidate[column] += 1
-    return [TYPES[index] if seen[column] else "text" for column, index in enumerate(candidate)]
+        if len(row) == width:
+            for column, value in zip(columns, row, strict=True):
+                if value != "":
+                    column.append(value)
+    return [next(kind for kind in TYPES if _all_fit(kind, values)) if values else "text" for values in columns]
