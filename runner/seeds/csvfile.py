@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import NoReturn
 
 from runner.errors import BadSeed
@@ -93,6 +94,59 @@ class Stream:
     def checksum(self) -> str:
         """The SHA-256 of the types file's checksum and the bytes read so far (all of them, after blocks())."""
         return self._digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of whole records of the file, for one of several COPYs loading it side by side."""
+
+    start: int  # byte offset of its first byte
+    end: int  # and past its last
+    first_line: int  # the file's line number of its first line (1: the header's piece)
+
+
+def pieces(seed: Seed, count: int) -> tuple[str, list[Piece]]:
+    """Read the file once: return its checksum and up to `count` pieces of about equal size, cut between records.
+
+    A line break ends a record unless it is inside a quoted value, which is when an odd number
+    of quote characters comes before it (a quote inside a value is written twice). Raises
+    BadSeed at the first byte that is not UTF-8.
+    """
+    size = seed.path.stat().st_size
+    targets = [size * number // count for number in range(1, count)]
+    cuts: list[tuple[int, int]] = []  # (offset after a record's line break, lines before it)
+    stream = Stream(seed)
+    offset = quotes = lines = 0
+    for block in stream.blocks():
+        counted, quotes_so_far = 0, quotes
+        while targets and targets[0] < offset + len(block):
+            found = block.find(b"\n", max(targets[0] - offset, counted))
+            if found < 0:
+                break
+            quotes_so_far += block.count(b'"', counted, found)
+            counted = found
+            if quotes_so_far % 2:
+                targets[0] = offset + found + 1  # inside a quoted value: the next line break
+                continue
+            cut = offset + found + 1
+            cuts.append((cut, lines + block.count(b"\n", 0, found + 1)))
+            targets = [target for target in targets if target >= cut]
+        quotes += block.count(b'"')
+        lines += block.count(b"\n")
+        offset += len(block)
+    starts = [(0, 1), *((cut, before + 1) for cut, before in cuts if cut < size)]
+    ends = [start for start, _ in starts[1:]] + [size]
+    return stream.checksum, [Piece(start, end, line) for (start, line), end in zip(starts, ends, strict=True)]
+
+
+def piece_blocks(seed: Seed, piece: Piece) -> Iterator[bytes]:
+    """Yield the bytes of `piece` in large blocks."""
+    with seed.path.open("rb") as file:
+        file.seek(piece.start)
+        left = piece.end - piece.start
+        while left > 0 and (block := file.read(min(BLOCK, left))):
+            left -= len(block)
+            yield block
 
 
 def _start_of(exc: UnicodeDecodeError, offset: int, block: bytes) -> int:

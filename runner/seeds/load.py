@@ -27,6 +27,7 @@ back, and the old table and its record stay as they were.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,14 +37,27 @@ import psycopg
 from psycopg import sql
 
 from runner.build.materialize.swap import swap_in
+from runner.db.connection import conninfo_of
 from runner.db.errors import primary_message
 from runner.db.statements import derived_name, execute
 from runner.errors import BadSeed
 from runner.project import Model, Seed, Timeouts
-from runner.seeds.csvfile import Stream, header, last_record, physical_line, sample_rows, stamp
+from runner.seeds.csvfile import (
+    Piece,
+    Stream,
+    header,
+    last_record,
+    physical_line,
+    piece_blocks,
+    pieces,
+    sample_rows,
+    stamp,
+)
 from runner.seeds.infer import SAMPLE_ROWS, infer_types
 from runner.state import seeds as seed_state
 
+PARALLEL_BYTES = 32 << 20  # a CSV this large loads in STREAMS pieces side by side
+STREAMS = 2
 _CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column (.*?): |:|$)")
 _MISSING = re.compile(r'missing data for column "(.*)"')
 
@@ -114,7 +128,11 @@ def load_seeds(
         columns: tuple[SeedColumn, ...] = ()
         if force or last is None or last.stamp != now:
             columns = columns_of(seed)
-            rows = _load(conn, seed, columns, now, None if force or last is None else last.checksum, timeouts)
+            last_checksum = None if force or last is None else last.checksum
+            if seed.path.stat().st_size >= PARALLEL_BYTES:
+                rows = _load_in_pieces(conn, seed, columns, now, last_checksum, timeouts)
+            else:
+                rows = _load(conn, seed, columns, now, last_checksum, timeouts)
         if rows is None:
             result = SeedResult(seed.qualified, "unchanged", 0, time.perf_counter() - started)
         else:
@@ -167,6 +185,76 @@ def _load(
     return rows
 
 
+def _load_in_pieces(
+    conn: psycopg.Connection[Any], seed: Seed, columns: tuple[SeedColumn, ...], now: str, last_checksum: str | None,
+    timeouts: Timeouts,
+) -> int | None:
+    """Load a large `seed` with STREAMS COPYs side by side into a new table, then swap it in; return the rows.
+
+    COPY parses on one core; a large file loads faster cut into pieces at record boundaries,
+    each sent by a connection of its own. Those commit apart, so the new table is created and
+    filled outside the swap's transaction (under a name no reader uses) and dropped if
+    anything fails; the swap and the record are one transaction, as for a small seed. The
+    file is read once first (checksum, UTF-8, where to cut): an unchanged checksum loads nothing.
+    """
+    checksum, parts = pieces(seed, STREAMS)
+    if checksum == last_checksum:
+        seed_state.restamp(conn, seed.qualified, now)
+        return None
+    built = derived_name(seed.name, "__weir_new")
+    table = sql.Identifier(seed.schema, built)
+    execute(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(seed.schema)))
+    with conn.transaction():
+        execute(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(table))  # left by a load that was killed
+        _create(conn, seed, table, columns)
+    try:
+        rows = _copy_pieces(conninfo_of(conn), seed, table, columns, parts)
+        with conn.transaction():
+            execute(conn, sql.SQL("ANALYZE {}").format(table))
+            swap_in(conn, _stand_in(seed), built, timeouts)
+            relation = sql.Identifier(seed.schema, seed.name).as_string(conn)
+            seed_state.record_load(conn, seed.qualified, relation, seed_state.Loaded(checksum, now),
+                                   [(column.name, column.type, column.source) for column in columns], rows)
+    except BaseException:
+        execute(conn, sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        raise
+    return rows
+
+
+def _copy_pieces(
+    conninfo: str, seed: Seed, table: sql.Identifier, columns: tuple[SeedColumn, ...], parts: list[Piece]
+) -> int:
+    """COPY each piece on a connection of its own, side by side; return the rows, or raise the first piece's error."""
+    names = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
+    counts: list[int] = [0] * len(parts)
+    errors: list[BaseException | None] = [None] * len(parts)
+
+    def send(index: int) -> None:
+        header = sql.SQL("true" if index == 0 else "false")
+        statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER {}, ENCODING 'UTF8')")
+        try:
+            with psycopg.connect(conninfo, autocommit=True, application_name="weir seed") as piece_conn:
+                with piece_conn.cursor() as cursor:
+                    with cursor.copy(statement.format(table, names, header)) as sending:
+                        for block in piece_blocks(seed, parts[index]):
+                            sending.write(block)
+                    counts[index] = cursor.rowcount
+        except BaseException as exc:  # reported by the caller, in the file's order
+            errors[index] = exc
+
+    threads = [threading.Thread(target=send, args=(index,), name=f"weir seed {index}") for index in range(len(parts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, error in enumerate(errors):
+        if isinstance(error, psycopg.errors.DataError):
+            raise BadSeed(_row_error(seed, columns, error, parts[index].first_line - 1)) from None
+        if error is not None:
+            raise error
+    return sum(counts)
+
+
 def _create(conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, columns: tuple[SeedColumn, ...]) -> None:
     definitions = sql.SQL(", ").join(
         # A declared type is written by the user, as in a CREATE TABLE; PostgreSQL checks it.
@@ -183,11 +271,14 @@ def _create(conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, co
                       " declare each column as \"name type\" with a PostgreSQL type") from None
 
 
-def _row_error(seed: Seed, columns: tuple[SeedColumn, ...], exc: psycopg.Error) -> str:
-    """Return `file:line:column: what is wrong; what to do` for a row COPY refused."""
+def _row_error(seed: Seed, columns: tuple[SeedColumn, ...], exc: psycopg.Error, lines_before: int = 0) -> str:
+    """Return `file:line:column: what is wrong; what to do` for a row COPY refused.
+
+    `lines_before` is how many lines of the file came before what that COPY was sent.
+    """
     message = primary_message(exc)
     found = _CONTEXT.search(exc.diag.context or "")
-    reported = int(found.group(1)) if found else 1
+    reported = (int(found.group(1)) if found else 1) + lines_before
     names = [column.name for column in columns]
     column_name = found.group(2) if found and found.group(2) else None
     missing = _MISSING.match(message)

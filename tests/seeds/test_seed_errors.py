@@ -64,9 +64,17 @@ BAD = {
 }
 
 
+@pytest.fixture(params=["one stream", "in pieces"])
+def load_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each case both ways a seed loads: one COPY, or (a large file) pieces side by side."""
+    if request.param == "in pieces":
+        monkeypatch.setattr("runner.seeds.load.PARALLEL_BYTES", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_a_bad_csv_is_one_line_exit_2_and_the_previous_table_stays(
-        case: str, project: Path, write_files, weir, dsn: str, db: psycopg.Connection) -> None:
+        case: str, load_way: str, project: Path, write_files, weir, dsn: str, db: psycopg.Connection) -> None:
     write_files(project, {"seeds/ref/codes.csv": GOOD})
     assert weir("--project", str(project), "--dsn", dsn, "seed").exit_code == 0
     before = db.execute("SELECT 'ref.codes'::regclass::oid, (SELECT array_agg(c ORDER BY code) FROM ref.codes c),"

@@ -187,3 +187,35 @@ def test_a_declared_type_postgresql_does_not_know_names_the_types_file(
     with pytest.raises(BadSeed, match=r'^seeds/ref/a\.sql:2: columns: type "integr" does not exist;'):
         run_seeds(db, Project.load(project))
     assert db.execute("SELECT to_regclass('ref.a')").fetchone()[0] is None
+
+
+@pytest.fixture
+def in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load every seed the way a large one is: cut into pieces, loaded side by side."""
+    monkeypatch.setattr("runner.seeds.load.PARALLEL_BYTES", 0)
+
+
+def test_a_large_seed_loads_in_pieces_cut_between_records(
+        in_pieces: None, project: Path, write_files, db: psycopg.Connection) -> None:
+    body = "".join(f'{n},"line {n}\nwith a ""break"""\n' if n % 7 == 0 else f"{n},plain {n}\n" for n in range(2000))
+    write_files(project, {"seeds/ref/notes.csv": "n,note\n" + body})
+    assert [(result.status, result.rows) for result in run_seeds(db, Project.load(project))] == [("loaded", 2000)]
+    assert db.execute("SELECT note FROM ref.notes WHERE n = 1001").fetchone() == ('line 1001\nwith a "break"',)
+    assert db.execute("SELECT count(DISTINCT n), min(n), max(n) FROM ref.notes").fetchone() == (2000, 0, 1999)
+    assert [result.status for result in run_seeds(db, Project.load(project))] == ["unchanged"]
+    path = project / "seeds" / "ref" / "notes.csv"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert [result.status for result in run_seeds(db, Project.load(project))] == ["unchanged"]
+
+
+def test_a_bad_row_in_a_later_piece_is_named_at_its_line_and_nothing_is_left(
+        in_pieces: None, project: Path, write_files, db: psycopg.Connection) -> None:
+    write_files(project, {"seeds/ref/nums.csv": "n,label\n" + "".join(f"{n},x\n" for n in range(1000))})
+    run_seeds(db, Project.load(project))
+    rows = [f"{n},x\n" for n in range(1000)]
+    rows[900] = "900,x,extra\n"
+    write_files(project, {"seeds/ref/nums.csv": "n,label\n" + "".join(rows)})
+    with pytest.raises(BadSeed, match=r"^seeds/ref/nums\.csv:902:3: the row has more values than the header's 2"):
+        run_seeds(db, Project.load(project))
+    assert db.execute("SELECT count(*) FROM ref.nums").fetchone()[0] == 1000
+    assert db.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '%weir_new%'").fetchone()[0] == 0
