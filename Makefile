@@ -86,6 +86,7 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/seeds.py $(BENCH_SCALE)
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
