@@ -21,7 +21,7 @@ one (a changed seed) and not at all for an untouched one.
 A CSV of PARALLEL_BYTES or more is read once first (checksum, UTF-8, where records end),
 cut into STREAMS pieces, and each piece sent by a COPY of its own connection, side by side
 (`_load_in_pieces`): COPY parses on one core, and a million rows load about as fast as
-`psql \copy` alone then, checksum, ANALYZE and swap included (benchmarks/seeds.py).
+`psql`'s \\copy alone then, checksum, ANALYZE and swap included (benchmarks/seeds.py).
 
 Readers keep reading the old table until the commit; they wait only for the swap's few
 catalog updates. A bad row makes COPY fail: its error (with CONTEXT "COPY t, line N,

@@ -114,3 +114,16 @@ def test_weir_seed_prints_each_seed_and_show_types_loads_nothing(shop: Path, wei
     assert loaded.exit_code == 0
     assert loaded.stdout.splitlines()[2].split()[:3] == ["ref.statuses", "loaded", "2"]
     assert loaded.stdout.splitlines()[-1] == "1 loaded, 0 unchanged"
+
+
+def test_lint_refuses_a_malformed_types_file_and_a_seed_a_model_also_builds(
+        shop: Path, write_files, weir) -> None:
+    write_files(shop, {"seeds/ref/statuses.sql": '-- weir: columns="is_open"\n',
+                       "models/ref/statuses.sql": "SELECT 1 AS status"})
+    result = weir("--project", str(shop), "lint")
+    assert result.exit_code == 2
+    assert "seeds/ref/statuses.sql:1: columns: 'is_open' is not \"name type\"" in result.output
+    write_files(shop, {"seeds/ref/statuses.sql": '-- weir: columns="is_open boolean"\n'})
+    result = weir("--project", str(shop), "lint")
+    assert result.exit_code == 2
+    assert "seeds/ref/statuses.csv:1: loads ref.statuses, which models/ref/statuses.sql builds too" in result.output
