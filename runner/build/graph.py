@@ -86,8 +86,20 @@ class ModelGraph:
         )
 
     def seeds_read(self, models: Iterable[Model]) -> list[Seed]:
-        """Return the seeds that `models` read directly, sorted by table name."""
-        read = {relation for model in models for relation in model.relations if relation in self.seeds}
+        """Return the seeds that `models` read, directly or through views (which hold no rows), sorted by table."""
+        read: set[tuple[str, str]] = set()
+        stack, seen = list(models), set()
+        while stack:
+            model = stack.pop()
+            if model.qualified in seen:
+                continue
+            seen.add(model.qualified)
+            for relation in model.relations:
+                if relation in self.seeds:
+                    read.add(relation)
+                builder = self._by_relation.get(relation)
+                if builder is not None and self.models[builder].kind == "view":
+                    stack.append(self.models[builder])
         return [self.seeds[relation] for relation in sorted(read)]
 
     def in_order(self) -> list[Model]:

@@ -22,6 +22,7 @@ FILES = {
     ),
     "models/marts/labels.sql": "SELECT label FROM ref.statuses",
     "models/marts/order_ids.sql": "-- weir: kind=table\nSELECT order_id FROM raw.orders",
+    "models/marts/label_count.sql": "-- weir: kind=table\nSELECT count(*) AS labels FROM marts.labels",
 }
 
 
@@ -45,6 +46,7 @@ def test_a_model_reading_a_seed_has_it_upstream_not_as_a_source(shop: Path) -> N
     assert graph.sources("marts.open_orders") == [("raw", "orders")]
     assert [seed.qualified for seed in graph.seeds_read(graph.select(["open_orders"]))] == ["ref.statuses"]
     assert graph.seeds_read(graph.select(["order_ids"])) == []
+    assert [seed.qualified for seed in graph.seeds_read(graph.select(["label_count"]))] == ["ref.statuses"]
     assert lineage(project, "marts.open_orders") == (["ref.statuses (seed)"], [])
 
 
@@ -64,14 +66,16 @@ def test_build_loads_seeds_first_and_rebuilds_only_the_readers_of_a_changed_one(
     assert [event.message for event in events if event.kind == "seed"] == ["seed ref.statuses: loaded 2 rows"]
     assert db.execute("SELECT order_id, label FROM marts.open_orders").fetchall() == [(1, "Placed")]
 
-    assert statuses(db, shop) == dict.fromkeys(["marts.labels", "marts.open_orders", "marts.order_ids"], "skipped")
+    models = ["marts.label_count", "marts.labels", "marts.open_orders", "marts.order_ids"]
+    assert statuses(db, shop) == dict.fromkeys(models, "skipped")
 
     write_files(shop, {"seeds/ref/statuses.csv": STATUSES + "returned,Returned,true\n"})
-    assert statuses(db, shop) == {"marts.labels": "skipped", "marts.open_orders": "success",
-                                  "marts.order_ids": "skipped"}
+    assert statuses(db, shop) == {"marts.label_count": "success", "marts.labels": "skipped",
+                                  "marts.open_orders": "success", "marts.order_ids": "skipped"}
     assert db.execute("SELECT order_id, label FROM marts.open_orders ORDER BY 1").fetchall() == [
         (1, "Placed"), (3, "Returned")]
     assert db.execute("SELECT count(*) FROM marts.labels").fetchone()[0] == 3  # the view follows the new table
+    assert db.execute("SELECT labels FROM marts.label_count").fetchone()[0] == 3  # reads the seed via a view
 
 
 def test_build_loads_only_the_seeds_its_selected_models_read(shop: Path, db: psycopg.Connection) -> None:
