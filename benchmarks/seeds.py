@@ -33,8 +33,8 @@ from pathlib import Path
 import psycopg
 from common import Server, compile_weir, find_server, fresh_database, median, results_table, timed, verdict
 
+from runner.build.seeds import load_seeds
 from runner.project import Project
-from runner.seeds import load_seeds
 
 BIN = Path(sys.executable).parent
 DBNAME = "weir_bench_seeds"

@@ -1,7 +1,7 @@
 """The model graph: which model reads which, build order, and `--select` / `--exclude`.
 
 An edge runs from a model to a model whose relation it reads; every other relation it
-reads is a source, except a seed's table (seeds/<schema>/<name>.csv, runner.seeds): the seed
+reads is a source, except a seed's table (seeds/<schema>/<name>.csv, runner.build.seeds): the seed
 is upstream of the models that read it, so a build loads it first. A model reading its own
 relation (an incremental model looking at what it already holds) is not an edge.
 """

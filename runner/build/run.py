@@ -28,6 +28,7 @@ from runner.build.freshness import opaque_calls, survey_run
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.schedule import run_models
+from runner.build.seeds import SeedResult, load_seeds
 from runner.checks.gates import prepare_gates
 from runner.db.connection import conninfo_of
 from runner.db.locking import run_lock
@@ -35,7 +36,6 @@ from runner.db.retry import Retry, RunSession
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, RunLockLost
 from runner.project import Project, Settings
-from runner.seeds import SeedResult, load_seeds
 from runner.state import builds
 from runner.state.models import last_built
 

@@ -19,7 +19,7 @@ def seed(ctx: click.Context, select: tuple[str, ...], force: bool, show_types: b
     """Load seeds/<schema>/<name>.csv into <schema>.<name>, each that changed, atomically."""
     from tabulate import tabulate
 
-    from runner.seeds import columns_of, run_seeds, select_seeds
+    from runner.build.seeds import columns_of, run_seeds, select_seeds
 
     weir_project = project_for(ctx)
     if show_types:

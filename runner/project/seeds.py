@@ -8,7 +8,7 @@ the type of some or all of its columns (the rest are inferred from the data):
 
 The file is only comments, so it reads (and runs) as nothing in psql. Reading a seed
 here checks the names and the types file; the CSV itself is read when it is loaded
-(runner.seeds), since a large one is not worth reading for `weir ls`.
+(runner.build.seeds), since a large one is not worth reading for `weir ls`.
 """
 
 from __future__ import annotations

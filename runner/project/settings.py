@@ -52,7 +52,7 @@ DEFAULTS = {
     "squawk_exclude": "",
     "squawk_start_after": "0",
     "squawk_pg_version": "",
-    # weir seed: seeds/<schema>/<name>.csv loads into <schema>.<name> (runner.seeds)
+    # weir seed: seeds/<schema>/<name>.csv loads into <schema>.<name> (runner.build.seeds)
     "seeds": "seeds",
 }
 

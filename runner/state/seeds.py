@@ -1,6 +1,6 @@
 """What Weir keeps about each loaded seed: `weir.seed_state`, its checksum and the table it made.
 
-A row is written in the transaction that swaps the seed's new table in (runner.seeds), so
+A row is written in the transaction that swaps the seed's new table in (runner.build.seeds), so
 a crash leaves the previous table and its record together.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.seeds.infer import infer_types
+from runner.build.seeds.infer import infer_types
 
 
 @pytest.mark.parametrize(("values", "expected"), [

@@ -68,7 +68,7 @@ BAD = {
 def load_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each case both ways a seed loads: one COPY, or (a large file) pieces side by side."""
     if request.param == "in pieces":
-        monkeypatch.setattr("runner.seeds.load.PARALLEL_BYTES", 0)
+        monkeypatch.setattr("runner.build.seeds.load.PARALLEL_BYTES", 0)
     return str(request.param)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runner.build.seeds import columns_of, run_seeds
 from runner.errors import BadSeed, ConfigError, ProjectFileError
 from runner.project import Project
-from runner.seeds import columns_of, run_seeds
 
 COUNTRIES = "code,name,population,joined,founded_at,member,share\n" \
             "DE,Germany,83000000,1958-01-01,1949-05-23 00:00:00+02,true,18.5\n" \
@@ -192,7 +192,7 @@ def test_a_declared_type_postgresql_does_not_know_names_the_types_file(
 @pytest.fixture
 def in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     """Load every seed the way a large one is: cut into pieces, loaded side by side."""
-    monkeypatch.setattr("runner.seeds.load.PARALLEL_BYTES", 0)
+    monkeypatch.setattr("runner.build.seeds.load.PARALLEL_BYTES", 0)
 
 
 def test_a_large_seed_loads_in_pieces_cut_between_records(

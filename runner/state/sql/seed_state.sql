@@ -1,4 +1,4 @@
--- Weir's record of loaded CSV seeds (runner.seeds). Created on first use, idempotent.
+-- Weir's record of loaded CSV seeds (runner.build.seeds). Created on first use, idempotent.
 -- A row is written in the same transaction that swaps the seed's new table in, so the
 -- table and its record are never out of step.
 CREATE SCHEMA IF NOT EXISTS weir;

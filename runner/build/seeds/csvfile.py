@@ -1,9 +1,9 @@
 """What Weir reads of a seed's CSV itself: its header, its checksum and encoding, and where a record starts.
 
-The rows are not parsed here on the way to the database: COPY reads them (runner.seeds.load)
+The rows are not parsed here on the way to the database: COPY reads them (runner.build.seeds.load)
 from `Stream`, which checksums the bytes and checks they are UTF-8 as they pass, and an error
 COPY reports is mapped back to the file's line and column (`physical_line`).
-Only the header, a sample for inferring types (runner.seeds.infer) and, on an error, the
+Only the header, a sample for inferring types (runner.build.seeds.infer) and, on an error, the
 lines up to the failing record are parsed in Python.
 """
 

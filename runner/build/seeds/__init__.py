@@ -9,7 +9,7 @@ Models read a seed's table like any relation; the model graph (runner.build.grap
 the seed upstream of them, and `weir build` loads the seeds its models read first.
 """
 
-from runner.seeds.load import SeedColumn, SeedResult, columns_of, load_seeds
-from runner.seeds.run import run_seeds, select_seeds
+from runner.build.seeds.load import SeedColumn, SeedResult, columns_of, load_seeds
+from runner.build.seeds.run import run_seeds, select_seeds
 
 __all__ = ["SeedColumn", "SeedResult", "columns_of", "load_seeds", "run_seeds", "select_seeds"]

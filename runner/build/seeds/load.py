@@ -42,12 +42,7 @@ import psycopg
 from psycopg import sql
 
 from runner.build.materialize.swap import swap_in
-from runner.db.connection import conninfo_of
-from runner.db.errors import primary_message
-from runner.db.statements import derived_name, execute
-from runner.errors import BadSeed
-from runner.project import Model, Seed, Timeouts
-from runner.seeds.csvfile import (
+from runner.build.seeds.csvfile import (
     Piece,
     Stream,
     header,
@@ -58,7 +53,12 @@ from runner.seeds.csvfile import (
     sample_rows,
     stamp,
 )
-from runner.seeds.infer import SAMPLE_ROWS, infer_types
+from runner.build.seeds.infer import SAMPLE_ROWS, infer_types
+from runner.db.connection import conninfo_of
+from runner.db.errors import primary_message
+from runner.db.statements import derived_name, execute
+from runner.errors import BadSeed
+from runner.project import Model, Seed, Timeouts
 from runner.state import seeds as seed_state
 
 PARALLEL_BYTES = 32 << 20  # a CSV this large loads in STREAMS pieces side by side

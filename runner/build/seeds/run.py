@@ -8,10 +8,10 @@ from typing import Any
 
 import psycopg
 
+from runner.build.seeds.load import SeedResult, load_seeds
 from runner.db.locking import run_lock
 from runner.errors import ConfigError
 from runner.project import Project, Seed
-from runner.seeds.load import SeedResult, load_seeds
 
 LOCK_NAME = "weir:build"  # the build's own: a build and a seed load never interleave
 
