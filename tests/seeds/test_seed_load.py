@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from runner.build.seeds import columns_of, run_seeds
-from runner.errors import BadSeed, ConfigError, ProjectFileError
+from runner.errors import BadSeed, ConfigError, ModelFailed, ProjectFileError
 from runner.project import Project
 
 COUNTRIES = "code,name,population,joined,founded_at,member,share\n" \
@@ -219,3 +219,20 @@ def test_a_bad_row_in_a_later_piece_is_named_at_its_line_and_nothing_is_left(
         run_seeds(db, Project.load(project))
     assert db.execute("SELECT count(*) FROM ref.nums").fetchone()[0] == 1000
     assert db.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '%weir_new%'").fetchone()[0] == 0
+
+
+def test_a_reader_holding_the_table_delays_the_swap_then_fails_it_naming_the_reader(
+        seeded: Path, db: psycopg.Connection, dsn: str, write_files) -> None:
+    run_seeds(db, Project.load(seeded))  # the project's lock_timeout is 1s, with 1 retry
+    write_files(seeded, {"seeds/ref/countries.csv": COUNTRIES.replace("France", "Frankreich")})
+    with psycopg.connect(dsn, application_name="long report") as reader:
+        reader.execute("SELECT count(*) FROM ref.countries")  # its transaction stays open, holding the table
+        held = (r"^seeds/ref/countries\.csv:1: could not swap in the new ref\.countries in 2 tries of lock_timeout=1s:"
+                r" pid \d+ \(long report, .*\) holds a lock on ref\.countries;"
+                r" ref\.countries keeps its previous version")
+        with pytest.raises(ModelFailed, match=held):
+            run_seeds(db, Project.load(seeded))
+        assert reader.execute("SELECT name FROM ref.countries WHERE code = 'FR'").fetchone() == ("France",)
+    assert db.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '%weir_new%'").fetchone()[0] == 0
+    assert [result.status for result in run_seeds(db, Project.load(seeded))] == ["loaded"]  # the reader is gone
+    assert db.execute("SELECT name FROM ref.countries WHERE code = 'FR'").fetchone() == ("Frankreich",)
