@@ -113,3 +113,7 @@ class ProjectProblems(ProjectFileError):
 
 class LineageError(ConfigError):
     """Column lineage asked of something that is not there: an unknown model or column, or not a SELECT."""
+
+
+class BadSeed(ProjectFileError):
+    """A seed's CSV or types file is malformed (a ragged row, a value of the wrong type, not UTF-8); nothing loaded."""

@@ -42,7 +42,7 @@ from typing import Any
 
 from runner.build.graph import ModelGraph
 from runner.errors import ConfigError
-from runner.project import Migration, Project
+from runner.project import Migration, Project, Seed
 from runner.project.problems import Problems
 from runner.reports import sarif
 
@@ -186,8 +186,12 @@ def _read_project(project: Project, report: LintReport) -> list[Migration]:
             migrations = project.migrations
         report.counts["migrations"] = len(migrations)
     models_read = False
+    seeds: list[Seed] = []
     with problems.each():
-        report.counts["models"] = len(ModelGraph(project.models).models)  # the graph refuses a cycle
+        seeds = project.seeds  # their names and types files; each CSV is read when it loads
+    with problems.each():
+        # the graph refuses a cycle, and a seed loading a table a model builds
+        report.counts["models"] = len(ModelGraph(project.models, seeds).models)
         models_read = True
     with problems.each():
         report.counts["checks"] = len(project.checks)

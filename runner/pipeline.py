@@ -107,7 +107,7 @@ class PipelineReport:
 def validate_project(project: Project) -> None:
     """Read every migration, model and check, so a malformed file stops the run before it migrates."""
     project.migrations  # noqa: B018  (read now: the properties raise for a malformed file)
-    ModelGraph(project.models)
+    ModelGraph(project.models, project.seeds)
     project.gates  # noqa: B018  (reads every check file too, and validates the gates against the models)
 
 

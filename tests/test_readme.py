@@ -29,4 +29,4 @@ def test_the_library_example_migrates_builds_and_checks(db: psycopg.Connection, 
     assert printed[0].startswith("0001_raw_schema ") and printed[0].endswith(" ms")
     assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == 5
     assert db.execute("SELECT to_regclass('marts.fact_order_items') IS NOT NULL").fetchone()[0]
-    assert "'success': 9" in printed[5]
+    assert "'success': 10" in printed[5]

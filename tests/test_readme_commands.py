@@ -94,7 +94,7 @@ class Scenario:
     def __init__(self, tmp_path: Path, dsn: str, db: psycopg.Connection) -> None:
         self.project = tmp_path / "warehouse"
         self.project.mkdir()
-        for name in ("migrations", "models", "checks"):
+        for name in ("migrations", "models", "checks", "seeds"):
             shutil.copytree(ROOT / name, self.project / name)
         shutil.copy(ROOT / "setup.cfg", self.project / "setup.cfg")
         self.dsn = dsn
@@ -159,6 +159,14 @@ def unsafe_plan_migration(scenario: Scenario) -> None:
         "ALTER TABLE raw.customers DROP COLUMN plan;\n")
 
 
+def ragged_seed(scenario: Scenario) -> None:
+    """The example's country seed with a fourth value on its fourth line."""
+    path = scenario.project / "seeds" / "ref" / "countries.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].rstrip("\n") + ",EU\n"
+    path.write_text("".join(lines))
+
+
 def nothing(scenario: Scenario) -> None:
     """The example project as it is, on an empty database."""
 
@@ -171,13 +179,15 @@ def key(block: tuple[Command, ...]) -> str:
 
 # Each block -> what its text says was done before it.
 SCENARIOS: dict[str, Callable[[Scenario], None]] = {
-    "weir build --threads 2 -> model                    kind         status      inserted    updated    deleted    seconds": demo_first_build,  # noqa: E501
+    "weir build --threads 2 -> model                          kind         status      inserted    updated    deleted    seconds": demo_first_build,  # noqa: E501
     "weir migrate -> applied 0001_raw_schema (1 ms)": nothing,
     "weir migrate --dry-run -> would apply 0001_raw_schema: 4 catalog change(s)": nothing,
     "weir migrate -> applied 0001_customers (2 ms)": broken_second_migration,
     "weir check --select tag:raw -> checks/raw/orders_without_items.sql: WARN 2 rows": orders_without_items,
     "weir run -> ...": built,
     "PGPASSWORD=... weir status -> ...": nothing,
+    "weir seed --show-types -> seed           column        type    from": nothing,
+    "weir seed -> weir: seeds/ref/countries.csv:4:4: the row has more values than the header's 3 columns; remove the extra ones, or quote a value that holds a comma": ragged_seed,  # noqa: E501
     "weir lint -> migrations/0006_plan.sql:4:1: adding-required-field: Adding a new column that is `NOT NULL` and has no default value to an existing table effectively makes it required. Make the field nullable or add a non-VOLATILE DEFAULT": unsafe_plan_migration,  # noqa: E501
 }
 # Blocks about the embedded server, which a scratch database on the test server cannot show.

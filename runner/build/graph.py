@@ -1,8 +1,9 @@
 """The model graph: which model reads which, build order, and `--select` / `--exclude`.
 
 An edge runs from a model to a model whose relation it reads; every other relation it
-reads is a source. A model reading its own relation (an incremental model looking at
-what it already holds) is not an edge.
+reads is a source, except a seed's table (seeds/<schema>/<name>.csv, runner.build.seeds): the seed
+is upstream of the models that read it, so a build loads it first. A model reading its own
+relation (an incremental model looking at what it already holds) is not an edge.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pathlib import PurePosixPath
 
 from runner.errors import ConfigError, ProjectFileError
 from runner.project.models import Model, relation_lines
+from runner.project.seeds import Seed
 
 
 class ModelGraph:
-    """Every model of a project with the edges between them, checked for cycles."""
+    """Every model of a project with the edges between them, checked for cycles, and the seeds they read."""
 
-    def __init__(self, models: Iterable[Model]) -> None:
+    def __init__(self, models: Iterable[Model], seeds: Iterable[Seed] = ()) -> None:
         self.models: dict[str, Model] = {}
         for model in models:
             if model.qualified in self.models:
@@ -31,6 +33,15 @@ class ModelGraph:
                 )
             self.models[model.qualified] = model
         self._by_relation = {(model.schema, model.name): model.qualified for model in self.models.values()}
+        self.seeds: dict[tuple[str, str], Seed] = {}
+        for seed in seeds:
+            builder = self._by_relation.get((seed.schema, seed.name))
+            if builder is not None:
+                raise ProjectFileError(
+                    f"{seed.display}:1: loads {seed.qualified}, which {self.models[builder].display} builds too;"
+                    " remove or rename one of them"
+                )
+            self.seeds[(seed.schema, seed.name)] = seed
         self._upstream: dict[str, set[str]] = {name: set() for name in self.models}
         self._downstream: dict[str, set[str]] = {name: set() for name in self.models}
         for name, model in self.models.items():
@@ -69,7 +80,27 @@ class ModelGraph:
         """Return the relations `name` reads that no model builds (schema "" means found via search_path)."""
         model = self.models[self._resolve_name(name)]
         own = (model.schema, model.name)
-        return sorted(relation for relation in model.relations if relation not in self._by_relation and relation != own)
+        return sorted(
+            relation for relation in model.relations
+            if relation not in self._by_relation and relation not in self.seeds and relation != own
+        )
+
+    def seeds_read(self, models: Iterable[Model]) -> list[Seed]:
+        """Return the seeds that `models` read, directly or through views (which hold no rows), sorted by table."""
+        read: set[tuple[str, str]] = set()
+        stack, seen = list(models), set()
+        while stack:
+            model = stack.pop()
+            if model.qualified in seen:
+                continue
+            seen.add(model.qualified)
+            for relation in model.relations:
+                if relation in self.seeds:
+                    read.add(relation)
+                builder = self._by_relation.get(relation)
+                if builder is not None and self.models[builder].kind == "view":
+                    stack.append(self.models[builder])
+        return [self.seeds[relation] for relation in sorted(read)]
 
     def in_order(self) -> list[Model]:
         """Return every model in build order: each after everything it reads."""

@@ -89,9 +89,9 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class BuildEvent:
-    """Progress of a build, for a callback: waiting for the lock, a model started, retried or finished."""
+    """Progress of a build, for a callback: the lock waited for, a seed loaded, a model started, retried, finished."""
 
-    kind: str  # "waiting" | "started" | "retrying" | "finished"
+    kind: str  # "waiting" | "seed" | "started" | "retrying" | "finished"
     model: str | None = None
     message: str = ""
     result: ModelResult | None = None

@@ -28,6 +28,7 @@ from runner.build.freshness import opaque_calls, survey_run
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.schedule import run_models
+from runner.build.seeds import SeedResult, load_seeds
 from runner.checks.gates import prepare_gates
 from runner.db.connection import conninfo_of
 from runner.db.locking import run_lock
@@ -61,13 +62,16 @@ def build(
     if threads < 1:
         raise ConfigError(f"--threads {threads}: use 1 or more")
     options = BuildOptions(tuple(select), tuple(exclude), full_refresh, threads)
-    graph = ModelGraph(project.models)
+    graph = ModelGraph(project.models, project.seeds)
     selected = graph.select(options.select, options.exclude)
     gates = project.gates
     emit = on_event or _ignore
     settings = project.settings
     with run_lock(conn, LOCK_NAME, settings.lock_wait, lambda message: emit(BuildEvent("waiting", None, message))):
         builds.ensure_build_state(conn)
+        # Seeds first: a model reading a seed that changed then sees its new table (a source
+        # token that changed) and is rebuilt. A bad seed stops the build before any model.
+        load_seeds(conn, graph.seeds_read(selected), settings.timeouts, on_result=_seed_loaded(emit))
         if any(model.qualified in gates for model in selected):
             prepare_gates(conn)
         _ensure_schemas(conn, sorted({model.schema for model in selected}))
@@ -102,10 +106,15 @@ def list_models(conn: psycopg.Connection[Any], project: Project) -> list[tuple[s
 
 
 def lineage(project: Project, name: str) -> tuple[list[str], list[str]]:
-    """Return every model `name` depends on and every model that depends on it, each in build order."""
-    graph = ModelGraph(project.models)
+    """Return every model and seed `name` depends on and every model that depends on it, each in build order.
+
+    Seeds come first, as "schema.name (seed)": a build loads them before any model.
+    """
+    graph = ModelGraph(project.models, project.seeds)
+    upstream = graph.upstream(name)
     return (
-        [model.qualified for model in graph.upstream(name)],
+        [f"{seed.qualified} (seed)" for seed in graph.seeds_read([*upstream, graph.model(name)])]
+        + [model.qualified for model in upstream],
         [model.qualified for model in graph.downstream(name)],
     )
 
@@ -127,6 +136,15 @@ def _finish(ctx: BuildContext, status: str) -> None:
 
 def _retrying(ctx: BuildContext) -> Callable[[str], None]:
     return lambda message: ctx.emit(BuildEvent("retrying", None, message))
+
+
+def _seed_loaded(emit: Callable[[BuildEvent], None]) -> Callable[[SeedResult], None]:
+    def loaded(result: SeedResult) -> None:
+        """Say that a seed was loaded (an unchanged one goes unmentioned, as most runs find them)."""
+        if result.status == "loaded":
+            emit(BuildEvent("seed", None, f"seed {result.seed}: loaded {result.rows:,} rows"))
+
+    return loaded
 
 
 def _ignore(event: BuildEvent) -> None:

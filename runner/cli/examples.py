@@ -44,6 +44,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir run", "migrate, build and check (embedded server)"),
         ("weir --dsn \"$DATABASE_URL\" run --junit weir.xml", "what CI calls"),
     ),
+    "seed": (
+        ("weir seed", "load every seed whose CSV changed"),
+        ("weir seed --show-types --select ref.countries", "the column types it loads with"),
+    ),
     "sample": (("weir sample load --scale 100000", "fill the example's raw schema"),),
     "sample load": (("weir sample load --scale 100000", "fill the example's raw schema"),),
     "sample change": (("weir sample change --batch 2", "apply the second change batch"),),

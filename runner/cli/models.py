@@ -44,7 +44,7 @@ def build(
 
 def report_build_event(event: BuildEvent) -> None:
     """Say what a build is waiting for or retrying, and each model's note as it finishes."""
-    if event.kind in ("waiting", "retrying"):
+    if event.kind in ("waiting", "retrying", "seed"):
         say(event.message)
     elif event.kind == "finished" and event.result and event.result.note and event.result.status != "skipped":
         say(f"{event.result.model}: {event.result.note}")

@@ -15,9 +15,10 @@ from runner.project.checks import Check, read_checks
 from runner.project.gates import gates_of
 from runner.project.migrations import Migration, read_migrations
 from runner.project.models import Model, read_models
+from runner.project.seeds import Seed, read_seeds
 from runner.project.settings import Settings, Timeouts, load_settings
 
-__all__ = ["Check", "Migration", "Model", "Project", "Settings", "Timeouts"]
+__all__ = ["Check", "Migration", "Model", "Project", "Seed", "Settings", "Timeouts"]
 
 
 @dataclass
@@ -47,6 +48,11 @@ class Project:
         if not self.settings.models_dir.is_dir():
             return []
         return read_models(self.settings.models_dir, self.root)
+
+    @cached_property
+    def seeds(self) -> list[Seed]:
+        """Every CSV seed, sorted by table name; none when seeds/ does not exist."""
+        return read_seeds(self.settings.seeds_dir, self.root)
 
     @cached_property
     def checks(self) -> list[Check]:

@@ -52,6 +52,8 @@ DEFAULTS = {
     "squawk_exclude": "",
     "squawk_start_after": "0",
     "squawk_pg_version": "",
+    # weir seed: seeds/<schema>/<name>.csv loads into <schema>.<name> (runner.build.seeds)
+    "seeds": "seeds",
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -102,6 +104,12 @@ class Settings:
     squawk_exclude: tuple[str, ...] = ()  # weir lint: squawk rules left out besides Weir's own
     squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
+    seeds: str = DEFAULTS["seeds"]  # weir seed: the CSV seeds' directory, relative to root
+
+    @property
+    def seeds_dir(self) -> Path:
+        """Where the CSV seeds are: seeds/<schema>/<name>.csv."""
+        return self.root / self.seeds
 
     @property
     def timeouts(self) -> Timeouts:
@@ -141,7 +149,7 @@ def load_settings(project: Path | None = None) -> Settings:
     path = root / "setup.cfg"
     values = dict(DEFAULTS)
     values.update(_read_section(path))
-    for key in ("migrations", "models", "checks"):
+    for key in ("migrations", "models", "checks", "seeds"):
         if not values[key]:
             raise ConfigError(f"{path}: [weir] {key} is empty; name the directory, e.g. {key} = {DEFAULTS[key]}")
     return Settings(
@@ -162,6 +170,7 @@ def load_settings(project: Path | None = None) -> Settings:
             path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
         ),
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
+        seeds=values["seeds"],
     )
 
 

@@ -82,7 +82,7 @@ def broken_files(draw: st.DrawFn) -> tuple[str, bytes]:
 
 def copy_project(target: Path) -> Path:
     """Copy the example project (settings and SQL files) to `target`."""
-    for folder in ("migrations", "models", "checks"):
+    for folder in ("migrations", "models", "checks", "seeds"):
         shutil.copytree(ROOT / folder, target / folder)
     shutil.copy(ROOT / "setup.cfg", target / "setup.cfg")
     return target

@@ -1,0 +1,4 @@
+-- weir: columns="country_code text"
+-- weir: description="The countries of the example's customers (ISO 3166 codes), each with its name and sales region."
+-- country_code is declared text, the type of raw.customers.country it joins to; the other
+-- columns' types are inferred from the data (weir seed --show-types shows them).
