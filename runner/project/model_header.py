@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from runner.errors import ProjectFileError
+from runner.project.distribution import distribution_problem
 from runner.project.indexes import index_problem, parse_index
 from runner.project.parse_cache import ParseCache
 from runner.project.sqlfile import Directive
@@ -29,10 +30,11 @@ def column_name(token: str) -> str:
 _COMMON = {"kind", "tags", "description"}
 _BY_KIND = {
     "view": _COMMON,
-    "table": _COMMON | {"unique_key", "indexes"},
-    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes"},
+    "table": _COMMON | {"unique_key", "indexes", "distribute"},
+    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes", "distribute"},
     "scd2": _COMMON
-    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes"},
+    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes",
+       "distribute"},
 }
 DIRECTIVES: frozenset[str] = frozenset().union(*_BY_KIND.values())
 
@@ -69,7 +71,7 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
         value = directive.value.strip()
         if key in ("unique_key", "natural_key", "check_cols"):
             _check_columns(directive, value, fail, many=True)
-        elif key in ("watermark", "updated_at"):
+        elif key in ("watermark", "updated_at", "distribute"):
             _check_columns(directive, value, fail, many=False)
         elif key == "surrogate_key":
             _check_surrogate_key(directive, value, fail)
@@ -91,6 +93,8 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
         elif key == "description" and not value:
             raise fail(directive, 'description is empty; write description="..." or remove it')
     line = kind_directive.line if kind_directive else 1
+    if "distribute" in directives:
+        _check_distribution(directives, kind, fail)
     if kind == "incremental":
         for required in ("unique_key", "watermark"):
             if required not in directives:
@@ -112,6 +116,20 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
                 f" ({'both are set' if has_updated_at else 'neither is set'}); keep one"
             )
     return kind
+
+
+def _check_distribution(directives: dict[str, Directive], kind: str, fail: _Fail) -> None:
+    directive = directives["distribute"]
+    unique_key = directives.get("unique_key")
+    indexes = directives.get("indexes")
+    problem = distribution_problem(
+        kind,
+        column_name(directive.value.strip()),
+        [column_name(token) for token in (unique_key.value if unique_key else "").split()],
+        indexes.value if indexes else None,
+    )
+    if problem:
+        raise fail(directive, problem)
 
 
 def _check_indexes(directive: Directive, value: str, fail: _Fail) -> None:

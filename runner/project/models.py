@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.errors import ProjectFileError
+from runner.project.distribution import with_colocation
 from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
@@ -50,6 +51,9 @@ class Model:
     on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
     surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
+    # Citus (runner.project.distribution): "reference", a column to hash rows on, or None.
+    distribute: str | None = None
+    colocate_with: str | None = None  # the upstream model a distributed table is colocated with
 
     @property
     def qualified(self) -> str:
@@ -116,6 +120,7 @@ class Model:
             on_delete=(value("on_delete") or "close").strip().lower(),
             surrogate_key=column_name(surrogate) if surrogate else None,
             surrogate_hash=surrogate_hash,
+            distribute=column("distribute"),
         )
 
 
@@ -156,7 +161,7 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
     for model, references in parsed:
         relations = frozenset(resolve(reference, by_name) for reference in references)
         models.append(replace(model, relations=relations))
-    return sorted(models, key=lambda model: (model.schema, model.name))
+    return with_colocation(sorted(models, key=lambda model: (model.schema, model.name)))
 
 
 def relation_lines(model: Model) -> dict[tuple[str, str], int]:

@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.build.materialize.citus import distribute
 from runner.build.materialize.common import (
     add_missing_indexes,
     add_primary_key,
@@ -98,6 +99,7 @@ def _from_scratch(
     create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
     rows = run_select(conn, model, create, since="-infinity").rowcount
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
+    distribute(conn, model, built)
     add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
     analyze(conn, model, built, [*keys, watermark])

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.build.materialize.citus import distribute
 from runner.build.materialize.common import add_primary_key, analyze, create_indexes, is_rebuild, join_notes, run_select
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
@@ -24,6 +25,7 @@ def build_table(
     rebuilt, note = is_rebuild(model, full_refresh, previous)
     built = new_name(model)
     rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
+    distribute(conn, model, built)
     keys = list(model.unique_key)
     if keys:
         add_primary_key(conn, model, built, keys)
