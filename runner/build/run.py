@@ -34,6 +34,7 @@ from runner.db.locking import run_lock
 from runner.db.retry import Retry, RunSession
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, RunLockLost
+from runner.pii import install_masking
 from runner.project import Project, Settings
 from runner.state import builds
 from runner.state.models import last_built
@@ -71,6 +72,7 @@ def build(
         if any(model.qualified in gates for model in selected):
             prepare_gates(conn)
         _ensure_schemas(conn, sorted({model.schema for model in selected}))
+        install_masking(conn, selected)
         opaque = opaque_calls(conn, selected)
         survey = survey_run(conn, graph, selected)
         run_id = builds.start_run(conn, options.select, options.exclude, full_refresh, threads)
