@@ -13,6 +13,7 @@ from runner.errors import ProjectFileError
 from runner.project.distribution import distribution_problem
 from runner.project.indexes import index_problem, parse_index
 from runner.project.parse_cache import ParseCache
+from runner.project.pii import pii_directive_problem
 from runner.project.sqlfile import Directive
 from runner.project.surrogate_key import surrogate_key_problem
 
@@ -27,7 +28,7 @@ def column_name(token: str) -> str:
 
 
 # Which directives each kind accepts; tags and description go with every kind.
-_COMMON = {"kind", "tags", "description"}
+_COMMON = {"kind", "tags", "description", "pii"}
 _BY_KIND = {
     "view": _COMMON,
     "table": _COMMON | {"unique_key", "indexes", "distribute"},
@@ -90,6 +91,8 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
                                ' separate tags with spaces: tags="daily finance"')
             if not value.split():
                 raise fail(directive, 'tags is empty; write tags="daily finance" or remove it')
+        elif key == "pii" and (problem := pii_directive_problem(value)):
+            raise fail(directive, problem)
         elif key == "description" and not value:
             raise fail(directive, 'description is empty; write description="..." or remove it')
     line = kind_directive.line if kind_directive else 1

@@ -18,6 +18,7 @@ from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
+from runner.project.pii import parse_pii_directive
 from runner.project.problems import Problems
 from runner.project.sqlfile import Directive, checksum, parse_header, read_text
 from runner.project.surrogate_key import surrogate_parts
@@ -54,6 +55,7 @@ class Model:
     # Citus (runner.project.distribution): "reference", a column to hash rows on, or None.
     distribute: str | None = None
     colocate_with: str | None = None  # the upstream model a distributed table is colocated with
+    pii: tuple[tuple[str, str], ...] = ()  # (column, mask) it may hold unmasked (runner.project.pii)
 
     @property
     def qualified(self) -> str:
@@ -121,6 +123,7 @@ class Model:
             surrogate_key=column_name(surrogate) if surrogate else None,
             surrogate_hash=surrogate_hash,
             distribute=column("distribute"),
+            pii=parse_pii_directive(value("pii")),
         )
 
 
