@@ -8,8 +8,9 @@
   is redact). A model that lets a PII column through without declaring it, and without one of
   Weir's masking functions in the way, fails `weir lint` (runner.pii.flow).
 
-Masks: email (weir.mask_email), phone (weir.mask_phone), redact (weir.redact), and hash
-(weir.pii_hash, which needs the key in the reading session).
+Masks, as masked views show a column (runner.pii.grants): email (weir.mask_email), phone
+(weir.mask_phone), redact (weir.redact). None needs a key: a model that must join on people
+stores weir.pii_hash(...) pseudonyms it computes at build time, which are no longer PII.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from runner.errors import ProjectFileError
 if TYPE_CHECKING:
     from runner.project.migrations import Migration
 
-MASKS = ("email", "phone", "redact", "hash")
+MASKS = ("email", "phone", "redact")
 DEFAULT_MASK = "redact"
 
 _COMMENT = re.compile(r"^\s*PII(?:\s*\(\s*(?P<mask>[^)]*?)\s*\))?(?=$|[\s:])", re.IGNORECASE)

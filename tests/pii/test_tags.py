@@ -50,7 +50,7 @@ def test_an_unknown_mask_in_a_migration_comment_is_refused_at_its_line(tmp_path:
         source_pii(read_migrations(tmp_path / "migrations", tmp_path))
     assert str(raised.value) == (
         "migrations/0001_people.sql:3: PII(fax) on raw.people.fax: unknown mask;"
-        " use one of email, phone, redact, hash in a new migration's COMMENT ON COLUMN")
+        " use one of email, phone, redact in a new migration's COMMENT ON COLUMN")
 
 
 def test_a_model_declares_the_pii_it_may_hold_with_masks(tmp_path: Path, write_models) -> None:
@@ -63,7 +63,7 @@ def test_a_model_declares_the_pii_it_may_hold_with_masks(tmp_path: Path, write_m
 @pytest.mark.parametrize(("value", "message"), [
     ('""', 'models/marts/m.sql:1: pii is empty; write pii="email:email full_name" or remove it'),
     ('"email:secret"', "models/marts/m.sql:1: pii: 'email:secret' has an unknown mask 'secret';"
-                       " use one of email, phone, redact, hash"),
+                       " use one of email, phone, redact"),
     ('":email"', "models/marts/m.sql:1: pii: ':email' names no column; write column or column:mask"),
 ])
 def test_a_bad_pii_directive_is_refused_at_its_line(tmp_path: Path, write_models, value: str, message: str) -> None:
