@@ -10,7 +10,8 @@ from runner.errors import ConfigError
 
 @cli.command()
 @click.option("--role", metavar="ROLE", help="The analyst role (default: [weir] analyst_role in setup.cfg).")
-@click.option("--apply", "apply_now", is_flag=True, help="Run the statements (one transaction) instead of printing them.")
+@click.option("--apply", "apply_now", is_flag=True,
+              help="Run the statements (one transaction) instead of printing them.")
 @shared_options
 @click.pass_context
 def grants(ctx: click.Context, role: str | None, apply_now: bool) -> None:
