@@ -85,3 +85,15 @@ CREATE OR REPLACE FUNCTION weir.redact(value anyelement) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN value IS NULL THEN NULL ELSE '[redacted]' END
 $$;
+
+-- A check's failing row (as jsonb) with each PII column shown through its mask: masks maps a
+-- column name to email, phone or redact. What checks print and store in their history.
+CREATE OR REPLACE FUNCTION weir.mask_row(row_json jsonb, masks jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(key, CASE
+               WHEN NOT masks ? key OR value = 'null'::jsonb THEN value
+               WHEN masks ->> key = 'email' THEN to_jsonb(weir.mask_email(value #>> '{}'))
+               WHEN masks ->> key = 'phone' THEN to_jsonb(weir.mask_phone(value #>> '{}'))
+               ELSE to_jsonb('[redacted]'::text) END), '{}'::jsonb)
+    FROM jsonb_each(row_json)
+$$;

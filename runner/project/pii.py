@@ -67,6 +67,15 @@ def parse_pii_directive(value: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(declared)
 
 
+def comment_mask(comment: str) -> str | None:
+    """Return the mask a column comment tagging PII asks for (the default when it names none), or None."""
+    match = _COMMENT.match(comment)
+    if match is None:
+        return None
+    mask = (match.group("mask") or DEFAULT_MASK).lower()
+    return mask if mask in MASKS else DEFAULT_MASK
+
+
 def source_pii(migrations: Iterable[Migration]) -> dict[tuple[str, str], PiiColumn]:
     """Return each source column the migrations tag as PII by its COMMENT, keyed by (relation, column).
 
