@@ -18,6 +18,7 @@ from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
+from runner.project.partitions import Partitioning, Retention, parse_partitioning, parse_retention
 from runner.project.pii import parse_pii_directive
 from runner.project.problems import Problems
 from runner.project.sqlfile import Directive, checksum, parse_header, read_text
@@ -56,6 +57,8 @@ class Model:
     distribute: str | None = None
     colocate_with: str | None = None  # the upstream model a distributed table is colocated with
     pii: tuple[tuple[str, str], ...] = ()  # (column, mask) it may hold unmasked (runner.project.pii)
+    partition_by: Partitioning | None = None  # table, incremental (runner.project.partitions)
+    retain: Retention | None = None  # how long rows stay: weir retain
 
     @property
     def qualified(self) -> str:
@@ -124,6 +127,10 @@ class Model:
             surrogate_hash=surrogate_hash,
             distribute=column("distribute"),
             pii=parse_pii_directive(value("pii")),
+            partition_by=(partitioning := parse_partitioning(value("partition_by"))),
+            retain=parse_retention(
+                value("retain"), partitioning, BOOLEAN[(value("retain_archive") or "false").strip().lower()]
+            ),
         )
 
 

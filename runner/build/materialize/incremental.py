@@ -41,6 +41,7 @@ from runner.build.materialize.common import (
     require_columns,
     run_select,
 )
+from runner.build.materialize.partitions import add_partitions_for, build_partitioned, rename_partitions
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.db.statements import execute
@@ -56,6 +57,19 @@ WITH upserted AS (
     RETURNING t.xmax = 0 AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+_NEW_KEYS = """
+SELECT count(*) FROM pg_temp.weir_batch AS b
+WHERE NOT EXISTS (SELECT FROM {target} AS t WHERE ({target_keys}) = ({batch_keys}))
+"""
+_UPSERT_COUNT = """
+WITH upserted AS (
+    INSERT INTO {target} AS t ({columns})
+    SELECT {columns} FROM pg_temp.weir_batch
+    ON CONFLICT ({keys}) {action}
+    RETURNING 1
+)
+SELECT count(*) FROM upserted
 """
 
 
@@ -80,8 +94,10 @@ def _rebuild_reason(
         return True, "" if existing is None else f"{model.qualified} was not built by Weir: rebuilt from scratch"
     if previous.kind != "incremental":
         return True, f"kind changed from {previous.kind}: rebuilt from scratch"
-    if existing is None or existing.kind != "r":
+    if existing is None or existing.kind not in ("r", "p"):
         return True, f"{model.qualified} was missing: rebuilt from scratch"
+    if existing.kind != ("p" if model.partition_by is not None else "r"):
+        return True, "partitioning changed: rebuilt from scratch"
     if full_refresh:
         return True, "full refresh"
     if previous.checksum != model.checksum:
@@ -96,14 +112,19 @@ def _from_scratch(
 ) -> Built:
     set_rebuilding(conn, model.qualified)
     built = new_name(model)
-    create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
-    rows = run_select(conn, model, create, since="-infinity").rowcount
+    if model.partition_by is not None:
+        rows = build_partitioned(conn, model, built, since="-infinity")
+    else:
+        create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
+        rows = run_select(conn, model, create, since="-infinity").rowcount
     require_columns(model, columns_of(conn, sql.Identifier(model.schema, built)), "watermark", [watermark])
     distribute(conn, model, built)
     add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
     analyze(conn, model, built, [*keys, watermark])
     notes = swap_in(conn, model, built, timeouts)
+    if model.partition_by is not None:
+        rename_partitions(conn, model, built)
     set_rebuilding(conn, "")
     high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))
     result = MaterializeResult(max(rows, 0), 0, 0, True, "; ".join(text for text in (note, *notes) if text))
@@ -127,6 +148,9 @@ def _upsert_batch(
     require_columns(model, columns, "unique_key", keys)
     require_columns(model, columns, "watermark", [watermark])
     check_keys(conn, model, batch, keys, "unique_key")
+    if model.partition_by is not None:
+        added = add_partitions_for(conn, model, batch, timeouts)
+        note = "; ".join(text for text in (note, f"{added} new partition(s)" if added else "") if text)
     if sql_changed:  # the header may declare an index the table does not have yet
         note = "; ".join([note, *add_missing_indexes(conn, model, timeouts)])
     others = [column for column in columns if column not in keys]
@@ -137,11 +161,22 @@ def _upsert_batch(
             sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(column)) for column in others),
             sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(column)) for column in others),
         )
-    inserted, updated = first_row(execute(conn, sql.SQL(_UPSERT).format(
-        target=sql.Identifier(model.schema, model.name),
-        columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
-        keys=sql.SQL(", ").join(sql.Identifier(key) for key in keys),
-        action=action,
-    )))
+    parts = {
+        "target": sql.Identifier(model.schema, model.name),
+        "columns": sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+        "keys": sql.SQL(", ").join(sql.Identifier(key) for key in keys),
+        "action": action,
+    }
+    if model.partition_by is None:
+        inserted, updated = first_row(execute(conn, sql.SQL(_UPSERT).format(**parts)))
+    else:
+        # A partitioned table's RETURNING cannot read xmax: count the batch's new keys first.
+        inserted = first_row(execute(conn, sql.SQL(_NEW_KEYS).format(
+            target=parts["target"],
+            target_keys=sql.SQL(", ").join(sql.Identifier("t", key) for key in keys),
+            batch_keys=sql.SQL(", ").join(sql.Identifier("b", key) for key in keys),
+        )))[0]
+        written = first_row(execute(conn, sql.SQL(_UPSERT_COUNT).format(**parts)))[0]
+        updated = written - inserted
     high = sql.SQL("SELECT max({}) FROM pg_temp.weir_batch").format(sql.Identifier(watermark))
     return Built(MaterializeResult(int(inserted), int(updated), 0, False, note), high, keep_watermark=True)
