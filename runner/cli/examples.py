@@ -36,6 +36,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "new": (("weir new migration \"add orders\"", "create the next NNNN_add_orders.sql pair"),),
     "new migration": (("weir new migration \"add orders\"", "create the next NNNN_add_orders.sql pair"),),
+    "retain": (
+        ("weir retain --dry-run", "what each model's retain directive would remove now"),
+        ("weir retain --select marts.fact_order_items", "drop its expired partitions (recorded in weir)"),
+    ),
     "rollback": (
         ("weir rollback --dry-run", "what undoing the last migration would change"),
         ("weir rollback --to 0010", "undo every migration after 0010"),

@@ -33,7 +33,7 @@ _COMMON = {"kind", "tags", "description", "pii"}
 _PARTITIONS = {"partition_by", "retain", "retain_archive"}
 _BY_KIND = {
     "view": _COMMON,
-    "table": _COMMON | {"unique_key", "indexes", "distribute"} | _PARTITIONS,
+    "table": _COMMON | {"unique_key", "indexes", "distribute", "partition_by"},
     "incremental": _COMMON
     | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes", "distribute"} | _PARTITIONS,
     "scd2": _COMMON

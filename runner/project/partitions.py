@@ -10,6 +10,8 @@
 
 PostgreSQL enforces a unique key on a partitioned table only when it includes the partition
 column, so a unique_key (or unique index) without it is refused when the project is read.
+Retention is for incremental models: a table is rebuilt from its SELECT at every build, which
+would bring the rows back; such a SELECT filters instead (WHERE ordered_at > now() - ...).
 """
 
 from __future__ import annotations

@@ -103,11 +103,13 @@ def test_a_null_in_the_partition_column_fails_the_model_and_keeps_the_previous_v
      "models/marts/t.sql:1: partition_by 'week(at)' is not day(col), month(col), year(col) or list(col)"),
     ('kind=view, partition_by="month(at)"',
      "models/marts/t.sql:1: partition_by is for kind=table or kind=incremental, not kind=view"),
-    ('kind=table, retain="400 days"',
+    ('kind=incremental, unique_key=id, watermark=at, retain="400 days"',
      "models/marts/t.sql:1: retain '400 days' names no column and the model is not partitioned by day, month or year"),
-    ('kind=table, retain="forever on at"',
+    ('kind=incremental, unique_key=id, watermark=at, retain="forever on at"',
      "models/marts/t.sql:1: retain 'forever on at': 'forever' is not an interval"),
-    ('kind=table, retain_archive=true', "models/marts/t.sql:1: retain_archive needs retain"),
+    ('kind=incremental, unique_key=id, watermark=at, retain_archive=true',
+     "models/marts/t.sql:1: retain_archive needs retain"),
+    ('kind=table, retain="400 days on at"', "models/marts/t.sql:1: retain is for kind=incremental, not kind=table"),
 ])
 def test_partition_and_retention_directives_are_checked_when_the_project_is_read(
     tmp_path: Path, write_models, header: str, error: str, weir
