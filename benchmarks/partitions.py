@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import psycopg
@@ -119,14 +119,14 @@ def _measure(psql: str, plain: str, parted: str, parted_project: Path, fraction:
 
 def _retain_in_process(conninfo: str, project_dir: Path, as_of: object) -> float:
     """Time `weir retain` as the library runs it in a warm process: the removal itself."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from runner.db.connection import connect
     from runner.retention import retain
 
     project = Project.load(project_dir)
     project.models  # noqa: B018 - read before timing
-    when = datetime.combine(as_of, datetime.min.time(), tzinfo=timezone.utc)  # type: ignore[arg-type]
+    when = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)  # type: ignore[arg-type]
     with connect(conninfo, "weir retain") as conn:
         started = time.perf_counter()
         report = retain(conn, project, select=("marts.fact_order_items",), as_of=when)
