@@ -42,12 +42,19 @@ PARTITIONED_HEADER = ('-- weir: kind=incremental, unique_key="order_item_id orde
                       ' lookback=1 hour\n-- weir: partition_by="month(order_date)", retain="400 days"')
 
 
+_MODEL_SECONDS = """
+SELECT model, seconds FROM weir.build_result WHERE run_id = (SELECT max(run_id) FROM weir.build_result)
+AND status = 'success' ORDER BY model
+"""
+
+
 def main() -> None:
     """Parse arguments, run the benchmark, print the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scale", type=int, help="order items to load, e.g. 10000000")
     parser.add_argument("--dsn", help="server to use (an administrative connection); default $WEIR_BENCH_DSN")
     parser.add_argument("--fraction", type=float, default=0.01, help="share of rows the change batch touches")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
     compile_weir()
     server = find_server(args.dsn)
@@ -69,7 +76,7 @@ def main() -> None:
             plain, parted = (database_conninfo(server.conninfo, name) for name in (PLAIN_DB, PARTITIONED_DB))
             results = _measure(server.psql, plain, parted, partitioned_project, args.fraction)
         finally:
-            for name in (SOURCE_DB, PLAIN_DB, PARTITIONED_DB):
+            for name in (SOURCE_DB, PLAIN_DB, PARTITIONED_DB) if not args.keep else ():
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             admin.close()
     _print(results)
@@ -96,6 +103,9 @@ def _measure(psql: str, plain: str, parted: str, parted_project: Path, fraction:
     for label, conninfo, project in (("plain incremental", plain, ROOT),
                                      ("partitioned incremental", parted, parted_project)):
         results[label] = _weir("build", conninfo, project)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            models = conn.execute(_MODEL_SECONDS).fetchall()
+        print(f"  {label}: " + ", ".join(f"{model} {seconds:.3f}" for model, seconds in models))
     with psycopg.connect(parted, autocommit=True) as conn:
         first_month = conn.execute("SELECT date_trunc('month', min(order_date))::date FROM marts.fact_order_items"
                                    ).fetchone()[0]

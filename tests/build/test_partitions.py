@@ -53,6 +53,8 @@ def test_an_incremental_fact_is_partitioned_by_month_with_partitions_ahead(
     again = weir("build", "--project", str(tmp_path), "--dsn", dsn)
     assert again.exit_code == 0, again.output
     assert "new partition" in again.output
+    assert [line.split()[3:5] for line in again.stdout.splitlines() if line.startswith("marts.fact ")] == [
+        ["1", "1"]]  # inserted id 6, updated id 1
     names = [name for name, _ in partitions(db, "marts.fact")]
     assert names[-3:] == ["fact_p202409", "fact_p202410", "fact_p202411"]
     assert db.execute("SELECT sum(amount) FROM marts.fact").fetchone() == (164,)
