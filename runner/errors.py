@@ -109,3 +109,7 @@ class ProjectProblems(ProjectFileError):
         self.problems = tuple(problems)
         lines = [str(problem) for problem in self.problems]
         super().__init__("\n".join([*lines, f"{len(lines)} problems in the project"]))
+
+
+class LineageError(ConfigError):
+    """Column lineage asked of something that is not there: an unknown model or column, or not a SELECT."""

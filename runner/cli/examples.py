@@ -24,7 +24,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir grants --role analyst", "print the masked views and GRANTs for role analyst"),
         ("weir grants --apply", "run them for setup.cfg's analyst_role, in one transaction"),
     ),
-    "lineage": (("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),),
+    "lineage": (
+        ("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),
+        ("weir lineage fct_orders.order_date", "the columns order_date is computed from, down to sources"),
+        ("weir lineage fct_orders.order_date --json", "the same tree as JSON"),
+    ),
     "lint": (
         ("weir lint", "every file, as migrate, build and check read them"),
         ("weir lint --sarif lint.sarif", "also SARIF for GitHub code scanning"),
