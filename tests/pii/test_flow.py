@@ -54,6 +54,7 @@ def test_pii_is_followed_through_stars_ctes_aggregates_and_models(
     tmp_path: Path, write_files, weir, models: dict[str, str], leaked: list[str]
 ) -> None:
     linted = lint(tmp_path, write_files, weir, models)
-    found = sorted(line.split("column ")[1].split(" ")[0] for line in linted.output.splitlines() if "carries PII" in line)
+    lines = [line for line in linted.output.splitlines() if "carries PII" in line]
+    found = sorted(line.split("column ")[1].split(" ")[0] for line in lines)
     assert found == leaked
     assert linted.exit_code == (2 if leaked else 0), linted.output
