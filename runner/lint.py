@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.build.graph import ModelGraph
-from runner.errors import ConfigError
+from runner.errors import ConfigError, ProjectFileError
 from runner.project import Migration, Project, Seed
 from runner.project.problems import Problems
 from runner.reports import sarif
@@ -197,6 +197,12 @@ def _read_project(project: Project, report: LintReport) -> list[Migration]:
         report.counts["checks"] = len(project.checks)
         if models_read:  # a gate must name a model and read only it
             project.gates  # noqa: B018  (reading the gates validates them)
+    if models_read and not problems.found:
+        from runner.pii.flow import pii_leaks
+
+        with problems.each():
+            for leak in pii_leaks(project):
+                problems.add(ProjectFileError(str(leak)))
     report.errors += [str(problem) for problem in problems.found]
     return migrations
 

@@ -35,6 +35,7 @@ from runner.db.locking import run_lock
 from runner.db.retry import Retry, RunSession
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, RunLockLost
+from runner.pii import install_masking, pii_masks, with_masks
 from runner.project import Project, Settings
 from runner.state import builds
 from runner.state.models import last_built
@@ -75,6 +76,10 @@ def build(
         if any(model.qualified in gates for model in selected):
             prepare_gates(conn)
         _ensure_schemas(conn, sorted({model.schema for model in selected}))
+        if gates:
+            masks = pii_masks(conn, project)
+            gates = {name: tuple(with_masks(checks, masks)) for name, checks in gates.items()} if masks else gates
+        install_masking(conn, selected, [check for checks in gates.values() for check in checks])
         opaque = opaque_calls(conn, selected)
         survey = survey_run(conn, graph, selected)
         run_id = builds.start_run(conn, options.select, options.exclude, full_refresh, threads)

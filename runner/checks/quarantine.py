@@ -116,7 +116,7 @@ def quarantine(
             f" ({_listed(returned)}) and {model.qualified} has ({_listed(model_columns)});"
             f" write SELECT * FROM {model.qualified} WHERE <bad condition>"
         )
-    sample = sample_stored(conn, check.show).json if count else ()
+    sample = sample_stored(conn, check).json if count else ()
     status, threshold = quarantine_status(check, count)
     if status == "fail" or not count:
         return Quarantined(count, 0, sample, status, threshold)

@@ -30,6 +30,8 @@ STORED_SCHEMA, STORED_NAME = "pg_temp", "weir_gate_rows"
 STORED = sql.Identifier(STORED_SCHEMA, STORED_NAME)
 # Each sampled row as jsonb text: the exact numbers, for history and messages.
 _AS_JSON = "to_jsonb(violations.*)::text AS weir_sample"
+# ... with PII columns masked (weir.mask_row, runner/pii/masking.sql), when the project declares any.
+_AS_MASKED_JSON = "weir.mask_row(to_jsonb(violations.*), {})::text AS weir_sample"
 
 
 class CheckQueryFailed(Exception):
@@ -69,13 +71,14 @@ def sample_violations(conn: psycopg.Connection[Any], check: Check, *, values: bo
     if not check.show:
         return Sample()
     head, tail = _SAMPLE
-    columns = sql.SQL(_AS_JSON + (", violations.*" if values else ""))
+    columns = sql.SQL(", ").join([_as_json(check.masked), *([sql.SQL("violations.*")] if values else [])])
     cursor = _run(conn, check, head, sql.SQL(tail).format(columns=columns, show=sql.Literal(check.show)))
     rows = cursor.fetchall()
     if not values:
         return Sample(tuple(row[0] for row in rows))
     names = tuple(column.name for column in (cursor.description or [])[1:])
-    return Sample(tuple(row[0] for row in rows), names, tuple(tuple(row[1:]) for row in rows))
+    sample = Sample(tuple(row[0] for row in rows), names, tuple(tuple(row[1:]) for row in rows))
+    return _masked_values(sample, {column for column, _ in check.masked})
 
 
 def store_violations(conn: psycopg.Connection[Any], check: Check) -> int:
@@ -84,12 +87,31 @@ def store_violations(conn: psycopg.Connection[Any], check: Check) -> int:
     return max(_run(conn, check, *_STORE).rowcount, 0)
 
 
-def sample_stored(conn: psycopg.Connection[Any], show: int) -> Sample:
-    """Return the first `show` rows of STORED, which store_violations filled."""
-    if not show:
+def sample_stored(conn: psycopg.Connection[Any], check: Check) -> Sample:
+    """Return the first `check.show` rows of STORED, which store_violations filled."""
+    if not check.show:
         return Sample()
-    query = sql.SQL("SELECT {} FROM {} AS violations LIMIT {}").format(sql.SQL(_AS_JSON), STORED, sql.Literal(show))
+    query = sql.SQL("SELECT {} FROM {} AS violations LIMIT {}").format(
+        _as_json(check.masked), STORED, sql.Literal(check.show))
     return Sample(tuple(row[0] for row in execute(conn, query)))
+
+
+def _as_json(masked: tuple[tuple[str, str], ...]) -> sql.Composable:
+    """Return the sampled row as jsonb text, its PII columns (`masked`: column, mask) masked."""
+    if not masked:
+        return sql.SQL(_AS_JSON)
+    return sql.SQL(_AS_MASKED_JSON).format(sql.Literal(json.dumps(dict(masked), sort_keys=True)))
+
+
+def _masked_values(sample: Sample, masked: set[str]) -> Sample:
+    """Return `sample` with the Python values of masked columns replaced by the masked ones of its JSON."""
+    if not masked.intersection(sample.columns):
+        return sample
+    rows = tuple(
+        tuple(shown[name] if name in masked else value for name, value in zip(sample.columns, row, strict=True))
+        for row, shown in zip(sample.values, sample.objects, strict=True)
+    )
+    return Sample(sample.json, sample.columns, rows)
 
 
 def _run(conn: psycopg.Connection[Any], check: Check, head: str, tail: str | sql.Composable) -> psycopg.Cursor[Any]:

@@ -32,6 +32,7 @@ from runner.db.errors import hint_of, primary_message
 from runner.db.retry import CONNECTION_FAULTS, Retry, RunSession, transient_reason
 from runner.db.workers import WorkerConnections
 from runner.errors import ConfigError, ConnectionFailed
+from runner.pii import install_masking, pii_masks, with_masks
 from runner.project import Check, Project
 from runner.project.checks import select_checks
 from runner.project.settings import Retries
@@ -81,6 +82,8 @@ def run_checks(
     if not conn.autocommit:
         raise ValueError("run_checks records results as they arrive: pass a connection in autocommit")
     install_library(conn)
+    checks = with_masks(checks, pii_masks(conn, project))
+    install_masking(conn, checks=checks)
     ensure_check_state(conn)
     run_id = start_check_run(conn, selectors, threads, len(checks))
     status, counts = "interrupted", dict.fromkeys(STATUSES, 0)

@@ -20,6 +20,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "db stop": (("weir db stop", "stop it; the data stays in .weir/pgdata"),),
     "db status": (("weir db status || weir db start", "start the embedded server unless it runs"),),
     "db url": (("psql \"$(weir db url)\"", "connect psql to the embedded server"),),
+    "grants": (
+        ("weir grants --role analyst", "print the masked views and GRANTs for role analyst"),
+        ("weir grants --apply", "run them for setup.cfg's analyst_role, in one transaction"),
+    ),
     "lineage": (
         ("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),
         ("weir lineage fct_orders.order_date", "the columns order_date is computed from, down to sources"),
@@ -36,6 +40,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "new": (("weir new migration \"add orders\"", "create the next NNNN_add_orders.sql pair"),),
     "new migration": (("weir new migration \"add orders\"", "create the next NNNN_add_orders.sql pair"),),
+    "retain": (
+        ("weir retain --dry-run", "what each model's retain directive would remove now"),
+        ("weir retain --select marts.fact_order_items", "drop its expired partitions (recorded in weir)"),
+    ),
     "rollback": (
         ("weir rollback --dry-run", "what undoing the last migration would change"),
         ("weir rollback --to 0010", "undo every migration after 0010"),

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 # Where libpq finds service files besides the variables it names as connection defaults.
 _SERVICE_FILE_VARIABLES = ("PGSERVICEFILE", "PGSYSCONFDIR")
 
+# The key of weir.pii_hash(): read from the environment, passed at connect, redacted everywhere.
+PII_KEY_VARIABLE = "WEIR_PII_KEY"
 _URI_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 _KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
@@ -167,6 +169,9 @@ def redact(text: str, conninfo: str = "") -> str:
     password = _password_of(conninfo)
     if password:
         text = text.replace(password, "***")
+    key = os.environ.get(PII_KEY_VARIABLE)
+    if key:
+        text = text.replace(key, "***")
     return text
 
 
@@ -214,6 +219,7 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
             autocommit=autocommit,
             application_name=application_name,
             connect_timeout=int(os.environ.get("WEIR_CONNECT_TIMEOUT", "10")),
+            **_pii_key_option(conninfo),
         )
     except psycopg.ProgrammingError as exc:
         raise ConnectionFailed(
@@ -232,6 +238,22 @@ def connect(conninfo: str, purpose: str = "weir", autocommit: bool = True) -> ps
         ) from None
     _notice_dead_client(conn)
     return conn
+
+
+def _pii_key_option(conninfo: str) -> dict[str, Any]:
+    """Return the `options` that set weir.pii_key from WEIR_PII_KEY, keeping the connection's own.
+
+    The key goes in the startup packet: unlike a SET or a bound parameter, no statement text,
+    pg_stat_activity row or statement log ever holds it.
+    """
+    key = os.environ.get(PII_KEY_VARIABLE)
+    if not key:
+        return {}
+    given = conninfo_to_dict(conninfo).get("options") or os.environ.get("PGOPTIONS", "")
+    if "weir.pii_key" in str(given):
+        return {}  # a worker's connection string, made from a connection that already had it
+    escaped = key.replace("\\", "\\\\").replace(" ", "\\ ")
+    return {"options": f"{given} -c weir.pii_key={escaped}".strip()}
 
 
 def conninfo_of(conn: psycopg.Connection[Any]) -> str:

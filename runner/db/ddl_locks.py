@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 ACCESS_EXCLUSIVE = "AccessExclusiveLock"
 SHARE = "ShareLock"  # CREATE INDEX: blocks writers, not readers
+SHARE_UPDATE_EXCLUSIVE = "ShareUpdateExclusiveLock"  # ATTACH PARTITION: blocks neither readers nor writers
 
 # The table-level modes each mode waits for (PostgreSQL's "Conflicting Lock Modes" table).
 _CONFLICTS = {
@@ -42,6 +43,8 @@ _CONFLICTS = {
     ),
     SHARE: ("RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock",
             "AccessExclusiveLock"),
+    SHARE_UPDATE_EXCLUSIVE: ("ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock",
+                             "AccessExclusiveLock"),
 }
 
 # Who holds a lock on one of the relations that the mode we asked for waits on, longest in a transaction first.

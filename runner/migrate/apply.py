@@ -21,6 +21,7 @@ from runner.project import Project
 from runner.project.migrations import Migration
 from runner.project.settings import Retries
 from runner.state import migrations as migration_state
+from runner.state.functions import FunctionLibrary
 from runner.state.migrations import AppliedMigration
 
 
@@ -50,7 +51,14 @@ def migrate(
         with conn.transaction():
             migration_state.ensure_schema(conn)
             _record_checksums(conn, migrations, applied, accepted, on_progress)
+        if any(_PARTITIONS_CALL in step.migration.forward.text for step in steps):
+            PARTITIONS.install(conn)
         return _apply_all(conn, steps, on_progress, project.settings.retries)
+
+
+# weir.create_partitions(), for migrations that partition their own tables as Weir does models.
+PARTITIONS = FunctionLibrary("runner.migrate", "partitions.sql", "partitions_version")
+_PARTITIONS_CALL = "weir.create_partitions"
 
 
 def _record_checksums(

@@ -89,6 +89,8 @@ class Check:
     quarantine: bool
     directives: dict[str, Directive]
     checksum: str
+    # PII columns (column, mask) its failing rows show masked: every one the project declares (Project.checks)
+    masked: tuple[tuple[str, str], ...] = ()
 
     def status_for(self, count: int) -> tuple[str, str | None]:
         """Return the status of `count` violations ("pass", "warn" or "fail") and the threshold that decided it.

@@ -10,8 +10,11 @@ import re
 from collections.abc import Callable
 
 from runner.errors import ProjectFileError
+from runner.project.distribution import distribution_problem
 from runner.project.indexes import index_problem, parse_index
 from runner.project.parse_cache import ParseCache
+from runner.project.partitions import partitioning_problem, retention_problem
+from runner.project.pii import pii_directive_problem
 from runner.project.sqlfile import Directive
 from runner.project.surrogate_key import surrogate_key_problem
 
@@ -26,13 +29,16 @@ def column_name(token: str) -> str:
 
 
 # Which directives each kind accepts; tags and description go with every kind.
-_COMMON = {"kind", "tags", "description"}
+_COMMON = {"kind", "tags", "description", "pii"}
+_PARTITIONS = {"partition_by", "retain", "retain_archive"}
 _BY_KIND = {
     "view": _COMMON,
-    "table": _COMMON | {"unique_key", "indexes"},
-    "incremental": _COMMON | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes"},
+    "table": _COMMON | {"unique_key", "indexes", "distribute", "partition_by"},
+    "incremental": _COMMON
+    | {"unique_key", "watermark", "lookback", "full_refresh_on_change", "indexes", "distribute"} | _PARTITIONS,
     "scd2": _COMMON
-    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes"},
+    | {"natural_key", "updated_at", "check_cols", "on_delete", "surrogate_key", "full_refresh_on_change", "indexes",
+       "distribute"},
 }
 DIRECTIVES: frozenset[str] = frozenset().union(*_BY_KIND.values())
 
@@ -69,7 +75,7 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
         value = directive.value.strip()
         if key in ("unique_key", "natural_key", "check_cols"):
             _check_columns(directive, value, fail, many=True)
-        elif key in ("watermark", "updated_at"):
+        elif key in ("watermark", "updated_at", "distribute"):
             _check_columns(directive, value, fail, many=False)
         elif key == "surrogate_key":
             _check_surrogate_key(directive, value, fail)
@@ -79,8 +85,8 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
             raise fail(directive, f"lookback {value!r} is not an interval; write e.g. lookback=2 days")
         elif key == "on_delete" and value.lower() not in ("close", "ignore"):
             raise fail(directive, f"on_delete {value!r} is not close or ignore; write on_delete=close or ignore")
-        elif key == "full_refresh_on_change" and value.lower() not in BOOLEAN:
-            raise fail(directive, f"full_refresh_on_change {value!r} is not true or false; write true or false")
+        elif key in ("full_refresh_on_change", "retain_archive") and value.lower() not in BOOLEAN:
+            raise fail(directive, f"{key} {value!r} is not true or false; write true or false")
         elif key == "tags":
             for tag in value.split():
                 if not _TAG.match(tag):
@@ -88,9 +94,14 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
                                ' separate tags with spaces: tags="daily finance"')
             if not value.split():
                 raise fail(directive, 'tags is empty; write tags="daily finance" or remove it')
+        elif key == "pii" and (problem := pii_directive_problem(value)):
+            raise fail(directive, problem)
         elif key == "description" and not value:
             raise fail(directive, 'description is empty; write description="..." or remove it')
     line = kind_directive.line if kind_directive else 1
+    if "distribute" in directives:
+        _check_distribution(directives, kind, fail)
+    _check_partitions(directives, fail)
     if kind == "incremental":
         for required in ("unique_key", "watermark"):
             if required not in directives:
@@ -112,6 +123,46 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
                 f" ({'both are set' if has_updated_at else 'neither is set'}); keep one"
             )
     return kind
+
+
+def _check_partitions(directives: dict[str, Directive], fail: _Fail) -> None:
+    partition_by, retain = directives.get("partition_by"), directives.get("retain")
+    if partition_by is not None:
+        unique_key = directives.get("unique_key")
+        indexes = directives.get("indexes")
+        unique_indexes = [
+            [column_name(column) for column in index.columns]
+            for index in map(parse_index, (indexes.value if indexes else "").split(";"))
+            if index.unique and index.definition is None and index.columns
+        ]
+        problem = partitioning_problem(
+            partition_by.value, [column_name(token) for token in (unique_key.value if unique_key else "").split()],
+            unique_indexes,
+        )
+        if problem:
+            raise fail(partition_by, problem)
+    if retain is not None:
+        interval = retain.value.lower().split(" on ")[0]
+        range_partitioned = partition_by is not None and not partition_by.value.strip().lower().startswith("list")
+        problem = retention_problem(retain.value, range_partitioned, bool(_INTERVAL.match(interval)))
+        if problem:
+            raise fail(retain, problem)
+    if "retain_archive" in directives and retain is None:
+        raise fail(directives["retain_archive"], "retain_archive needs retain; add retain=\"400 days\" or remove it")
+
+
+def _check_distribution(directives: dict[str, Directive], kind: str, fail: _Fail) -> None:
+    directive = directives["distribute"]
+    unique_key = directives.get("unique_key")
+    indexes = directives.get("indexes")
+    problem = distribution_problem(
+        kind,
+        column_name(directive.value.strip()),
+        [column_name(token) for token in (unique_key.value if unique_key else "").split()],
+        indexes.value if indexes else None,
+    )
+    if problem:
+        raise fail(directive, problem)
 
 
 def _check_indexes(directive: Directive, value: str, fail: _Fail) -> None:

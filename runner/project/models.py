@@ -13,10 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runner.errors import ProjectFileError
+from runner.project.distribution import with_colocation
 from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
+from runner.project.partitions import Partitioning, Retention, parse_partitioning, parse_retention
+from runner.project.pii import parse_pii_directive
 from runner.project.problems import Problems
 from runner.project.sqlfile import Directive, checksum, parse_header, read_text
 from runner.project.surrogate_key import surrogate_parts
@@ -50,6 +53,12 @@ class Model:
     on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
     surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
+    # Citus (runner.project.distribution): "reference", a column to hash rows on, or None.
+    distribute: str | None = None
+    colocate_with: str | None = None  # the upstream model a distributed table is colocated with
+    pii: tuple[tuple[str, str], ...] = ()  # (column, mask) it may hold unmasked (runner.project.pii)
+    partition_by: Partitioning | None = None  # table, incremental (runner.project.partitions)
+    retain: Retention | None = None  # how long rows stay: weir retain
 
     @property
     def qualified(self) -> str:
@@ -116,6 +125,12 @@ class Model:
             on_delete=(value("on_delete") or "close").strip().lower(),
             surrogate_key=column_name(surrogate) if surrogate else None,
             surrogate_hash=surrogate_hash,
+            distribute=column("distribute"),
+            pii=parse_pii_directive(value("pii")),
+            partition_by=(partitioning := parse_partitioning(value("partition_by"))),
+            retain=parse_retention(
+                value("retain"), partitioning, BOOLEAN[(value("retain_archive") or "false").strip().lower()]
+            ),
         )
 
 
@@ -156,7 +171,7 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
     for model, references in parsed:
         relations = frozenset(resolve(reference, by_name) for reference in references)
         models.append(replace(model, relations=relations))
-    return sorted(models, key=lambda model: (model.schema, model.name))
+    return with_colocation(sorted(models, key=lambda model: (model.schema, model.name)))
 
 
 def relation_lines(model: Model) -> dict[tuple[str, str], int]:

@@ -54,6 +54,7 @@ DEFAULTS = {
     "squawk_pg_version": "",
     # weir seed: seeds/<schema>/<name>.csv loads into <schema>.<name> (runner.build.seeds)
     "seeds": "seeds",
+    "analyst_role": "",
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -105,6 +106,7 @@ class Settings:
     squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
     seeds: str = DEFAULTS["seeds"]  # weir seed: the CSV seeds' directory, relative to root
+    analyst_role: str | None = None  # weir grants: the role that sees masked views only
 
     @property
     def seeds_dir(self) -> Path:
@@ -171,6 +173,7 @@ def load_settings(project: Path | None = None) -> Settings:
         ),
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
         seeds=values["seeds"],
+        analyst_role=values["analyst_role"].strip() or None,
     )
 
 

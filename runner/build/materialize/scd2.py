@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.build.materialize.citus import distribute
 from runner.build.materialize.common import (
     add_missing_indexes,
     analyze,
@@ -146,6 +147,7 @@ def build_scd2(
             notes.append(f"{model.qualified} had no history columns: replaced by a new history table")
         built = new_name(model)
         _create(conn, model, built, surrogate, keys)
+        distribute(conn, model, built)
         create_indexes(conn, model, built)
         notes += swap_in(conn, model, built, timeouts)
     else:

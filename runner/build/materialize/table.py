@@ -9,7 +9,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.build.materialize.citus import distribute
 from runner.build.materialize.common import add_primary_key, analyze, create_indexes, is_rebuild, join_notes, run_select
+from runner.build.materialize.partitions import build_partitioned, rename_partitions
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
 from runner.project.models import Model
@@ -23,11 +25,18 @@ def build_table(
     """Build the model's table under another name, with its keys and indexes, and swap it in."""
     rebuilt, note = is_rebuild(model, full_refresh, previous)
     built = new_name(model)
-    rows = run_select(conn, model, sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))).rowcount
+    if model.partition_by is not None:
+        rows = build_partitioned(conn, model, built)
+    else:
+        create = sql.SQL("CREATE TABLE {} AS\n").format(sql.Identifier(model.schema, built))
+        rows = run_select(conn, model, create).rowcount
+    distribute(conn, model, built)
     keys = list(model.unique_key)
     if keys:
         add_primary_key(conn, model, built, keys)
     create_indexes(conn, model, built)
     analyze(conn, model, built, keys)
     notes = swap_in(conn, model, built, timeouts)
+    if model.partition_by is not None:
+        rename_partitions(conn, model, built)
     return Built(MaterializeResult(max(rows, 0), 0, 0, rebuilt, join_notes(note, *notes)))

@@ -1,0 +1,75 @@
+"""The `distribute` directive: how a model's table is spread over a Citus cluster.
+
+    distribute=customer_key     a distributed table, hash-partitioned on that output column
+    distribute=reference        a reference table, copied whole to every node (small dimensions)
+
+On PostgreSQL without Citus the directive changes nothing, so one project runs on both. What
+Citus cannot do is refused when the project is read (so by `weir lint` too), not halfway
+through a build on the cluster: a unique key or unique index that leaves out the
+distribution column, and history (scd2) spread by hash, whose version key is a unique key
+of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from runner.project.indexes import parse_index
+
+if TYPE_CHECKING:
+    from runner.project.models import Model
+
+REFERENCE = "reference"
+
+
+def distribution_problem(
+    kind: str, distribute: str, unique_key: Sequence[str], indexes: str | None
+) -> str | None:
+    """Return why Citus would refuse this model's distribution (with what to write instead), or None.
+
+    `distribute`, `unique_key` and the columns of `indexes` are as PostgreSQL names them.
+    """
+    if distribute == REFERENCE:
+        return None
+    if kind == "scd2":
+        return ("an scd2 history cannot be distributed by hash on Citus: its version key is unique on its own;"
+                " write distribute=reference (dimensions are small) or leave distribute out")
+    if unique_key and distribute not in unique_key:
+        return (f"distribute={distribute} is not in unique_key ({' '.join(unique_key)}); Citus needs every"
+                " unique key to include the distribution column: add it to unique_key, or distribute by one of"
+                " the key's columns")
+    for part in (indexes or "").split(";"):
+        index = parse_index(part)
+        if index.unique and index.definition is None and distribute not in _folded(index.columns):
+            return (f"the unique index on ({', '.join(index.columns)}) leaves out distribute={distribute};"
+                    " Citus needs every unique index to include the distribution column: add it to the index")
+    return None
+
+
+def with_colocation(models: Iterable[Model]) -> list[Model]:
+    """Return `models`, each hash-distributed one colocated with the first upstream model spread on its column.
+
+    A fact distributed by customer_key that reads a dimension distributed by customer_key joins
+    it shard by shard, without moving rows between nodes, only if the two are colocated.
+    """
+    models = list(models)
+    by_relation = {(model.schema, model.name): model for model in models}
+    placed = []
+    for model in models:
+        colocate = None
+        if model.distribute not in (None, REFERENCE):
+            upstream = sorted(
+                other.qualified for relation in model.relations
+                if (other := by_relation.get(relation)) is not None and other.distribute == model.distribute
+            )
+            colocate = upstream[0] if upstream else None
+        placed.append(replace(model, colocate_with=colocate))
+    return placed
+
+
+def _folded(columns: Iterable[str]) -> set[str]:
+    from runner.project.model_header import column_name
+
+    return {column_name(column) for column in columns}

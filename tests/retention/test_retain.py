@@ -1,0 +1,98 @@
+"""weir retain on a real server: whole partitions dropped, old rows deleted in batches, archives, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+SOURCE = """
+CREATE SCHEMA raw;
+CREATE TABLE raw.events (id int PRIMARY KEY, at timestamptz NOT NULL, amount int NOT NULL,
+                         updated_at timestamptz NOT NULL DEFAULT now());
+-- a row every 10 days from 2024-01-01 to 2024-06-19 (18 rows)
+INSERT INTO raw.events (id, at, amount)
+SELECT g, timestamptz '2024-01-01 06:00+00' + (g - 1) * interval '10 days', g FROM generate_series(1, 18) g;
+"""
+PARTITIONED = ('-- weir: kind=incremental, unique_key="id at", watermark=updated_at\n'
+               '-- weir: partition_by="month(at)", retain="90 days"{archive}\n'
+               "SELECT id, at, amount, updated_at FROM raw.events WHERE updated_at > weir.since('marts.fact')")
+PLAIN = ('-- weir: kind=incremental, unique_key=id, watermark=updated_at, retain="90 days on at"{archive}\n'
+         "SELECT id, at, amount, updated_at FROM raw.events WHERE updated_at > weir.since('marts.fact')")
+AS_OF = "2024-06-10T15:30:00"  # cutoff: 2024-06-10 00:00 UTC - 90 days = 2024-03-12 00:00 UTC
+
+
+@pytest.fixture
+def built(tmp_path: Path, write_models, db: psycopg.Connection, dsn: str, weir):
+    """built(model_sql) writes the one model, builds it over raw.events, and returns the project directory."""
+
+    def build(model_sql: str) -> Path:
+        db.execute(SOURCE)
+        write_models(tmp_path, {"models/marts/fact.sql": model_sql})
+        result = weir("build", "--project", str(tmp_path), "--dsn", dsn)
+        assert result.exit_code == 0, result.output
+        return tmp_path
+
+    return build
+
+
+def kept(db: psycopg.Connection, table: str = "marts.fact") -> list[int]:
+    return [row[0] for row in db.execute(f"SELECT id FROM {table} ORDER BY id")]
+
+
+def test_whole_expired_partitions_are_dropped_and_recorded(built, db: psycopg.Connection, dsn: str, weir) -> None:
+    project = built(PARTITIONED.format(archive=""))
+    dry = weir("retain", "--dry-run", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.splitlines()[-1] == "dry run: would remove 6 row(s) from 1 model(s)"
+    assert len(kept(db)) == 18
+
+    done = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[-1] == "retain run 1: removed 6 row(s) from 1 model(s)"
+    # January (ids 1-4) and February (5-6) are wholly before 2024-03-12; March's rows before it stay
+    assert kept(db) == list(range(7, 19))
+    assert db.execute("SELECT to_regclass('marts.fact_p202401'), to_regclass('marts.fact_p202402')").fetchone() == (
+        None, None)
+    assert db.execute(
+        "SELECT partition_name, rows_removed, cutoff = '2024-03-12 00:00+00' FROM weir.retention_step ORDER BY 1"
+    ).fetchall() == [("fact_p202401", 4, True), ("fact_p202402", 2, True)]
+    assert db.execute("SELECT status FROM weir.retention_run").fetchall() == [("success",)]
+
+    again = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+    assert again.stdout.splitlines()[-1] == "retain run 2: removed 0 row(s) from 1 model(s)"
+    assert kept(db) == list(range(7, 19))
+
+
+def test_partitions_are_archived_when_asked(built, db: psycopg.Connection, dsn: str, weir) -> None:
+    project = built(PARTITIONED.format(archive=", retain_archive=true"))
+    assert weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn).exit_code == 0
+    assert kept(db) == list(range(7, 19))
+    assert kept(db, "marts.fact__archive") == list(range(1, 7))
+
+
+@pytest.mark.parametrize("archive", ["", ", retain_archive=true"])
+def test_an_unpartitioned_model_loses_its_old_rows_in_batches(
+    built, db: psycopg.Connection, dsn: str, weir, archive: str
+) -> None:
+    project = built(PLAIN.format(archive=archive))
+    done = weir("retain", "--as-of", AS_OF, "--batch", "3", "--project", str(project), "--dsn", dsn)
+    assert done.exit_code == 0, done.output
+    # rows up to 2024-03-11 06:00: ids 1-8 (2024-03-11 is id 8)
+    assert kept(db) == list(range(9, 19))
+    assert db.execute("SELECT rows_removed FROM weir.retention_step ORDER BY finished_at").fetchall() == [
+        (3,), (3,), (2,)]
+    archived = db.execute("SELECT to_regclass('marts.fact__archive')").fetchone()[0]
+    assert (archived is not None) == bool(archive)
+    if archive:
+        assert kept(db, "marts.fact__archive") == list(range(1, 9))
+
+
+def test_models_without_retain_are_left_alone(tmp_path: Path, write_models, db, dsn: str, weir) -> None:
+    db.execute(SOURCE)
+    write_models(tmp_path, {"models/marts/fact.sql": "-- weir: kind=table\nSELECT * FROM raw.events"})
+    assert weir("build", "--project", str(tmp_path), "--dsn", dsn).exit_code == 0
+    done = weir("retain", "--project", str(tmp_path), "--dsn", dsn)
+    assert done.stdout.splitlines()[-1] == "retain run 1: removed 0 row(s) from 0 model(s)"
+    assert len(kept(db)) == 18
