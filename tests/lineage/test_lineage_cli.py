@@ -54,7 +54,7 @@ def test_unknown_column_or_model_is_one_line_and_exit_2(weir) -> None:
     assert bare.stderr.startswith("weir: no model named 'stg_order'; did you mean staging.stg_orders, ")
     source = weir("lineage", "raw.orders.status", "--project", str(REPO))
     assert source.exit_code == 2
-    assert source.stderr.startswith("weir: no model named 'raw.orders'; models: marts.agg_daily_sales, ")
+    assert source.stderr.startswith("weir: no model named 'raw.orders'; models: marts.agg_customers_by_region, ")
     mistyped_model = weir("lineage", "staging.stg_order", "--project", str(REPO))
     assert mistyped_model.exit_code == 2
     assert mistyped_model.stderr.startswith("weir: no model named 'staging.stg_order'")
