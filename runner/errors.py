@@ -109,3 +109,13 @@ class ProjectProblems(ProjectFileError):
         self.problems = tuple(problems)
         lines = [str(problem) for problem in self.problems]
         super().__init__("\n".join([*lines, f"{len(lines)} problems in the project"]))
+
+
+class DocsError(WeirError):
+    """The docs could not be written where asked; nothing was changed."""
+
+    exit_code = EXIT_ERROR
+
+
+class DocsStale(WeirError):
+    """The committed docs differ from what `weir docs` generates, or columns are undocumented under --strict."""

@@ -1,0 +1,83 @@
+"""LINEAGE.md: sources -> staging -> marts as a Mermaid flowchart with checks attached, then each column's origins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.docs.context import DocsContext
+from runner.docs.markdown import Raw, code, document, raw_code, table
+from runner.docs.mermaid import block, label, node_id
+from runner.project import Model
+
+
+def render(ctx: DocsContext) -> str:
+    """Return LINEAGE.md."""
+    sections = ["## Models\n\n" + block(flowchart(ctx)), _columns(ctx)]
+    intro = ("How data flows from the sources (relations no model builds) through the models, with the checks"
+             " that read each relation (dashed). Model dependencies are parsed from each SELECT with pglast.")
+    return document("Lineage", intro, sections)
+
+
+def flowchart(ctx: DocsContext) -> str:
+    """Return the Mermaid flowchart of sources, models (grouped by schema) and checks."""
+    models = ctx.project.models
+    built = {model.qualified for model in models}
+    sources = sorted({f"{schema}.{name}" for model in models for schema, name in model.relations} - built)
+    lines = ["flowchart LR"]
+    lines += _group("sources", "sources", sources)
+    for schema in sorted({model.schema for model in models}):
+        lines += _group(f"schema_{schema}", schema, [m.qualified for m in models if m.schema == schema])
+    checks = sorted(ctx.project.checks, key=lambda check: check.name)
+    if checks:
+        lines.append("    subgraph checks [checks]")
+        lines += [f"        {_check_id(check.name)}{{{{\"{label(check.name)}\"}}}}" for check in checks]
+        lines.append("    end")
+    for model in models:
+        for schema, name in sorted(model.relations):
+            lines.append(f"    {node_id(f'{schema}.{name}')} --> {node_id(model.qualified)}")
+    shown = set(sources) | built
+    for relation, on in sorted(ctx.checks_on.items()):
+        if relation in shown:
+            lines += [f"    {node_id(relation)} -.-> {_check_id(check.name)}" for check in on]
+    return "\n".join(lines)
+
+
+def _group(group_id: str, title: str, members: list[str]) -> list[str]:
+    if not members:
+        return []
+    lines = [f"    subgraph {node_id(group_id)} [{title}]"]
+    lines += [f"        {node_id(member)}[\"{member}\"]" for member in members]
+    lines.append("    end")
+    return lines
+
+
+def _check_id(name: str) -> str:
+    return "check__" + node_id(name.replace("/", "."))
+
+
+def _columns(ctx: DocsContext) -> str:
+    lineage = ctx.lineage
+    if lineage is None:
+        return ("## Columns\n\nColumn lineage needs runner.lineage, which this version of Weir does not have;"
+                " the model-level flow above is complete.")
+    parts = ["## Columns", "Each column of each model, and the columns of the relations it reads that it is"
+             " computed from; `how` is the way there (CTEs, joins, aggregates, window functions, `*`)."]
+    for model in ctx.project.models:
+        relation = ctx.source.catalog.relation(model.qualified)
+        if relation is None:
+            continue
+        rows = [(raw_code(column.name), *_origins(lineage, model, column.name)) for column in relation.columns]
+        parts.append(f"### {model.qualified}\n\n" + table(("column", "from", "how"), rows))
+    return "\n\n".join(parts)
+
+
+def _origins(lineage: Any, model: Model, column: str) -> tuple[Raw, str]:
+    try:
+        origins = lineage.origins(model.qualified, column)
+    except Exception:  # a column Weir adds (scd2 versions) or one lineage cannot follow
+        origins = ()
+    if not origins:
+        return Raw(""), "added by Weir" if model.kind == "scd2" else "constant or not traced"
+    sources = Raw("<br>".join(code(f"{origin.relation}.{origin.column}") for origin in origins))
+    hows = sorted({" > ".join(origin.how) for origin in origins if origin.how})
+    return sources, "; ".join(hows) or "copied"
