@@ -15,9 +15,11 @@ from runner.cli.app import cli, connection_for, project_for, say, shared, shared
               help="Directory to write. Default: docs/data/ in the project.")
 @click.option("--check", "check", is_flag=True, help="Write nothing; exit 1 naming each file that is not current.")
 @click.option("--strict", is_flag=True, help="Exit 1 when a column has no description, naming each.")
+@click.option("--scratch-server", metavar="DSN",
+              help="Server to build the throwaway database on (a role with CREATEDB). Default: the embedded one.")
 @shared_options
 @click.pass_context
-def docs(ctx: click.Context, out: Path | None, check: bool, strict: bool) -> None:
+def docs(ctx: click.Context, out: Path | None, check: bool, strict: bool, scratch_server: str | None) -> None:
     """Write the data model, ERD, lineage, pipelines, quality, runbook, schema and contracts docs.
 
     Without --dsn (or WEIR_DSN) the catalog comes from a throwaway database on the embedded
@@ -36,7 +38,7 @@ def docs(ctx: click.Context, out: Path | None, check: bool, strict: bool) -> Non
         with connection_for(ctx, project, "weir docs", only_reads=True) as conn:
             generated = document_live(conn, project)
     else:
-        server = connect(ensure_running(project.settings), "weir docs")
+        server = connect(scratch_server or ensure_running(project.settings), "weir docs")
         try:
             generated = document_throwaway(server, project)
         finally:

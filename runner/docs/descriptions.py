@@ -53,23 +53,21 @@ def column_comments(sql: str) -> dict[str, str]:
         return {}
     tokens = scan(sql)
     starts = [target.location for target in targets]
+    begin = max((token.end for token in tokens if token.name == "SELECT" and token.start < starts[0]), default=-1)
     end = _select_list_end(tokens, starts[-1], len(sql))
-    bounds = [*starts[1:], end]
     found: dict[str, list[str]] = {}
-    for index, target in enumerate(targets):
-        name = _output_name(target)
-        for token in tokens:
-            if token.name not in ("SQL_COMMENT", "C_COMMENT"):
-                continue
-            owner = index + 1 if _own_line(sql, token.start) else index
-            if owner == index and starts[index] < token.start < bounds[index] and name:
-                found.setdefault(name, []).append(_comment_text(sql[token.start:token.end + 1]))
-            elif owner == index + 1 and index + 1 < len(targets) and starts[index] < token.start < starts[index + 1]:
-                following = _output_name(targets[index + 1])
-                if following:
-                    found.setdefault(following, []).append(_comment_text(sql[token.start:token.end + 1]))
-    return {name: " ".join(part for part in parts if part) for name, parts in found.items()
-            if any(parts)}
+    for token in tokens:
+        if token.name not in ("SQL_COMMENT", "C_COMMENT") or not begin < token.start < end:
+            continue
+        if _own_line(sql, token.start):  # describes the column below it
+            owner = next((i for i, start in enumerate(starts) if start > token.start), None)
+        else:  # describes the column it follows
+            owner = max((i for i, start in enumerate(starts) if start < token.start), default=None)
+        name = _output_name(targets[owner]) if owner is not None else None
+        text = _comment_text(sql[token.start:token.end + 1])
+        if name and text:
+            found.setdefault(name, []).append(text)
+    return {name: " ".join(parts) for name, parts in found.items()}
 
 
 def _select_list_end(tokens: list[Any], last_start: int, default: int) -> int:
