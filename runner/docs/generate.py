@@ -20,7 +20,7 @@ def generate(project: Project, source: DocsSource) -> dict[str, str]:
         "PIPELINES.md": pipelines.render(ctx),
         "DATA-QUALITY.md": quality.render(ctx),
         "RUNBOOK.md": runbook.render(ctx),
-        "SCHEMA.sql": schema_sql.render(source.catalog.relations),
+        "SCHEMA.sql": schema_sql.render(source.catalog.relations, {m.qualified: m.sql for m in project.models}),
         **contract_files(source.catalog),
     }
     return dict(sorted(files.items()))
