@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean
+.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ status: $(STAMP) ## Show the state of every migration
 verify: $(STAMP) ## Prove every rollback on a scratch database
 	$(WEIR) verify
 
+docs: $(STAMP) ## Regenerate docs/data/ from the SQL (weir docs; CI and pre-commit run weir docs --check)
+	$(WEIR) docs
+
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest --ignore=tests/proofs $(PYTEST_ARGS)
 
@@ -86,6 +89,7 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/docs.py
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
