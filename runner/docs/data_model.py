@@ -36,15 +36,16 @@ def _relation(ctx: DocsContext, relation: Relation, links: list[Link]) -> str:
     keys = {column for c in relation.constraints if c.kind == "primary key" for column in c.columns}
     lines += ["", table(("column", "type", "null", "default", "key", "description"), [
         (raw_code(column.name), raw_code(column.type), "yes" if column.nullable else "no",
-         raw_code(_default(column.default, column.identity, column.generated)),
+         raw_code(_default(column.default, column.identity, column.generation_expression)),
          "PK" if column.name in keys else "", column.comment or "")
         for column in relation.columns
     ])]
-    constraints = [c for c in relation.constraints if c.kind != "primary key" or len(c.columns) > 0]
+    constraints = relation.constraints
     if constraints:
         lines += ["", "Constraints:", ""]
         lines += [f"- {code(c.name)} ({c.kind}): {code(c.definition)}" for c in constraints]
-    indexes = [index for index in relation.indexes if not index.primary]
+    owned = {constraint.name for constraint in relation.constraints}
+    indexes = [index for index in relation.indexes if index.name not in owned]
     if indexes:
         lines += ["", "Indexes:", ""]
         lines += [f"- {code(index.definition)}" for index in indexes]
@@ -63,11 +64,11 @@ def _relation(ctx: DocsContext, relation: Relation, links: list[Link]) -> str:
     return "\n".join(lines)
 
 
-def _default(default: str | None, identity: str | None, generated: bool) -> str:
+def _default(default: str | None, identity: str | None, generation: str | None) -> str:
     if identity:
         return f"identity ({identity})"
-    if generated and default:
-        return f"generated: {default}"
+    if generation:
+        return f"generated: {generation}"
     return default or ""
 
 

@@ -11,7 +11,10 @@ from runner.project import Project
 
 def generate(project: Project, source: DocsSource) -> dict[str, str]:
     """Return each file of the docs directory (name -> text), sorted by name."""
+    from runner.build.graph import ModelGraph
+
     ctx = DocsContext(project, source)
+    ordered = ModelGraph(project.models).in_order()
     files = {
         "DATA-MODEL.md": data_model.render(ctx),
         "ERD.md": erd.render(ctx),
@@ -20,7 +23,7 @@ def generate(project: Project, source: DocsSource) -> dict[str, str]:
         "PIPELINES.md": pipelines.render(ctx),
         "DATA-QUALITY.md": quality.render(ctx),
         "RUNBOOK.md": runbook.render(ctx),
-        "SCHEMA.sql": schema_sql.render(source.catalog.relations, {m.qualified: m.sql for m in project.models}),
+        "SCHEMA.sql": schema_sql.render(source.catalog.relations, {m.qualified: m.sql for m in ordered}),
         **contract_files(source.catalog),
     }
     return dict(sorted(files.items()))

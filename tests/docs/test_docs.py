@@ -52,6 +52,14 @@ SELECT
     o.total -- what it cost
 FROM src.orders AS o;
 """
+VIEW = """-- weir: kind=view
+-- weir: description="Big orders."
+SELECT
+    f.order_id, -- the order
+    f.total -- over 100
+FROM marts.fact_orders AS f
+WHERE f.total > 100;
+"""
 CHECK = """-- weir: description="Every order has a customer."
 SELECT * FROM weir.not_null(NULL::marts.fact_orders, ARRAY['customer_key']);
 """
@@ -59,9 +67,10 @@ SELECT * FROM weir.not_null(NULL::marts.fact_orders, ARRAY['customer_key']);
 
 @pytest.fixture
 def shop(project: Path, write_migration: Callable[..., Path], write_files: Callable[..., None]) -> Path:
-    """A project with two source tables, a dimension, a fact and a check on it, every column described."""
+    """A project with two source tables, a dimension, a fact, a view of it and a check, every column described."""
     write_migration(project, "0001_shop", MIGRATION, ROLLBACK)
     write_files(project, {"models/marts/dim_customer.sql": DIM, "models/marts/fact_orders.sql": FACT,
+                          "models/marts/big_orders.sql": VIEW,
                           "checks/orders_have_customers.sql": CHECK})
     return project
 
@@ -139,7 +148,7 @@ def test_check_passes_when_current_and_names_each_stale_file(
     result = weir("--project", str(shop), "docs", "--scratch-server", dsn, "--check")
     assert result.exit_code == 0, result.output
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
-    (shop / "models/marts/fact_orders.sql").write_text(FACT.replace("o.total -- what it cost", "o.total AS amount"))
+    (shop / "models/marts/dim_customer.sql").write_text(DIM.replace("c.email --", "c.email AS email_address --"))
     result = weir("--project", str(shop), "docs", "--scratch-server", dsn, "--check")
     assert result.exit_code == 1
     stale = [line for line in result.stdout.splitlines() if line.endswith(": not current")]
@@ -200,3 +209,21 @@ def test_check_on_a_missing_directory_names_every_file(db: psycopg.Connection, s
     docs = document_throwaway(db, Project.load(shop))
     assert [drift.name for drift in check_docs(tmp_path / "absent", docs)] == sorted(docs.files)
     shutil.rmtree(tmp_path / "absent", ignore_errors=True)
+
+
+def test_schema_sql_recreates_the_documented_relations(db: psycopg.Connection, shop: Path) -> None:
+    from runner.catalog import Catalog, read_catalog
+    from runner.docs.source import throwaway_source
+
+    project = Project.load(shop)
+    documented = throwaway_source(db, project).catalog
+    schema = document_throwaway(db, project).files["SCHEMA.sql"]
+    db.execute(schema)  # type: ignore[arg-type]  (a whole file of DDL, as psql would run it)
+    recreated = read_catalog(db)
+
+    def shape(catalog: Catalog) -> list[object]:
+        return [(r.qualified, r.kind, r.comment,
+                 [(c.name, c.type, c.nullable, c.default, c.generation_expression, c.comment) for c in r.columns],
+                 [(c.name, c.definition) for c in r.constraints]) for r in catalog.relations]
+
+    assert shape(recreated) == shape(documented)
