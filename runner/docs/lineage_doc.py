@@ -12,14 +12,34 @@ from runner.project import Model
 
 def render(ctx: DocsContext) -> str:
     """Return LINEAGE.md."""
-    sections = ["## Models\n\n" + block(flowchart(ctx)), _columns(ctx)]
+    chart = flowchart(ctx)
+    note = ""
+    if not _fits(chart):
+        chart = flowchart(ctx, with_checks=False)
+        note = "\n\nChecks are left out of the diagram, which would be too big for Mermaid with them."
+    if not _fits(chart):
+        models = "\n".join(f"- `{m.qualified}` reads " + (", ".join(f"`{s}.{n}`" for s, n in sorted(m.relations))
+                                                         or "nothing") for m in ctx.project.models)
+        flow = f"## Models\n\nToo many models for one Mermaid diagram; what each reads:\n\n{models}"
+    else:
+        flow = "## Models" + note + "\n\n" + block(chart)
+    sections = [flow, _columns(ctx)]
     intro = ("How data flows from the sources (relations no model builds) through the models, with the checks"
              " that read each relation (dashed). Model dependencies are parsed from each SELECT with pglast.")
     return document("Lineage", intro, sections)
 
 
-def flowchart(ctx: DocsContext) -> str:
-    """Return the Mermaid flowchart of sources, models (grouped by schema) and checks."""
+# Mermaid's defaults (as on GitHub): 50,000 characters of diagram, 500 edges.
+_MAX_TEXT = 45_000
+_MAX_EDGES = 450
+
+
+def _fits(chart: str) -> bool:
+    return len(chart) <= _MAX_TEXT and chart.count(" --> ") + chart.count(" -.-> ") <= _MAX_EDGES
+
+
+def flowchart(ctx: DocsContext, with_checks: bool = True) -> str:
+    """Return the Mermaid flowchart of sources, models (grouped by schema) and, unless told not to, checks."""
     models = ctx.project.models
     built = {model.qualified for model in models}
     sources = sorted({f"{schema}.{name}" for model in models for schema, name in model.relations} - built)
@@ -27,7 +47,7 @@ def flowchart(ctx: DocsContext) -> str:
     lines += _group("sources", "sources", sources)
     for schema in sorted({model.schema for model in models}):
         lines += _group(f"schema_{schema}", schema, [m.qualified for m in models if m.schema == schema])
-    checks = sorted(ctx.project.checks, key=lambda check: check.name)
+    checks = sorted(ctx.project.checks, key=lambda check: check.name) if with_checks else []
     if checks:
         lines.append("    subgraph checks [checks]")
         lines += [f"        {_check_id(check.name)}{{{{\"{label(check.name)}\"}}}}" for check in checks]
@@ -37,7 +57,7 @@ def flowchart(ctx: DocsContext) -> str:
             lines.append(f"    {node_id(f'{schema}.{name}')} --> {node_id(model.qualified)}")
     shown = set(sources) | built
     for relation, on in sorted(ctx.checks_on.items()):
-        if relation in shown:
+        if relation in shown and with_checks:
             lines += [f"    {node_id(relation)} -.-> {_check_id(check.name)}" for check in on]
     return "\n".join(lines)
 
