@@ -14,6 +14,8 @@ def render(ctx: DocsContext) -> str:
     gates = sorted(f"`{check.display}` gates `{check.gate}`" for check in project.checks if check.gate)
     freshness = sorted(f"`{check.display}`" for check in project.checks
                        if any(part == "freshness" for part in check.tags) or "freshness" in check.name)
+    # schedule and sla are header directives newer than some Weir versions: read them if the Model has them.
+    slas = sorted(f"`{m.qualified}` within {getattr(m, 'sla', '')}" for m in project.models if getattr(m, "sla", None))
     template = Template(resources.files("runner.docs").joinpath("runbook.md").read_text(encoding="utf-8"))
     return template.substitute(
         summary=f"{len(project.migrations)} migrations, {len(project.models)} models, {len(project.checks)} checks",
@@ -27,4 +29,5 @@ def render(ctx: DocsContext) -> str:
         gate_count=len(gates),
         gates=("\n\nThis project's gates: " + "; ".join(gates) + ".") if gates else "",
         freshness=(" (this project's: " + ", ".join(freshness) + ")") if freshness else "",
+        slas=("\n\nThis project's SLAs: " + "; ".join(slas) + ".") if slas else "",
     )

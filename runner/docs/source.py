@@ -56,8 +56,8 @@ def throwaway_source(server: psycopg.Connection[Any], project: Project) -> DocsS
             if not report.ok:
                 failed = report.errors or [f"{r.model}: {r.status}" for r in report.results
                                            if r.status not in ("success", "skipped")]
-                raise ModelFailed(f"{failed[0]} (building the models with no data, to document them;"
-                                  " fix the model, then run weir docs again)")
+                raise ModelFailed(f"{failed[0]} (building the models with no data on a throwaway database, to"
+                                  " document them; fix the model, or document a live database with --dsn)")
             catalog = read_catalog(conn)
         finally:
             conn.close()
