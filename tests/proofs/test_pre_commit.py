@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runner.db import embedded
+
 REPOSITORY = Path(__file__).parents[2]
 
 
@@ -25,9 +27,16 @@ def test_pre_commit_runs_green_in_a_fresh_clone_and_catches_an_unsafe_migration(
     subprocess.run(["git", "clone", "--quiet", str(REPOSITORY), str(clone)], check=True)
     assert not (clone / ".venv").exists()
 
+    try:
+        _green_then_red(clone, tmp_path)
+    finally:
+        embedded.stop(clone / ".weir")  # the weir docs hook's throwaway build started the clone's embedded server
+
+
+def _green_then_red(clone: Path, tmp_path: Path) -> None:
     green = pre_commit(clone, tmp_path / "pre-commit-home")
     assert green.returncode == 0, green.stdout + green.stderr
-    for hook in ("weir lint", "ruff", "mypy --strict"):
+    for hook in ("weir lint", "ruff", "mypy --strict", "weir docs --check"):
         assert any(line.startswith(hook) and line.endswith("Passed") for line in green.stdout.splitlines()), (
             hook, green.stdout)
 
