@@ -19,10 +19,14 @@ from runner.errors import ModelFailed
 from runner.project import Project
 from runner.state.history import History, recent_history
 
-# An estimate, read from the statistics: count(*) on a warehouse's facts would take minutes.
+# An estimate, read from the statistics: count(*) on a warehouse's facts would take minutes. The live
+# row counter follows every commit (a new table's reltuples waits for VACUUM or ANALYZE); reltuples,
+# -1 when never analyzed, stands in when statistics are off.
 _ROW_ESTIMATES = """
-SELECT n.nspname || '.' || c.relname, greatest(c.reltuples, 0)::bigint
-FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+SELECT n.nspname || '.' || c.relname, coalesce(s.n_live_tup, nullif(c.reltuples, -1)::bigint)
+FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_all_tables AS s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY(%(schemas)s)
 """
 
@@ -67,5 +71,6 @@ def throwaway_source(server: psycopg.Connection[Any], project: Project) -> DocsS
 def live_source(conn: psycopg.Connection[Any], project: Project) -> DocsSource:
     """Read the catalog, row estimates and recent run history of the live database of `conn`."""
     catalog = with_descriptions(read_catalog(conn), project.models)
-    estimates = {name: rows for name, rows in conn.execute(_ROW_ESTIMATES, {"schemas": list(catalog.schemas())})}
+    estimates = {name: rows for name, rows in conn.execute(_ROW_ESTIMATES, {"schemas": list(catalog.schemas())})
+                 if rows is not None}
     return DocsSource(catalog, recent_history(conn), estimates)
