@@ -119,3 +119,7 @@ class DocsError(WeirError):
 
 class DocsStale(WeirError):
     """The committed docs differ from what `weir docs` generates, or columns are undocumented under --strict."""
+
+
+class LineageError(ConfigError):
+    """Column lineage asked of something that is not there: an unknown model or column, or not a SELECT."""

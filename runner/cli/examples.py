@@ -24,7 +24,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir docs", "write docs/data/ from a throwaway build of the project"),
         ("weir docs --check", "CI: exit 1 naming each doc that is not current"),
     ),
-    "lineage": (("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),),
+    "lineage": (
+        ("weir lineage marts.fct_orders", "what fct_orders reads, and what reads it"),
+        ("weir lineage fct_orders.order_date", "the columns order_date is computed from, down to sources"),
+        ("weir lineage fct_orders.order_date --json", "the same tree as JSON"),
+    ),
     "lint": (
         ("weir lint", "every file, as migrate, build and check read them"),
         ("weir lint --sarif lint.sarif", "also SARIF for GitHub code scanning"),

@@ -10,7 +10,10 @@ from runner.cli.app import cli, connection_for, project_for, say, shared_options
 from runner.errors import EXIT_FAIL
 
 if TYPE_CHECKING:
+    from runner.build.graph import ModelGraph
     from runner.build.report import BuildEvent, BuildReport
+    from runner.lineage import LineageTree
+    from runner.project import Project
     from runner.sample.data import Step
 
 
@@ -80,20 +83,71 @@ def list_models(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="MODEL.COLUMN: print the tree as JSON.")
 @shared_options
 @click.pass_context
-def lineage(ctx: click.Context, name: str) -> None:
-    """Print the models upstream and downstream of NAME."""
+def lineage(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Print the models upstream and downstream of NAME, or the upstream tree of MODEL.COLUMN.
+
+    For MODEL.COLUMN (e.g. marts.fact_order_items.order_date or fact_order_items.order_date)
+    it prints every column the column is computed from, model by model down to source
+    columns, each edge labelled with how (through a CTE, a join, an aggregate, a window...).
+    It reads the SQL only, unless a database is named (--dsn, WEIR_DSN, DATABASE_URL or PG*
+    variables): then it reads that database's catalog for source tables' columns, which
+    `SELECT *` over a source needs. It never starts the embedded server; to use it, pass
+    --dsn "$(weir db url)". A column reached twice is drawn once ([upstream shown above]).
+    """
+    from runner.build.graph import ModelGraph
     from runner.build.run import lineage as lineage_of
 
     weir_project = project_for(ctx)
-    upstream, downstream = lineage_of(weir_project, name)
-    click.echo("upstream:")
-    for model in upstream or ["(none)"]:
-        click.echo(f"  {model}")
-    click.echo("downstream:")
-    for model in downstream or ["(none)"]:
-        click.echo(f"  {model}")
+    graph = ModelGraph(weir_project.models)
+    if "." not in name or name in graph.models or not _is_model(graph, name.rpartition(".")[0]):
+        upstream, downstream = lineage_of(weir_project, name)
+        click.echo("upstream:")
+        for model in upstream or ["(none)"]:
+            click.echo(f"  {model}")
+        click.echo("downstream:")
+        for model in downstream or ["(none)"]:
+            click.echo(f"  {model}")
+        return
+    model, _, column = name.rpartition(".")
+    tree = _column_tree(ctx, weir_project, model, column)
+    if as_json:
+        from runner.reports.envelope import dumps
+
+        click.echo(dumps({**tree.to_json(), "sources": [f"{r}.{c}" for r, c in tree.sources()]}))
+    else:
+        from runner.lineage import tree_lines
+
+        click.echo("\n".join(tree_lines(tree)))
+
+
+def _is_model(graph: ModelGraph, name: str) -> bool:
+    return name in graph.models or any(model.name == name for model in graph.models.values())
+
+
+def _column_tree(ctx: click.Context, weir_project: Project, model: str, column: str) -> LineageTree:
+    """Return the column's upstream tree, with source tables' columns from the named database's catalog."""
+    from runner.lineage import catalog_columns, project_lineage
+
+    columns_of = None
+    if _database_named(ctx):
+        from runner.catalog import read_catalog
+
+        with connection_for(ctx, weir_project, "weir lineage", only_reads=True) as conn:
+            columns_of = catalog_columns(read_catalog(conn))
+    return project_lineage(weir_project, columns_of).upstream(model, column)
+
+
+def _database_named(ctx: click.Context) -> bool:
+    import os
+
+    from runner.cli.app import shared
+    from runner.db.connection import libpq_environment
+
+    return bool(shared(ctx).dsn or os.environ.get("WEIR_DSN") or os.environ.get("DATABASE_URL")
+                or libpq_environment())
 
 
 @cli.group()
