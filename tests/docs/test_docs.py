@@ -113,6 +113,9 @@ def test_the_other_files_describe_the_star_pipelines_checks_and_schema(db: psyco
     assert "| `marts.dim_customer` | type 1: overwritten (table) | `customer_key` |" in files["WAREHOUSE-SCHEMA.md"]
     assert "src__orders --> marts__fact_orders" in files["LINEAGE.md"]
     assert "marts__fact_orders -.-> check__orders_have_customers" in files["LINEAGE.md"]
+    # column lineage (runner.lineage): one level up, and down to the source columns through the fact
+    assert "| `total` | `src.orders.total` | copied | `src.orders.total` |" in files["LINEAGE.md"]
+    assert "| `total` | `marts.fact_orders.total` | copied | `src.orders.total` |" in files["LINEAGE.md"]
     assert "- reads: `src.orders`" in files["PIPELINES.md"]
     assert "- columns: `marts.fact_orders.customer_key`" in files["DATA-QUALITY.md"]
     assert "weir migrate --accept-edit NNNN" in files["RUNBOOK.md"]
