@@ -22,7 +22,8 @@ and run `weir docs`. The twin of TYPE-CONTRACTS.ts.
 
 Rows are TypedDicts keyed by column name, as psycopg's dict_row returns them, with the types psycopg
 returns (bigint is int, numeric Decimal, timestamptz datetime: no precision lost). Each ...Fields map
-gives the camelCase field of TYPE-CONTRACTS.ts -> column.
+gives the camelCase field of TYPE-CONTRACTS.ts -> column. psycopg reads an array of an enum as text
+until the enum is registered: psycopg.types.TypeInfo.fetch(conn, "schema.enum").register(conn).
 """
 '''
 
@@ -62,8 +63,8 @@ def _entity(entity: Entity) -> Iterator[str]:
     if not entity.writable:
         return
     yield ""
-    yield (f"# A new row of {relation.qualified}: required are the NOT NULL columns without a default;"
-           " generated and identity-always columns are left out.")
+    yield f"# A new row of {relation.qualified}: the NOT NULL columns without a default are required;"
+    yield "# generated and identity-always columns are left out."
     yield f"{entity.create_name} = TypedDict({string_literal(entity.create_name)}, {{"
     for field in entity.fields:
         if field.in_create:

@@ -50,8 +50,8 @@ def _entity(entity: Entity) -> Iterator[str]:
     if not entity.writable:
         return
     yield ""
-    yield (f"/** A new row of {relation.qualified}: required are the NOT NULL columns without a default;"
-           " generated and identity-always columns are left out. */")
+    yield from _doc([f"A new row of {relation.qualified}: the NOT NULL columns without a default are required;",
+                     "generated and identity-always columns are left out."], "")
     yield f"export interface {entity.create_name} {{"
     for field in entity.fields:
         if field.in_create:
