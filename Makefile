@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean docs
+.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs bench clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -81,7 +81,21 @@ lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, weir lint (Weir's r
 	$(WEIR) lint
 
 proofs: $(LINT_STAMP) ## Slow proofs: pre-commit from a fresh clone, offline but for the package registry
-	$(BIN)/pytest tests/proofs $(PYTEST_ARGS)
+	$(BIN)/pytest tests/proofs --ignore=tests/proofs/docs $(PYTEST_ARGS)
+
+# make docs-proofs: npm's typescript, mermaid and puppeteer-core (package-lock.json) in node_modules,
+# and the system Chromium (Debian's package; nothing downloads a browser).
+NODE_STAMP := node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+docs-proofs: $(LINT_STAMP) $(NODE_STAMP) ## Contracts compile (tsc, mypy --strict) and Mermaid diagrams render in Chromium
+	@test -x $(CHROMIUM) || { echo "docs-proofs: $(CHROMIUM) is missing; installing Debian's chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	WEIR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/proofs/docs $(PYTEST_ARGS)
 
 BENCH_SCALE ?= 1000000
 
