@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from runner.docs.descriptions import Undocumented, undocumented
+from runner.docs.guards import Guarded, guarded
 from runner.docs.source import DocsSource
 from runner.docs.star import Link, links
 from runner.project import Check, Model, Project
@@ -45,14 +46,24 @@ class DocsContext:
         """Every column without a description."""
         return undocumented(self.source.catalog, self.project.models, self.project.settings.migrations_dir.name)
 
+    def guarded(self, check: Check) -> Guarded:
+        """Return what `check` guards: the check library's arguments, and every column its SELECT reads."""
+        found = guarded(check, self.source.catalog)
+        if self.lineage is None:
+            return found
+        catalog = self.source.catalog
+        reads = {(relation, column) for relation, column in self.lineage.checks.get(check.name, ())
+                 if (table := catalog.relation(relation)) is not None and table.column(column) is not None}
+        return Guarded(tuple(sorted(set(found.relations) | {relation for relation, _ in reads})),
+                       tuple(sorted(set(found.columns) | {f"{relation}.{column}" for relation, column in reads})),
+                       found.functions)
+
     @cached_property
     def checks_on(self) -> dict[str, list[Check]]:
         """The checks that read each relation ("schema.name" -> checks, sorted by name)."""
-        from runner.docs.guards import guarded
-
         found: dict[str, list[Check]] = {}
         for check in self.project.checks:
-            for relation in guarded(check, self.source.catalog).relations:
+            for relation in self.guarded(check).relations:
                 found.setdefault(relation, []).append(check)
         return found
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from runner.docs.context import DocsContext
-from runner.docs.guards import guarded
 from runner.docs.markdown import Raw, code, document, table
 from runner.project import Check
 
@@ -12,7 +11,7 @@ def render(ctx: DocsContext) -> str:
     """Return DATA-QUALITY.md."""
     checks = sorted(ctx.project.checks, key=lambda check: check.name)
     summary = table(("check", "guards", "severity", "fails when", "on failure"), [
-        (Raw(code(check.name)), Raw(", ".join(code(r) for r in guarded(check, ctx.source.catalog).relations)),
+        (Raw(code(check.name)), Raw(", ".join(code(r) for r in ctx.guarded(check).relations)),
          check.severity, _thresholds(check), _action(check)) for check in checks
     ])
     sections = [f"## Checks\n\n{summary}"] + [_check(ctx, check) for check in checks]
@@ -41,7 +40,7 @@ def _action(check: Check) -> str:
 
 
 def _check(ctx: DocsContext, check: Check) -> str:
-    found = guarded(check, ctx.source.catalog)
+    found = ctx.guarded(check)
     lines = [f"### {check.name}", ""]
     if check.description:
         lines += [check.description, ""]
