@@ -6,8 +6,10 @@ Slow (the clone's first hook creates its .venv), so it runs in `make proofs`, no
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from runner.db import embedded
@@ -23,14 +25,18 @@ def pre_commit(clone: Path, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_pre_commit_runs_green_in_a_fresh_clone_and_catches_an_unsafe_migration(tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
+    # Outside pytest's own temporary directory, which every pytest session on the machine makes 0700
+    # again: the weir docs hook starts the clone's embedded server, which runs as its own user under root.
+    base = Path(tempfile.mkdtemp(prefix="weir-pre-commit-"))
+    clone = base / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPOSITORY), str(clone)], check=True)
     assert not (clone / ".venv").exists()
 
     try:
         _green_then_red(clone, tmp_path)
     finally:
-        embedded.stop(clone / ".weir")  # the weir docs hook's throwaway build started the clone's embedded server
+        embedded.stop(clone / ".weir")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _green_then_red(clone: Path, tmp_path: Path) -> None:
