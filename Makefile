@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean
+.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs bench clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ status: $(STAMP) ## Show the state of every migration
 verify: $(STAMP) ## Prove every rollback on a scratch database
 	$(WEIR) verify
 
+docs: $(STAMP) ## Regenerate docs/data/ from the SQL (weir docs; CI and pre-commit run weir docs --check)
+	$(WEIR) docs
+
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
 	$(BIN)/pytest --ignore=tests/proofs $(PYTEST_ARGS)
 
@@ -78,7 +81,21 @@ lint: $(LINT_STAMP) ## Lint: ruff, mypy --strict on runner/, weir lint (Weir's r
 	$(WEIR) lint
 
 proofs: $(LINT_STAMP) ## Slow proofs: pre-commit from a fresh clone, offline but for the package registry
-	$(BIN)/pytest tests/proofs $(PYTEST_ARGS)
+	$(BIN)/pytest tests/proofs --ignore=tests/proofs/docs $(PYTEST_ARGS)
+
+# make docs-proofs: npm's typescript, mermaid and puppeteer-core (package-lock.json) in node_modules,
+# and the system Chromium (Debian's package; nothing downloads a browser).
+NODE_STAMP := node_modules/.installed
+CHROMIUM ?= /usr/bin/chromium
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+docs-proofs: $(LINT_STAMP) $(NODE_STAMP) ## Contracts compile (tsc, mypy --strict) and Mermaid diagrams render in Chromium
+	@test -x $(CHROMIUM) || { echo "docs-proofs: $(CHROMIUM) is missing; installing Debian's chromium with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	WEIR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/proofs/docs $(PYTEST_ARGS)
 
 BENCH_SCALE ?= 1000000
 
@@ -86,6 +103,7 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/docs.py
 	$(BIN)/python benchmarks/lineage.py
 	$(BIN)/python benchmarks/seeds.py $(BENCH_SCALE)
 

@@ -111,6 +111,16 @@ class ProjectProblems(ProjectFileError):
         super().__init__("\n".join([*lines, f"{len(lines)} problems in the project"]))
 
 
+class DocsError(WeirError):
+    """The docs could not be written where asked; nothing was changed."""
+
+    exit_code = EXIT_ERROR
+
+
+class DocsStale(WeirError):
+    """The committed docs differ from what `weir docs` generates, or columns are undocumented under --strict."""
+
+
 class LineageError(ConfigError):
     """Column lineage asked of something that is not there: an unknown model or column, or not a SELECT."""
 

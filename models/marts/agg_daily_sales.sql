@@ -20,15 +20,15 @@
 -- a Seq Scan with `Filter: (order_date = ANY ($0))`: PostgreSQL 15 hashes only a constant
 -- array, so there every row is compared with every changed day.
 SELECT
-    f.order_date AS sale_date,
-    f.date_key,
-    count(DISTINCT f.order_id) FILTER (WHERE f.order_status <> 'cancelled') AS orders,
-    count(*) FILTER (WHERE f.order_status <> 'cancelled') AS order_lines,
-    coalesce(sum(f.quantity) FILTER (WHERE f.order_status <> 'cancelled'), 0) AS units,
-    coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status <> 'cancelled'), 0) AS revenue_cents,
-    count(DISTINCT f.order_id) FILTER (WHERE f.order_status = 'cancelled') AS cancelled_orders,
-    coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status = 'cancelled'), 0) AS cancelled_cents,
-    max(f.updated_at) AS updated_at
+    f.order_date AS sale_date, -- The UTC day the orders were placed: one row per day.
+    f.date_key, -- dim_date's key (YYYYMMDD).
+    count(DISTINCT f.order_id) FILTER (WHERE f.order_status <> 'cancelled') AS orders, -- Orders placed that day, cancelled ones apart.
+    count(*) FILTER (WHERE f.order_status <> 'cancelled') AS order_lines, -- Order lines of those orders.
+    coalesce(sum(f.quantity) FILTER (WHERE f.order_status <> 'cancelled'), 0) AS units, -- Units ordered.
+    coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status <> 'cancelled'), 0) AS revenue_cents, -- Revenue in cents.
+    count(DISTINCT f.order_id) FILTER (WHERE f.order_status = 'cancelled') AS cancelled_orders, -- Orders placed that day and since cancelled.
+    coalesce(sum(f.line_total_cents) FILTER (WHERE f.order_status = 'cancelled'), 0) AS cancelled_cents, -- What the cancelled orders came to, in cents.
+    max(f.updated_at) AS updated_at -- Newest updated_at of the day's facts: the watermark.
 FROM (
     SELECT
         a.order_date,

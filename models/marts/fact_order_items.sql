@@ -74,19 +74,19 @@ customer_versions AS (
 )
 
 SELECT
-    l.order_item_id,
-    l.order_id,
-    c.customer_key,
-    l.customer_id,
-    l.product_id AS product_key,
-    l.order_date,
-    l.ordered_at,
-    l.order_status,
-    l.quantity,
-    l.unit_price_cents,
-    l.line_total_cents,
-    l.updated_at,
-    to_char(l.order_date, 'YYYYMMDD')::integer AS date_key
+    l.order_item_id, -- The order line: one fact row each.
+    l.order_id, -- The order the line belongs to.
+    c.customer_key, -- dim_customer version valid when the order was placed; NULL when none was.
+    l.customer_id, -- The customer in the source system.
+    l.product_id AS product_key, -- dim_product's key.
+    l.order_date, -- The UTC day the order was placed.
+    l.ordered_at, -- When the order was placed.
+    l.order_status, -- The order's current status.
+    l.quantity, -- Units ordered.
+    l.unit_price_cents, -- Price charged per unit, in cents.
+    l.line_total_cents, -- quantity * unit_price_cents, in cents.
+    l.updated_at, -- The later of the line's and its order's updated_at: the watermark.
+    to_char(l.order_date, 'YYYYMMDD')::integer AS date_key -- dim_date's key (YYYYMMDD).
 FROM changed_lines AS l
 LEFT JOIN customer_versions AS c
     ON

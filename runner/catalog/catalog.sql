@@ -24,7 +24,8 @@ SELECT a.attrelid, a.attnum, a.attname,
        CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
        col_description(a.attrelid, a.attnum),
        (SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder)
-        FROM pg_enum e WHERE e.enumtypid = coalesce(base.oid, t.oid))
+        FROM pg_enum e WHERE e.enumtypid = coalesce(base.oid, t.oid)),
+       CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 -- an array's elements, or a domain's base type: what a contract maps

@@ -20,6 +20,7 @@ class Column:
     identity: str | None  # 'always' | 'by default' | None
     comment: str | None
     enum_values: tuple[str, ...] | None  # labels in order when the (element) type is an enum
+    generation_expression: str | None = None  # what a generated column is computed from: `(valid_to IS NULL)`
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,11 @@ def read_catalog(conn: psycopg.Connection[Any], schemas: Iterable[str] | None = 
 
 
 def _column(row: tuple[Any, ...]) -> Column:
-    _, position, name, type_, base_type, is_array, nullable, default, generated, identity, comment, labels = row
+    (_, position, name, type_, base_type, is_array, nullable, default, generated, identity, comment, labels,
+     expression) = row
     return Column(name=name, position=position, type=type_, base_type=base_type, is_array=is_array,
                   nullable=nullable, default=default, generated=generated, identity=identity, comment=comment,
-                  enum_values=tuple(labels) if labels else None)
+                  enum_values=tuple(labels) if labels else None, generation_expression=expression)
 
 
 def _constraint(row: tuple[Any, ...]) -> Constraint:

@@ -8,6 +8,7 @@ what commands share; each other module registers one family of commands on it.
 from runner.cli import (  # noqa: F401 (each registers its commands)
     checks,
     database,
+    docs,
     lint,
     migrations,
     models,

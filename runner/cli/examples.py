@@ -20,6 +20,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "db stop": (("weir db stop", "stop it; the data stays in .weir/pgdata"),),
     "db status": (("weir db status || weir db start", "start the embedded server unless it runs"),),
     "db url": (("psql \"$(weir db url)\"", "connect psql to the embedded server"),),
+    "docs": (
+        ("weir docs", "write docs/data/ from a throwaway build of the project"),
+        ("weir docs --check", "CI: exit 1 naming each doc that is not current"),
+    ),
     "grants": (
         ("weir grants --role analyst", "print the masked views and GRANTs for role analyst"),
         ("weir grants --apply", "run them for setup.cfg's analyst_role, in one transaction"),

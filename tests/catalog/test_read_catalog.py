@@ -64,6 +64,8 @@ def test_columns_carry_type_nullability_default_generation_and_comment(catalog) 
     assert (balance.type, balance.base_type, balance.nullable) == ("shop.positive", "numeric", True)
     assert created_at.type == "timestamp with time zone"
     assert (domain.generated, domain.default) == (True, None)
+    assert domain.generation_expression == "split_part(email, '@'::text, 2)"
+    assert created_at.generation_expression is None
 
 
 def test_dropped_columns_leave_no_gap_in_the_list(catalog) -> None:

@@ -6,9 +6,13 @@ Slow (the clone's first hook creates its .venv), so it runs in `make proofs`, no
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from runner.db import embedded
 
 REPOSITORY = Path(__file__).parents[2]
 
@@ -21,13 +25,24 @@ def pre_commit(clone: Path, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_pre_commit_runs_green_in_a_fresh_clone_and_catches_an_unsafe_migration(tmp_path: Path) -> None:
-    clone = tmp_path / "clone"
+    # Outside pytest's own temporary directory, which every pytest session on the machine makes 0700
+    # again: the weir docs hook starts the clone's embedded server, which runs as its own user under root.
+    base = Path(tempfile.mkdtemp(prefix="weir-pre-commit-"))
+    clone = base / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPOSITORY), str(clone)], check=True)
     assert not (clone / ".venv").exists()
 
+    try:
+        _green_then_red(clone, tmp_path)
+    finally:
+        embedded.stop(clone / ".weir")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _green_then_red(clone: Path, tmp_path: Path) -> None:
     green = pre_commit(clone, tmp_path / "pre-commit-home")
     assert green.returncode == 0, green.stdout + green.stderr
-    for hook in ("weir lint", "ruff", "mypy --strict"):
+    for hook in ("weir lint", "ruff", "mypy --strict", "weir docs --check"):
         assert any(line.startswith(hook) and line.endswith("Passed") for line in green.stdout.splitlines()), (
             hook, green.stdout)
 

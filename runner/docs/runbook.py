@@ -1,0 +1,33 @@
+"""RUNBOOK.md: operating the project from one page, its messages and commands taken from Weir itself."""
+
+from __future__ import annotations
+
+from importlib import resources
+from string import Template
+
+from runner.docs.context import DocsContext
+
+
+def render(ctx: DocsContext) -> str:
+    """Return RUNBOOK.md for this project: the template in runbook.md with the project's names and counts."""
+    project, settings = ctx.project, ctx.project.settings
+    gates = sorted(f"`{check.display}` gates `{check.gate}`" for check in project.checks if check.gate)
+    freshness = sorted(f"`{check.display}`" for check in project.checks
+                       if any(part == "freshness" for part in check.tags) or "freshness" in check.name)
+    # schedule and sla are header directives newer than some Weir versions: read them if the Model has them.
+    slas = sorted(f"`{m.qualified}` within {getattr(m, 'sla', '')}" for m in project.models if getattr(m, "sla", None))
+    template = Template(resources.files("runner.docs").joinpath("runbook.md").read_text(encoding="utf-8"))
+    return template.substitute(
+        summary=f"{len(project.migrations)} migrations, {len(project.models)} models, {len(project.checks)} checks",
+        migrations=settings.migrations_dir.name,
+        models=settings.models_dir.name,
+        checks=settings.checks_dir.name,
+        lock_wait=settings.lock_wait,
+        migration_count=len(project.migrations),
+        model_count=len(project.models),
+        check_count=len(project.checks),
+        gate_count=len(gates),
+        gates=("\n\nThis project's gates: " + "; ".join(gates) + ".") if gates else "",
+        freshness=(" (this project's: " + ", ".join(freshness) + ")") if freshness else "",
+        slas=("\n\nThis project's SLAs: " + "; ".join(slas) + ".") if slas else "",
+    )
