@@ -50,7 +50,7 @@ MartsAggDailySales = TypedDict("MartsAggDailySales", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.agg_daily_sales.
-MartsAggDailySalesFields: Final = {
+MartsAggDailySalesFields: Final[dict[str, str]] = {
     "saleDate": "sale_date",
     "dateKey": "date_key",
     "orders": "orders",
@@ -128,7 +128,7 @@ MartsDimCustomer = TypedDict("MartsDimCustomer", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_customer.
-MartsDimCustomerFields: Final = {
+MartsDimCustomerFields: Final[dict[str, str]] = {
     "customerKey": "customer_key",
     "customerId": "customer_id",
     "email": "email",
@@ -209,7 +209,7 @@ MartsDimDate = TypedDict("MartsDimDate", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_date.
-MartsDimDateFields: Final = {
+MartsDimDateFields: Final[dict[str, str]] = {
     "dateDay": "date_day",
     "dateKey": "date_key",
     "yearNumber": "year_number",
@@ -285,7 +285,7 @@ MartsDimProduct = TypedDict("MartsDimProduct", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_product.
-MartsDimProductFields: Final = {
+MartsDimProductFields: Final[dict[str, str]] = {
     "productKey": "product_key",
     "productId": "product_id",
     "sku": "sku",
@@ -367,7 +367,7 @@ MartsFactOrderItems = TypedDict("MartsFactOrderItems", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.fact_order_items.
-MartsFactOrderItemsFields: Final = {
+MartsFactOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "customerKey": "customer_key",
@@ -445,7 +445,7 @@ RawCustomers = TypedDict("RawCustomers", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.customers.
-RawCustomersFields: Final = {
+RawCustomersFields: Final[dict[str, str]] = {
     "customerId": "customer_id",
     "email": "email",
     "fullName": "full_name",
@@ -505,7 +505,7 @@ RawOrderItems = TypedDict("RawOrderItems", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.order_items.
-RawOrderItemsFields: Final = {
+RawOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "productId": "product_id",
@@ -562,7 +562,7 @@ RawOrders = TypedDict("RawOrders", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.orders.
-RawOrdersFields: Final = {
+RawOrdersFields: Final[dict[str, str]] = {
     "orderId": "order_id",
     "customerId": "customer_id",
     "status": "status",
@@ -619,7 +619,7 @@ RawProducts = TypedDict("RawProducts", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.products.
-RawProductsFields: Final = {
+RawProductsFields: Final[dict[str, str]] = {
     "productId": "product_id",
     "sku": "sku",
     "name": "name",
@@ -679,7 +679,7 @@ StagingStgCustomers = TypedDict("StagingStgCustomers", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_customers.
-StagingStgCustomersFields: Final = {
+StagingStgCustomersFields: Final[dict[str, str]] = {
     "customerId": "customer_id",
     "email": "email",
     "fullName": "full_name",
@@ -720,7 +720,7 @@ StagingStgOrderItems = TypedDict("StagingStgOrderItems", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_order_items.
-StagingStgOrderItemsFields: Final = {
+StagingStgOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "productId": "product_id",
@@ -759,7 +759,7 @@ StagingStgOrders = TypedDict("StagingStgOrders", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_orders.
-StagingStgOrdersFields: Final = {
+StagingStgOrdersFields: Final[dict[str, str]] = {
     "orderId": "order_id",
     "customerId": "customer_id",
     "orderStatus": "order_status",
@@ -797,7 +797,7 @@ StagingStgProducts = TypedDict("StagingStgProducts", {
 })
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_products.
-StagingStgProductsFields: Final = {
+StagingStgProductsFields: Final[dict[str, str]] = {
     "productId": "product_id",
     "sku": "sku",
     "productName": "product_name",

@@ -56,7 +56,7 @@ def _entity(entity: Entity) -> Iterator[str]:
     yield "})"
     yield ""
     yield f"# Field of TYPE-CONTRACTS.ts -> column of {relation.qualified}."
-    yield f"{entity.fields_name}: Final = {{"
+    yield f"{entity.fields_name}: Final[dict[str, str]] = {{"
     for field in entity.fields:
         yield f"    {string_literal(field.name)}: {string_literal(field.column.name)},"
     yield "}"
