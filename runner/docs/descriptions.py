@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from runner.catalog import Catalog, Column, Relation
+from runner.catalog import Catalog
 from runner.project import Model
 
 # Columns Weir adds to every scd2 model, next to the SELECT's own.
@@ -141,12 +141,3 @@ def undocumented(catalog: Catalog, models: list[Model], migration_dir: str) -> l
                   for column in relation.columns if not column.comment]
     return found
 
-
-def describe(column: Column) -> str:
-    """Return a column's description, or an empty string."""
-    return column.comment or ""
-
-
-def relation_description(relation: Relation) -> str:
-    """Return a relation's description, or an empty string."""
-    return relation.comment or ""

@@ -80,24 +80,30 @@ def _columns(ctx: DocsContext) -> str:
     if lineage is None:
         return ("## Columns\n\nColumn lineage needs runner.lineage, which this version of Weir does not have;"
                 " the model-level flow above is complete.")
-    parts = ["## Columns", "Each column of each model, and the columns of the relations it reads that it is"
-             " computed from; `how` is the way there (CTEs, joins, aggregates, window functions, `*`)."]
+    parts = ["## Columns", "Each column of each model: the columns of the relations it reads that it is"
+             " computed from (`from`), the steps on the way (`how`: CTEs, subqueries, joins, functions,"
+             " aggregates, window functions, `*`; `copied` when none), and the source columns it comes"
+             " from in the end (`sources`, through every model in between). Run"
+             " `weir lineage MODEL.COLUMN` for the whole tree."]
     for model in ctx.project.models:
         relation = ctx.source.catalog.relation(model.qualified)
         if relation is None:
             continue
         rows = [(raw_code(column.name), *_origins(lineage, model, column.name)) for column in relation.columns]
-        parts.append(f"### {model.qualified}\n\n" + table(("column", "from", "how"), rows))
+        parts.append(f"### {model.qualified}\n\n" + table(("column", "from", "how", "sources"), rows))
     return "\n\n".join(parts)
 
 
-def _origins(lineage: Any, model: Model, column: str) -> tuple[Raw, str]:
+def _origins(lineage: Any, model: Model, column: str) -> tuple[Raw, str, Raw]:
     try:
         origins = lineage.origins(model.qualified, column)
-    except Exception:  # a column Weir adds (scd2 versions) or one lineage cannot follow
-        origins = ()
+        sources = lineage.sources(model.qualified, column)
+    except Exception:  # a column lineage cannot follow: say so rather than fail the docs
+        return Raw(""), "not traced", Raw("")
     if not origins:
-        return Raw(""), "added by Weir" if model.kind == "scd2" else "constant or not traced"
-    sources = Raw("<br>".join(code(f"{origin.relation}.{origin.column}") for origin in origins))
-    hows = sorted({" > ".join(origin.how) for origin in origins if origin.how})
-    return sources, "; ".join(hows) or "copied"
+        return Raw(""), "added by Weir" if model.kind == "scd2" else "a constant", Raw("")
+    read = Raw("<br>".join(code(f"{relation}.{name}")
+                           for relation, name in dict.fromkeys((o.relation, o.column) for o in origins)))
+    steps = list(dict.fromkeys(step for origin in origins for step in origin.how))
+    ends = Raw("<br>".join(code(f"{relation}.{name}") for relation, name in sources))
+    return read, ", ".join(steps) or "copied", ends

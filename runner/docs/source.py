@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from runner.catalog import Catalog, read_catalog
 from runner.docs.descriptions import with_descriptions
 from runner.errors import ModelFailed
 from runner.project import Project
 from runner.state.history import History, recent_history
+
+# Models built at once on the throwaway database: each is quick with no data, so two halve the time.
+BUILD_THREADS = 2
 
 # An estimate, read from the statistics: count(*) on a warehouse's facts would take minutes. The live
 # row counter follows every commit (a new table's reltuples waits for VACUUM or ANALYZE); reltuples,
@@ -54,9 +58,12 @@ def throwaway_source(server: psycopg.Connection[Any], project: Project) -> DocsS
     with scratch_database(server) as conninfo:
         conn = connect(conninfo, "weir docs")
         try:
-            conn.execute("SET synchronous_commit = off")  # a scratch database needs no durable commits
+            # A scratch database needs no durable commits, on this connection or the build's workers.
+            conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(
+                sql.Identifier(conn.info.dbname)))
+            conn.execute("SET synchronous_commit = off")
             migrate(conn, project)
-            report = build(conn, project)
+            report = build(conn, project, threads=BUILD_THREADS)
             if not report.ok:
                 failed = report.errors or [f"{r.model}: {r.status}" for r in report.results
                                            if r.status not in ("success", "skipped")]

@@ -19,6 +19,8 @@ from runner.docs.mermaid import attribute_type, node_id
         ("SELECT f(a, -- inside a call\n b) AS g FROM t", {"g": "inside a call"}),
         ("SELECT a, b FROM t -- after FROM\nWHERE a > 1", {}),
         ("SELECT * FROM t", {}),
+        ("SELECT 'ééé' AS a, -- accentué\n  b -- after non-ASCII text\nFROM t",
+         {"a": "accentué", "b": "after non-ASCII text"}),
     ],
 )
 def test_comments_beside_the_select_list_describe_their_column(sql: str, expected: dict[str, str]) -> None:

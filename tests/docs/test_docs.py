@@ -80,9 +80,8 @@ def test_docs_come_from_a_throwaway_build_and_are_byte_identical_on_a_rerun(db: 
     first = document_throwaway(db, Project.load(shop))
     second = document_throwaway(db, Project.load(shop))
     assert first.files == second.files
-    assert sorted(first.files) == ["DATA-MODEL.md", "DATA-QUALITY.md", "ERD.md", "LINEAGE.md", "PIPELINES.md",
-                                   "RUNBOOK.md", "SCHEMA.sql", "WAREHOUSE-SCHEMA.md"
-                                   ] or {"TYPE-CONTRACTS.ts", "contracts.py"} <= set(first.files)
+    assert list(first.files) == ["DATA-MODEL.md", "DATA-QUALITY.md", "ERD.md", "LINEAGE.md", "PIPELINES.md",
+                                 "RUNBOOK.md", "SCHEMA.sql", "TYPE-CONTRACTS.ts", "WAREHOUSE-SCHEMA.md", "contracts.py"]
     assert first.undocumented == ()
     scratch = db.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'weir_verify_%%'").fetchone()
     assert scratch == (0,)  # the throwaway database is gone
@@ -113,6 +112,9 @@ def test_the_other_files_describe_the_star_pipelines_checks_and_schema(db: psyco
     assert "| `marts.dim_customer` | type 1: overwritten (table) | `customer_key` |" in files["WAREHOUSE-SCHEMA.md"]
     assert "src__orders --> marts__fact_orders" in files["LINEAGE.md"]
     assert "marts__fact_orders -.-> check__orders_have_customers" in files["LINEAGE.md"]
+    # column lineage (runner.lineage): one level up, and down to the source columns through the fact
+    assert "| `total` | `src.orders.total` | copied | `src.orders.total` |" in files["LINEAGE.md"]
+    assert "| `total` | `marts.fact_orders.total` | copied | `src.orders.total` |" in files["LINEAGE.md"]
     assert "- reads: `src.orders`" in files["PIPELINES.md"]
     assert "- columns: `marts.fact_orders.customer_key`" in files["DATA-QUALITY.md"]
     assert "weir migrate --accept-edit NNNN" in files["RUNBOOK.md"]
@@ -152,8 +154,14 @@ def test_check_passes_when_current_and_names_each_stale_file(
     result = weir("--project", str(shop), "docs", "--scratch-server", dsn, "--check")
     assert result.exit_code == 1
     stale = [line for line in result.stdout.splitlines() if line.endswith(": not current")]
-    assert f"{out / 'DATA-MODEL.md'}: not current" in stale
-    assert f"{out / 'SCHEMA.sql'}: not current" in stale
+    assert stale == [f"{out / name}: not current" for name in (
+        "DATA-MODEL.md", "ERD.md", "LINEAGE.md", "SCHEMA.sql", "TYPE-CONTRACTS.ts", "contracts.py")]
+    # the contract's change is classified under its file (runner.docs.contracts)
+    contract = result.stdout.split("TYPE-CONTRACTS.ts: not current\n", 1)[1].split(f"{out}", 1)[0]
+    assert contract.splitlines() == [
+        "  1 breaking, 0 additive change(s) to the contracts",
+        "    breaking: MartsDimCustomer.email renamed to emailAddress",
+    ]
     assert "run weir docs and commit them" in result.stderr
 
 
