@@ -125,16 +125,27 @@ def test_the_python_file_requires_what_typescript_requires(db: psycopg.Connectio
     db.execute(SCHEMA)
     py = python(read_catalog(db, ["shop"]), ["shop.orders"])
     assert py.startswith('"""contracts.py: ')
-    create = py[py.index('CreateShopOrdersDTO = TypedDict("CreateShopOrdersDTO", {'):]
-    assert create[:create.index("}, total=False)")].splitlines()[1:] == [
-        '    "ref": int,',
-        '    "code": Required[str],',
-        '    "status": str,',
-        '    "note": str | None,',
-        '    "total": Required[decimal.Decimal],',
+    create = py[py.index("class CreateShopOrdersDTO(TypedDict, total=False):"):]
+    assert create[:create.index("\n\n")].splitlines()[1:] == [
+        "    ref: int",
+        "    code: Required[str]",
+        "    status: str",
+        "    note: str | None",
+        "    total: Required[decimal.Decimal]",
     ]
     assert '"totalWithTax": "total_with_tax",' in py
-    compile(py, "contracts.py", "exec")
+    exec(compile(py, "contracts.py", "exec"), {})  # it runs: every annotation is a real type
+
+
+def test_a_column_that_is_not_an_identifier_makes_the_functional_form(db: psycopg.Connection) -> None:
+    db.execute('CREATE SCHEMA shop; CREATE TABLE shop.t (id integer PRIMARY KEY, "class" text, "a b" text)')
+    py = python(read_catalog(db, ["shop"]))
+    assert 'ShopT = TypedDict("ShopT", {' in py
+    assert '    "class": str | None,' in py and '    "a b": str | None,' in py
+    assert 'UpdateShopTDTO = TypedDict("UpdateShopTDTO", {' in py
+    namespace: dict[str, object] = {}
+    exec(compile(py, "contracts.py", "exec"), namespace)
+    assert set(namespace["ShopT"].__annotations__) == {"id", "class", "a b"}  # type: ignore[attr-defined]
 
 
 def test_the_same_schema_gives_the_same_bytes_whatever_the_order_it_was_made_in(db: psycopg.Connection) -> None:

@@ -3,12 +3,15 @@
 Rows are TypedDicts keyed by column name (snake_case), exactly what psycopg's `dict_row` returns,
 with the types psycopg returns (int8 is int, numeric Decimal, timestamptz datetime: exact, as in
 TypeScript's strings). Each ...Fields map gives TYPE-CONTRACTS.ts's camelCase field -> column, for
-code that speaks to the TypeScript side. The functional TypedDict form takes any column name as a
-key, reserved words (`class`) and names with spaces included.
+code that speaks to the TypeScript side. A TypedDict is written as a class, or, when a column's name
+is not an identifier (a keyword like `class`, a name with a space), in the functional form, which
+takes any name as a key.
 """
 
 from __future__ import annotations
 
+import keyword
+import textwrap
 from collections.abc import Iterator
 
 from runner.docs.contracts.naming import string_literal
@@ -49,11 +52,7 @@ def _imports(body: str) -> list[str]:
 def _entity(entity: Entity) -> Iterator[str]:
     relation = entity.relation
     yield from _comment([f"{relation.qualified} ({relation.kind})", *_lines(relation.comment)], "")
-    yield f"{entity.name} = TypedDict({string_literal(entity.name)}, {{"
-    for field in entity.fields:
-        yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
-        yield f"    {string_literal(field.column.name)}: {_type(field)},"
-    yield "})"
+    yield from _typed_dict(entity.name, [(field, _type(field)) for field in entity.fields], total=True)
     yield ""
     yield f"# Field of TYPE-CONTRACTS.ts -> column of {relation.qualified}."
     yield f"{entity.fields_name}: Final[dict[str, str]] = {{"
@@ -65,19 +64,33 @@ def _entity(entity: Entity) -> Iterator[str]:
     yield ""
     yield f"# A new row of {relation.qualified}: the NOT NULL columns without a default are required;"
     yield "# generated and identity-always columns are left out."
-    yield f"{entity.create_name} = TypedDict({string_literal(entity.create_name)}, {{"
-    for field in entity.fields:
-        if field.in_create:
-            kind = f"Required[{_type(field)}]" if field.required_in_create else _type(field)
-            yield f"    {string_literal(field.column.name)}: {kind},"
-    yield "}, total=False)"
+    yield from _typed_dict(entity.create_name, [
+        (field, f"Required[{_type(field)}]" if field.required_in_create else _type(field))
+        for field in entity.fields if field.in_create], total=False)
     yield ""
     yield f"# A change to a row of {relation.qualified}: any field but the primary key and generated columns."
-    yield f"{entity.update_name} = TypedDict({string_literal(entity.update_name)}, {{"
-    for field in entity.fields:
-        if field.in_update:
-            yield f"    {string_literal(field.column.name)}: {_type(field)},"
-    yield "}, total=False)"
+    yield from _typed_dict(entity.update_name, [(field, _type(field)) for field in entity.fields if field.in_update],
+                           total=False)
+
+
+def _typed_dict(name: str, members: list[tuple[Field, str]], total: bool) -> Iterator[str]:
+    """Yield a TypedDict: the class form when every column is an identifier, else the functional one."""
+    described = total  # the row type carries the column comments; the DTOs repeat only names and types
+    if all(field.column.name.isidentifier() and not keyword.iskeyword(field.column.name) for field, _ in members):
+        yield f"class {name}(TypedDict{'' if total else ', total=False'}):"
+        if not members:
+            yield "    pass"
+        for field, kind in members:
+            if described:
+                yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
+            yield f"    {field.column.name}: {kind}"
+        return
+    yield f"{name} = TypedDict({string_literal(name)}, {{"
+    for field, kind in members:
+        if described:
+            yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
+        yield f"    {string_literal(field.column.name)}: {kind},"
+    yield "})" if total else "}, total=False)"
 
 
 def _type(field: Field) -> str:
@@ -89,5 +102,7 @@ def _lines(text: str | None) -> list[str]:
 
 
 def _comment(lines: list[str], indent: str) -> Iterator[str]:
+    """Yield comment lines, long ones wrapped to stay within a linter's line length."""
     for line in lines:
-        yield f"{indent}# {line}".rstrip()
+        for part in textwrap.wrap(line, width=100 - len(indent), break_long_words=False) or [""]:
+            yield f"{indent}# {part}".rstrip()
