@@ -161,3 +161,11 @@ def test_the_same_schema_gives_the_same_bytes_whatever_the_order_it_was_made_in(
     db.execute(";\n".join(reordered))
     again = read_catalog(db, ["shop"])
     assert (typescript(again), python(again)) == first
+
+
+def test_imports_follow_the_types_not_the_comments(db: psycopg.Connection) -> None:
+    db.execute("""CREATE SCHEMA shop; CREATE VIEW shop.v AS SELECT 1 AS n;
+                  COMMENT ON COLUMN shop.v.n IS 'A decimal. count, see datetime.now and uuid.uuid4 and Literal[x]';""")
+    py = python(read_catalog(db, ["shop"]))
+    assert "\nfrom typing import Final, TypeAlias, TypedDict\n" in py
+    assert "import datetime" not in py and "import decimal" not in py and "import uuid" not in py

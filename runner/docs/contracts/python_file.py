@@ -34,7 +34,7 @@ until the enum is registered: psycopg.types.TypeInfo.fetch(conn, "schema.enum").
 def render(entities: list[Entity]) -> str:
     """Return the text of contracts.py for `entities`."""
     body = "\n\n\n".join("\n".join(_entity(entity)) for entity in entities)
-    text = f"{HEADER}\n" + "\n".join(_imports(body)) + f"\n\n{_JSON_VALUE}\n"
+    text = f"{HEADER}\n" + "\n".join(_imports(entities)) + f"\n\n{_JSON_VALUE}\n"
     return f"{text}\n\n{body}\n" if body else text
 
 
@@ -42,10 +42,14 @@ _JSON_VALUE = ('# Any JSON value: what a json or jsonb column holds (psycopg ret
                'JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None')
 
 
-def _imports(body: str) -> list[str]:
-    modules = [f"import {module}" for module in ("datetime", "decimal", "typing", "uuid") if f"{module}." in body]
+def _imports(entities: list[Entity]) -> list[str]:
+    """Return the imports the types use (read from the types, never from comments that may name a module)."""
+    types = " ".join(field.py_type for entity in entities for field in entity.fields)
+    if any(field.required_in_create for entity in entities for field in entity.fields):
+        types += " Required["
+    modules = [f"import {module}" for module in ("datetime", "decimal", "typing", "uuid") if f"{module}." in types]
     names = ["Final", "TypeAlias", "TypedDict"]
-    names += [name for name in ("Literal", "Required") if f"{name}[" in body]
+    names += [name for name in ("Literal", "Required") if f"{name}[" in types]
     return [*modules, f"from typing import {', '.join(sorted(names))}"]
 
 
