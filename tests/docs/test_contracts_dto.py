@@ -138,7 +138,8 @@ def test_the_python_file_requires_what_typescript_requires(db: psycopg.Connectio
 
 
 def test_a_column_that_is_not_an_identifier_makes_the_functional_form(db: psycopg.Connection) -> None:
-    db.execute('CREATE SCHEMA shop; CREATE TABLE shop.t (id integer PRIMARY KEY, "class" text, "a b" text)')
+    db.execute('CREATE SCHEMA shop; CREATE TABLE shop.t (id integer PRIMARY KEY, "class" text, "a b" text)'
+               ';CREATE TABLE shop.u ("ﬁle" text)')
     py = python(read_catalog(db, ["shop"]))
     assert 'ShopT = TypedDict("ShopT", {' in py
     assert '    "class": str | None,' in py and '    "a b": str | None,' in py
@@ -146,6 +147,7 @@ def test_a_column_that_is_not_an_identifier_makes_the_functional_form(db: psycop
     namespace: dict[str, object] = {}
     exec(compile(py, "contracts.py", "exec"), namespace)
     assert set(namespace["ShopT"].__annotations__) == {"id", "class", "a b"}  # type: ignore[attr-defined]
+    assert set(namespace["ShopU"].__annotations__) == {"ﬁle"}  # type: ignore[attr-defined]
 
 
 def test_the_same_schema_gives_the_same_bytes_whatever_the_order_it_was_made_in(db: psycopg.Connection) -> None:

@@ -80,7 +80,8 @@ def _entity(entity: Entity) -> Iterator[str]:
 def _typed_dict(name: str, members: list[tuple[Field, str]], total: bool) -> Iterator[str]:
     """Yield a TypedDict: the class form when every column is an identifier, else the functional one."""
     described = total  # the row type carries the column comments; the DTOs repeat only names and types
-    if all(field.column.name.isidentifier() and not keyword.iskeyword(field.column.name) for field, _ in members):
+    # ASCII only: Python NFKC-normalizes other identifiers, so `ﬁle` would become the key `file`.
+    if all(_attribute(field.column.name) for field, _ in members):
         yield f"class {name}(TypedDict{'' if total else ', total=False'}):"
         if not members:
             yield "    pass"
@@ -95,6 +96,10 @@ def _typed_dict(name: str, members: list[tuple[Field, str]], total: bool) -> Ite
             yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
         yield f"    {string_literal(field.column.name)}: {kind},"
     yield "})" if total else "}, total=False)"
+
+
+def _attribute(name: str) -> bool:
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _type(field: Field) -> str:
