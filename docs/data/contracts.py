@@ -19,38 +19,37 @@ JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | 
 
 # marts.agg_daily_sales (table)
 # Sales per UTC day: orders, lines, units and revenue in cents, cancelled orders apart.
-MartsAggDailySales = TypedDict("MartsAggDailySales", {
+class MartsAggDailySales(TypedDict):
     # sale_date date NOT NULL
     # The UTC day the orders were placed: one row per day.
-    "sale_date": datetime.date,
+    sale_date: datetime.date
     # date_key integer
     # dim_date's key (YYYYMMDD).
-    "date_key": int | None,
+    date_key: int | None
     # orders bigint
     # Orders placed that day, cancelled ones apart.
-    "orders": int | None,
+    orders: int | None
     # order_lines bigint
     # Order lines of those orders.
-    "order_lines": int | None,
+    order_lines: int | None
     # units bigint
     # Units ordered.
-    "units": int | None,
+    units: int | None
     # revenue_cents numeric
     # Revenue in cents.
-    "revenue_cents": decimal.Decimal | None,
+    revenue_cents: decimal.Decimal | None
     # cancelled_orders bigint
     # Orders placed that day and since cancelled.
-    "cancelled_orders": int | None,
+    cancelled_orders: int | None
     # cancelled_cents numeric
     # What the cancelled orders came to, in cents.
-    "cancelled_cents": decimal.Decimal | None,
+    cancelled_cents: decimal.Decimal | None
     # updated_at timestamp with time zone
     # Newest updated_at of the day's facts: the watermark.
-    "updated_at": datetime.datetime | None,
-})
+    updated_at: datetime.datetime | None
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.agg_daily_sales.
-MartsAggDailySalesFields: Final = {
+MartsAggDailySalesFields: Final[dict[str, str]] = {
     "saleDate": "sale_date",
     "dateKey": "date_key",
     "orders": "orders",
@@ -64,71 +63,68 @@ MartsAggDailySalesFields: Final = {
 
 # A new row of marts.agg_daily_sales: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateMartsAggDailySalesDTO = TypedDict("CreateMartsAggDailySalesDTO", {
-    "sale_date": Required[datetime.date],
-    "date_key": int | None,
-    "orders": int | None,
-    "order_lines": int | None,
-    "units": int | None,
-    "revenue_cents": decimal.Decimal | None,
-    "cancelled_orders": int | None,
-    "cancelled_cents": decimal.Decimal | None,
-    "updated_at": datetime.datetime | None,
-}, total=False)
+class CreateMartsAggDailySalesDTO(TypedDict, total=False):
+    sale_date: Required[datetime.date]
+    date_key: int | None
+    orders: int | None
+    order_lines: int | None
+    units: int | None
+    revenue_cents: decimal.Decimal | None
+    cancelled_orders: int | None
+    cancelled_cents: decimal.Decimal | None
+    updated_at: datetime.datetime | None
 
 # A change to a row of marts.agg_daily_sales: any field but the primary key and generated columns.
-UpdateMartsAggDailySalesDTO = TypedDict("UpdateMartsAggDailySalesDTO", {
-    "date_key": int | None,
-    "orders": int | None,
-    "order_lines": int | None,
-    "units": int | None,
-    "revenue_cents": decimal.Decimal | None,
-    "cancelled_orders": int | None,
-    "cancelled_cents": decimal.Decimal | None,
-    "updated_at": datetime.datetime | None,
-}, total=False)
+class UpdateMartsAggDailySalesDTO(TypedDict, total=False):
+    date_key: int | None
+    orders: int | None
+    order_lines: int | None
+    units: int | None
+    revenue_cents: decimal.Decimal | None
+    cancelled_orders: int | None
+    cancelled_cents: decimal.Decimal | None
+    updated_at: datetime.datetime | None
 
 
 # marts.dim_customer (table)
 # Customer history (SCD2): a version per change of a customer, valid_from to valid_to.
-MartsDimCustomer = TypedDict("MartsDimCustomer", {
+class MartsDimCustomer(TypedDict):
     # customer_key bigint NOT NULL, identity always
     # Surrogate key of one version (Weir, scd2).
-    "customer_key": int,
+    customer_key: int
     # customer_id bigint NOT NULL
     # Natural key: the customer in the source system.
-    "customer_id": int,
+    customer_id: int
     # email text
     # E-mail address in this version.
-    "email": str | None,
+    email: str | None
     # full_name text
     # Name in this version.
-    "full_name": str | None,
+    full_name: str | None
     # city text
     # City in this version: orders placed while it was current keep it.
-    "city": str | None,
+    city: str | None
     # country text
     # Country in this version.
-    "country": str | None,
+    country: str | None
     # created_at timestamp with time zone
     # When the customer was first written in the source.
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # The source's updated_at that opened this version.
-    "updated_at": datetime.datetime | None,
+    updated_at: datetime.datetime | None
     # valid_from timestamp with time zone NOT NULL
     # When this version became current (Weir, scd2).
-    "valid_from": datetime.datetime,
+    valid_from: datetime.datetime
     # valid_to timestamp with time zone
     # When this version was replaced or its key deleted; NULL while current (Weir, scd2).
-    "valid_to": datetime.datetime | None,
+    valid_to: datetime.datetime | None
     # is_current boolean NOT NULL, generated
     # True for the current version of a key: valid_to IS NULL (Weir, scd2).
-    "is_current": bool,
-})
+    is_current: bool
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_customer.
-MartsDimCustomerFields: Final = {
+MartsDimCustomerFields: Final[dict[str, str]] = {
     "customerKey": "customer_key",
     "customerId": "customer_id",
     "email": "email",
@@ -144,72 +140,69 @@ MartsDimCustomerFields: Final = {
 
 # A new row of marts.dim_customer: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateMartsDimCustomerDTO = TypedDict("CreateMartsDimCustomerDTO", {
-    "customer_id": Required[int],
-    "email": str | None,
-    "full_name": str | None,
-    "city": str | None,
-    "country": str | None,
-    "created_at": datetime.datetime | None,
-    "updated_at": datetime.datetime | None,
-    "valid_from": Required[datetime.datetime],
-    "valid_to": datetime.datetime | None,
-}, total=False)
+class CreateMartsDimCustomerDTO(TypedDict, total=False):
+    customer_id: Required[int]
+    email: str | None
+    full_name: str | None
+    city: str | None
+    country: str | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+    valid_from: Required[datetime.datetime]
+    valid_to: datetime.datetime | None
 
 # A change to a row of marts.dim_customer: any field but the primary key and generated columns.
-UpdateMartsDimCustomerDTO = TypedDict("UpdateMartsDimCustomerDTO", {
-    "customer_id": int,
-    "email": str | None,
-    "full_name": str | None,
-    "city": str | None,
-    "country": str | None,
-    "created_at": datetime.datetime | None,
-    "updated_at": datetime.datetime | None,
-    "valid_from": datetime.datetime,
-    "valid_to": datetime.datetime | None,
-}, total=False)
+class UpdateMartsDimCustomerDTO(TypedDict, total=False):
+    customer_id: int
+    email: str | None
+    full_name: str | None
+    city: str | None
+    country: str | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
+    valid_from: datetime.datetime
+    valid_to: datetime.datetime | None
 
 
 # marts.dim_date (table)
 # One row per day of every year with orders; date_key is YYYYMMDD.
-MartsDimDate = TypedDict("MartsDimDate", {
+class MartsDimDate(TypedDict):
     # date_day date
     # The day.
-    "date_day": datetime.date | None,
+    date_day: datetime.date | None
     # date_key integer
     # Key of the dimension: the day as YYYYMMDD.
-    "date_key": int | None,
+    date_key: int | None
     # year_number integer
     # Calendar year.
-    "year_number": int | None,
+    year_number: int | None
     # quarter_number integer
     # Quarter of the year, 1 to 4.
-    "quarter_number": int | None,
+    quarter_number: int | None
     # month_number integer
     # Month of the year, 1 to 12.
-    "month_number": int | None,
+    month_number: int | None
     # month_name text
     # Month name in English.
-    "month_name": str | None,
+    month_name: str | None
     # day_of_month integer
     # Day of the month, 1 to 31.
-    "day_of_month": int | None,
+    day_of_month: int | None
     # iso_day_of_week integer
     # ISO day of the week: 1 Monday to 7 Sunday.
-    "iso_day_of_week": int | None,
+    iso_day_of_week: int | None
     # day_name text
     # Day name in English.
-    "day_name": str | None,
+    day_name: str | None
     # iso_week_number integer
     # ISO week of the year.
-    "iso_week_number": int | None,
+    iso_week_number: int | None
     # is_weekend boolean
     # Saturday or Sunday.
-    "is_weekend": bool | None,
-})
+    is_weekend: bool | None
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_date.
-MartsDimDateFields: Final = {
+MartsDimDateFields: Final[dict[str, str]] = {
     "dateDay": "date_day",
     "dateKey": "date_key",
     "yearNumber": "year_number",
@@ -225,67 +218,64 @@ MartsDimDateFields: Final = {
 
 # A new row of marts.dim_date: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateMartsDimDateDTO = TypedDict("CreateMartsDimDateDTO", {
-    "date_day": datetime.date | None,
-    "date_key": int | None,
-    "year_number": int | None,
-    "quarter_number": int | None,
-    "month_number": int | None,
-    "month_name": str | None,
-    "day_of_month": int | None,
-    "iso_day_of_week": int | None,
-    "day_name": str | None,
-    "iso_week_number": int | None,
-    "is_weekend": bool | None,
-}, total=False)
+class CreateMartsDimDateDTO(TypedDict, total=False):
+    date_day: datetime.date | None
+    date_key: int | None
+    year_number: int | None
+    quarter_number: int | None
+    month_number: int | None
+    month_name: str | None
+    day_of_month: int | None
+    iso_day_of_week: int | None
+    day_name: str | None
+    iso_week_number: int | None
+    is_weekend: bool | None
 
 # A change to a row of marts.dim_date: any field but the primary key and generated columns.
-UpdateMartsDimDateDTO = TypedDict("UpdateMartsDimDateDTO", {
-    "date_day": datetime.date | None,
-    "date_key": int | None,
-    "year_number": int | None,
-    "quarter_number": int | None,
-    "month_number": int | None,
-    "month_name": str | None,
-    "day_of_month": int | None,
-    "iso_day_of_week": int | None,
-    "day_name": str | None,
-    "iso_week_number": int | None,
-    "is_weekend": bool | None,
-}, total=False)
+class UpdateMartsDimDateDTO(TypedDict, total=False):
+    date_day: datetime.date | None
+    date_key: int | None
+    year_number: int | None
+    quarter_number: int | None
+    month_number: int | None
+    month_name: str | None
+    day_of_month: int | None
+    iso_day_of_week: int | None
+    day_name: str | None
+    iso_week_number: int | None
+    is_weekend: bool | None
 
 
 # marts.dim_product (table)
 # Products at their current list price; product_key is the source's product_id.
-MartsDimProduct = TypedDict("MartsDimProduct", {
+class MartsDimProduct(TypedDict):
     # product_key bigint
     # Key of the dimension: the source's product_id, stable across rebuilds.
-    "product_key": int | None,
+    product_key: int | None
     # product_id bigint
     # The product in the source system.
-    "product_id": int | None,
+    product_id: int | None
     # sku text
     # Stock keeping unit.
-    "sku": str | None,
+    sku: str | None
     # product_name text
     # Product name.
-    "product_name": str | None,
+    product_name: str | None
     # category text
     # Product category.
-    "category": str | None,
+    category: str | None
     # list_price_cents bigint
     # Current list price in cents (prices charged are on the fact).
-    "list_price_cents": int | None,
+    list_price_cents: int | None
     # created_at timestamp with time zone
     # When the product was first written in the source.
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # When the product last changed in the source.
-    "updated_at": datetime.datetime | None,
-})
+    updated_at: datetime.datetime | None
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.dim_product.
-MartsDimProductFields: Final = {
+MartsDimProductFields: Final[dict[str, str]] = {
     "productKey": "product_key",
     "productId": "product_id",
     "sku": "sku",
@@ -298,76 +288,73 @@ MartsDimProductFields: Final = {
 
 # A new row of marts.dim_product: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateMartsDimProductDTO = TypedDict("CreateMartsDimProductDTO", {
-    "product_key": int | None,
-    "product_id": int | None,
-    "sku": str | None,
-    "product_name": str | None,
-    "category": str | None,
-    "list_price_cents": int | None,
-    "created_at": datetime.datetime | None,
-    "updated_at": datetime.datetime | None,
-}, total=False)
+class CreateMartsDimProductDTO(TypedDict, total=False):
+    product_key: int | None
+    product_id: int | None
+    sku: str | None
+    product_name: str | None
+    category: str | None
+    list_price_cents: int | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
 
 # A change to a row of marts.dim_product: any field but the primary key and generated columns.
-UpdateMartsDimProductDTO = TypedDict("UpdateMartsDimProductDTO", {
-    "product_key": int | None,
-    "product_id": int | None,
-    "sku": str | None,
-    "product_name": str | None,
-    "category": str | None,
-    "list_price_cents": int | None,
-    "created_at": datetime.datetime | None,
-    "updated_at": datetime.datetime | None,
-}, total=False)
+class UpdateMartsDimProductDTO(TypedDict, total=False):
+    product_key: int | None
+    product_id: int | None
+    sku: str | None
+    product_name: str | None
+    category: str | None
+    list_price_cents: int | None
+    created_at: datetime.datetime | None
+    updated_at: datetime.datetime | None
 
 
 # marts.fact_order_items (table)
 # One row per order line, with the customer version valid when the order was placed.
-MartsFactOrderItems = TypedDict("MartsFactOrderItems", {
+class MartsFactOrderItems(TypedDict):
     # order_item_id bigint NOT NULL
     # The order line: one fact row each.
-    "order_item_id": int,
+    order_item_id: int
     # order_id bigint
     # The order the line belongs to.
-    "order_id": int | None,
+    order_id: int | None
     # customer_key bigint
     # dim_customer version valid when the order was placed; NULL when none was.
-    "customer_key": int | None,
+    customer_key: int | None
     # customer_id bigint
     # The customer in the source system.
-    "customer_id": int | None,
+    customer_id: int | None
     # product_key bigint
     # dim_product's key.
-    "product_key": int | None,
+    product_key: int | None
     # order_date date
     # The UTC day the order was placed.
-    "order_date": datetime.date | None,
+    order_date: datetime.date | None
     # ordered_at timestamp with time zone
     # When the order was placed.
-    "ordered_at": datetime.datetime | None,
+    ordered_at: datetime.datetime | None
     # order_status text
     # The order's current status.
-    "order_status": str | None,
+    order_status: str | None
     # quantity integer
     # Units ordered.
-    "quantity": int | None,
+    quantity: int | None
     # unit_price_cents bigint
     # Price charged per unit, in cents.
-    "unit_price_cents": int | None,
+    unit_price_cents: int | None
     # line_total_cents bigint
     # quantity * unit_price_cents, in cents.
-    "line_total_cents": int | None,
+    line_total_cents: int | None
     # updated_at timestamp with time zone
     # The later of the line's and its order's updated_at: the watermark.
-    "updated_at": datetime.datetime | None,
+    updated_at: datetime.datetime | None
     # date_key integer
     # dim_date's key (YYYYMMDD).
-    "date_key": int | None,
-})
+    date_key: int | None
 
 # Field of TYPE-CONTRACTS.ts -> column of marts.fact_order_items.
-MartsFactOrderItemsFields: Final = {
+MartsFactOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "customerKey": "customer_key",
@@ -385,67 +372,66 @@ MartsFactOrderItemsFields: Final = {
 
 # A new row of marts.fact_order_items: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateMartsFactOrderItemsDTO = TypedDict("CreateMartsFactOrderItemsDTO", {
-    "order_item_id": Required[int],
-    "order_id": int | None,
-    "customer_key": int | None,
-    "customer_id": int | None,
-    "product_key": int | None,
-    "order_date": datetime.date | None,
-    "ordered_at": datetime.datetime | None,
-    "order_status": str | None,
-    "quantity": int | None,
-    "unit_price_cents": int | None,
-    "line_total_cents": int | None,
-    "updated_at": datetime.datetime | None,
-    "date_key": int | None,
-}, total=False)
+class CreateMartsFactOrderItemsDTO(TypedDict, total=False):
+    order_item_id: Required[int]
+    order_id: int | None
+    customer_key: int | None
+    customer_id: int | None
+    product_key: int | None
+    order_date: datetime.date | None
+    ordered_at: datetime.datetime | None
+    order_status: str | None
+    quantity: int | None
+    unit_price_cents: int | None
+    line_total_cents: int | None
+    updated_at: datetime.datetime | None
+    date_key: int | None
 
 # A change to a row of marts.fact_order_items: any field but the primary key and generated columns.
-UpdateMartsFactOrderItemsDTO = TypedDict("UpdateMartsFactOrderItemsDTO", {
-    "order_id": int | None,
-    "customer_key": int | None,
-    "customer_id": int | None,
-    "product_key": int | None,
-    "order_date": datetime.date | None,
-    "ordered_at": datetime.datetime | None,
-    "order_status": str | None,
-    "quantity": int | None,
-    "unit_price_cents": int | None,
-    "line_total_cents": int | None,
-    "updated_at": datetime.datetime | None,
-    "date_key": int | None,
-}, total=False)
+class UpdateMartsFactOrderItemsDTO(TypedDict, total=False):
+    order_id: int | None
+    customer_key: int | None
+    customer_id: int | None
+    product_key: int | None
+    order_date: datetime.date | None
+    ordered_at: datetime.datetime | None
+    order_status: str | None
+    quantity: int | None
+    unit_price_cents: int | None
+    line_total_cents: int | None
+    updated_at: datetime.datetime | None
+    date_key: int | None
 
 
 # raw.customers (table)
-# One row per customer account. Customers move (city, country change: dim_customer keeps the history) and a customer without orders may be deleted (orders restrict it).
-RawCustomers = TypedDict("RawCustomers", {
+# One row per customer account. Customers move (city, country change: dim_customer keeps the history)
+# and a customer without orders may be deleted (orders restrict it).
+class RawCustomers(TypedDict):
     # customer_id bigint NOT NULL, identity by default
     # Surrogate key of the source system; natural key of dim_customer.
-    "customer_id": int,
+    customer_id: int
     # email text NOT NULL
     # Login e-mail address, lower case, unique.
-    "email": str,
+    email: str
     # full_name text NOT NULL
     # Name as the customer entered it.
-    "full_name": str,
+    full_name: str
     # city text NOT NULL
     # City of the current delivery address.
-    "city": str,
+    city: str
     # country text NOT NULL
     # Country of the current delivery address, ISO 3166-1 alpha-2 (e.g. DE).
-    "country": str,
+    country: str
     # created_at timestamp with time zone NOT NULL, default now()
     # When the account was created.
-    "created_at": datetime.datetime,
+    created_at: datetime.datetime
     # updated_at timestamp with time zone NOT NULL, default now()
-    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental models.
-    "updated_at": datetime.datetime,
-})
+    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental
+    # models.
+    updated_at: datetime.datetime
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.customers.
-RawCustomersFields: Final = {
+RawCustomersFields: Final[dict[str, str]] = {
     "customerId": "customer_id",
     "email": "email",
     "fullName": "full_name",
@@ -457,55 +443,54 @@ RawCustomersFields: Final = {
 
 # A new row of raw.customers: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateRawCustomersDTO = TypedDict("CreateRawCustomersDTO", {
-    "customer_id": int,
-    "email": Required[str],
-    "full_name": Required[str],
-    "city": Required[str],
-    "country": Required[str],
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class CreateRawCustomersDTO(TypedDict, total=False):
+    customer_id: int
+    email: Required[str]
+    full_name: Required[str]
+    city: Required[str]
+    country: Required[str]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 # A change to a row of raw.customers: any field but the primary key and generated columns.
-UpdateRawCustomersDTO = TypedDict("UpdateRawCustomersDTO", {
-    "email": str,
-    "full_name": str,
-    "city": str,
-    "country": str,
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class UpdateRawCustomersDTO(TypedDict, total=False):
+    email: str
+    full_name: str
+    city: str
+    country: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 
 # raw.order_items (table)
 # One row per product line of an order, at the price charged. Deleted with its order.
-RawOrderItems = TypedDict("RawOrderItems", {
+class RawOrderItems(TypedDict):
     # order_item_id bigint NOT NULL, identity by default
     # Surrogate key of the source system; unique key of fact_order_items.
-    "order_item_id": int,
+    order_item_id: int
     # order_id bigint NOT NULL
     # The order this line belongs to (raw.orders; ON DELETE CASCADE).
-    "order_id": int,
+    order_id: int
     # product_id bigint NOT NULL
     # The product ordered (raw.products; ON DELETE RESTRICT).
-    "product_id": int,
+    product_id: int
     # quantity integer NOT NULL
     # Units ordered, at least 1.
-    "quantity": int,
+    quantity: int
     # unit_price_cents bigint NOT NULL
-    # Price charged per unit in cents, frozen at order time; the line total is quantity * unit_price_cents.
-    "unit_price_cents": int,
+    # Price charged per unit in cents, frozen at order time; the line total is quantity *
+    # unit_price_cents.
+    unit_price_cents: int
     # created_at timestamp with time zone NOT NULL, default now()
     # When the line was written.
-    "created_at": datetime.datetime,
+    created_at: datetime.datetime
     # updated_at timestamp with time zone NOT NULL, default now()
-    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental models.
-    "updated_at": datetime.datetime,
-})
+    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental
+    # models.
+    updated_at: datetime.datetime
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.order_items.
-RawOrderItemsFields: Final = {
+RawOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "productId": "product_id",
@@ -517,52 +502,52 @@ RawOrderItemsFields: Final = {
 
 # A new row of raw.order_items: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateRawOrderItemsDTO = TypedDict("CreateRawOrderItemsDTO", {
-    "order_item_id": int,
-    "order_id": Required[int],
-    "product_id": Required[int],
-    "quantity": Required[int],
-    "unit_price_cents": Required[int],
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class CreateRawOrderItemsDTO(TypedDict, total=False):
+    order_item_id: int
+    order_id: Required[int]
+    product_id: Required[int]
+    quantity: Required[int]
+    unit_price_cents: Required[int]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 # A change to a row of raw.order_items: any field but the primary key and generated columns.
-UpdateRawOrderItemsDTO = TypedDict("UpdateRawOrderItemsDTO", {
-    "order_id": int,
-    "product_id": int,
-    "quantity": int,
-    "unit_price_cents": int,
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class UpdateRawOrderItemsDTO(TypedDict, total=False):
+    order_id: int
+    product_id: int
+    quantity: int
+    unit_price_cents: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 
 # raw.orders (table)
-# One row per order. Status changes in place (updated_at moves); an order is never deleted, a cancelled one keeps status cancelled.
-RawOrders = TypedDict("RawOrders", {
+# One row per order. Status changes in place (updated_at moves); an order is never deleted, a
+# cancelled one keeps status cancelled.
+class RawOrders(TypedDict):
     # order_id bigint NOT NULL, identity by default
     # Surrogate key of the source system.
-    "order_id": int,
+    order_id: int
     # customer_id bigint NOT NULL
     # The customer who placed the order (raw.customers; ON DELETE RESTRICT).
-    "customer_id": int,
+    customer_id: int
     # status text NOT NULL, default 'placed'::text
     # One of placed, paid, shipped, delivered, cancelled.
-    "status": Literal["placed", "paid", "shipped", "delivered", "cancelled"],
+    status: Literal["placed", "paid", "shipped", "delivered", "cancelled"]
     # ordered_at timestamp with time zone NOT NULL
-    # When the order was placed: the date of the fact and the instant of its point-in-time customer lookup.
-    "ordered_at": datetime.datetime,
+    # When the order was placed: the date of the fact and the instant of its point-in-time customer
+    # lookup.
+    ordered_at: datetime.datetime
     # created_at timestamp with time zone NOT NULL, default now()
     # When the row was written (may lag ordered_at for late-arriving orders).
-    "created_at": datetime.datetime,
+    created_at: datetime.datetime
     # updated_at timestamp with time zone NOT NULL, default now()
-    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental models.
-    "updated_at": datetime.datetime,
-})
+    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental
+    # models.
+    updated_at: datetime.datetime
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.orders.
-RawOrdersFields: Final = {
+RawOrdersFields: Final[dict[str, str]] = {
     "orderId": "order_id",
     "customerId": "customer_id",
     "status": "status",
@@ -573,53 +558,52 @@ RawOrdersFields: Final = {
 
 # A new row of raw.orders: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateRawOrdersDTO = TypedDict("CreateRawOrdersDTO", {
-    "order_id": int,
-    "customer_id": Required[int],
-    "status": Literal["placed", "paid", "shipped", "delivered", "cancelled"],
-    "ordered_at": Required[datetime.datetime],
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class CreateRawOrdersDTO(TypedDict, total=False):
+    order_id: int
+    customer_id: Required[int]
+    status: Literal["placed", "paid", "shipped", "delivered", "cancelled"]
+    ordered_at: Required[datetime.datetime]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 # A change to a row of raw.orders: any field but the primary key and generated columns.
-UpdateRawOrdersDTO = TypedDict("UpdateRawOrdersDTO", {
-    "customer_id": int,
-    "status": Literal["placed", "paid", "shipped", "delivered", "cancelled"],
-    "ordered_at": datetime.datetime,
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class UpdateRawOrdersDTO(TypedDict, total=False):
+    customer_id: int
+    status: Literal["placed", "paid", "shipped", "delivered", "cancelled"]
+    ordered_at: datetime.datetime
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 
 # raw.products (table)
-# One row per product in the catalogue, at its current list price. Prices change; order_items keep the price actually charged.
-RawProducts = TypedDict("RawProducts", {
+# One row per product in the catalogue, at its current list price. Prices change; order_items keep the
+# price actually charged.
+class RawProducts(TypedDict):
     # product_id bigint NOT NULL, identity by default
     # Surrogate key of the source system; natural key of dim_product.
-    "product_id": int,
+    product_id: int
     # sku text NOT NULL
     # Stock-keeping unit, unique.
-    "sku": str,
+    sku: str
     # name text NOT NULL
     # Product name shown in the shop.
-    "name": str,
+    name: str
     # category text NOT NULL
     # Catalogue category, e.g. books or garden.
-    "category": str,
+    category: str
     # price_cents bigint NOT NULL
     # Current list price in cents (integer money: no rounding).
-    "price_cents": int,
+    price_cents: int
     # created_at timestamp with time zone NOT NULL, default now()
     # When the product was added to the catalogue.
-    "created_at": datetime.datetime,
+    created_at: datetime.datetime
     # updated_at timestamp with time zone NOT NULL, default now()
-    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental models.
-    "updated_at": datetime.datetime,
-})
+    # When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental
+    # models.
+    updated_at: datetime.datetime
 
 # Field of TYPE-CONTRACTS.ts -> column of raw.products.
-RawProductsFields: Final = {
+RawProductsFields: Final[dict[str, str]] = {
     "productId": "product_id",
     "sku": "sku",
     "name": "name",
@@ -631,55 +615,52 @@ RawProductsFields: Final = {
 
 # A new row of raw.products: the NOT NULL columns without a default are required;
 # generated and identity-always columns are left out.
-CreateRawProductsDTO = TypedDict("CreateRawProductsDTO", {
-    "product_id": int,
-    "sku": Required[str],
-    "name": Required[str],
-    "category": Required[str],
-    "price_cents": Required[int],
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class CreateRawProductsDTO(TypedDict, total=False):
+    product_id: int
+    sku: Required[str]
+    name: Required[str]
+    category: Required[str]
+    price_cents: Required[int]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 # A change to a row of raw.products: any field but the primary key and generated columns.
-UpdateRawProductsDTO = TypedDict("UpdateRawProductsDTO", {
-    "sku": str,
-    "name": str,
-    "category": str,
-    "price_cents": int,
-    "created_at": datetime.datetime,
-    "updated_at": datetime.datetime,
-}, total=False)
+class UpdateRawProductsDTO(TypedDict, total=False):
+    sku: str
+    name: str
+    category: str
+    price_cents: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
 
 
 # staging.stg_customers (view)
 # Customers as the source system has them now, one row per account (raw.customers).
-StagingStgCustomers = TypedDict("StagingStgCustomers", {
+class StagingStgCustomers(TypedDict):
     # customer_id bigint
     # The customer's key in the source system (raw.customers).
-    "customer_id": int | None,
+    customer_id: int | None
     # email text
     # E-mail address; unique per customer.
-    "email": str | None,
+    email: str | None
     # full_name text
     # Name as the customer gave it.
-    "full_name": str | None,
+    full_name: str | None
     # city text
     # City of the customer's current address.
-    "city": str | None,
+    city: str | None
     # country text
     # Country of the customer's current address.
-    "country": str | None,
+    country: str | None
     # created_at timestamp with time zone
     # When the customer's row was first written.
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # When the customer's row last changed: a new dim_customer version.
-    "updated_at": datetime.datetime | None,
-})
+    updated_at: datetime.datetime | None
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_customers.
-StagingStgCustomersFields: Final = {
+StagingStgCustomersFields: Final[dict[str, str]] = {
     "customerId": "customer_id",
     "email": "email",
     "fullName": "full_name",
@@ -692,35 +673,34 @@ StagingStgCustomersFields: Final = {
 
 # staging.stg_order_items (view)
 # Order lines at the price charged; line_total_cents = quantity * unit_price_cents.
-StagingStgOrderItems = TypedDict("StagingStgOrderItems", {
+class StagingStgOrderItems(TypedDict):
     # order_item_id bigint
     # The order line's key in the source system.
-    "order_item_id": int | None,
+    order_item_id: int | None
     # order_id bigint
     # The order the line belongs to.
-    "order_id": int | None,
+    order_id: int | None
     # product_id bigint
     # The product ordered.
-    "product_id": int | None,
+    product_id: int | None
     # quantity integer
     # Units ordered.
-    "quantity": int | None,
+    quantity: int | None
     # unit_price_cents bigint
     # Price charged per unit, in cents (not the current list price).
-    "unit_price_cents": int | None,
+    unit_price_cents: int | None
     # created_at timestamp with time zone
     # When the line was written.
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # When the line last changed.
-    "updated_at": datetime.datetime | None,
+    updated_at: datetime.datetime | None
     # line_total_cents bigint
     # quantity * unit_price_cents: what the line costs, in cents.
-    "line_total_cents": int | None,
-})
+    line_total_cents: int | None
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_order_items.
-StagingStgOrderItemsFields: Final = {
+StagingStgOrderItemsFields: Final[dict[str, str]] = {
     "orderItemId": "order_item_id",
     "orderId": "order_id",
     "productId": "product_id",
@@ -734,32 +714,31 @@ StagingStgOrderItemsFields: Final = {
 
 # staging.stg_orders (view)
 # Orders with their current status; order_date is the UTC day the order was placed.
-StagingStgOrders = TypedDict("StagingStgOrders", {
+class StagingStgOrders(TypedDict):
     # order_id bigint
     # The order's key in the source system.
-    "order_id": int | None,
+    order_id: int | None
     # customer_id bigint
     # The customer who placed the order.
-    "customer_id": int | None,
+    customer_id: int | None
     # order_status text
     # placed, paid, shipped, delivered or cancelled.
-    "order_status": str | None,
+    order_status: str | None
     # ordered_at timestamp with time zone
     # When the order was placed.
-    "ordered_at": datetime.datetime | None,
+    ordered_at: datetime.datetime | None
     # created_at timestamp with time zone
     # When the order's row was written (may lag ordered_at).
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # When the order last changed, e.g. a new status.
-    "updated_at": datetime.datetime | None,
+    updated_at: datetime.datetime | None
     # order_date date
     # The UTC day the order was placed.
-    "order_date": datetime.date | None,
-})
+    order_date: datetime.date | None
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_orders.
-StagingStgOrdersFields: Final = {
+StagingStgOrdersFields: Final[dict[str, str]] = {
     "orderId": "order_id",
     "customerId": "customer_id",
     "orderStatus": "order_status",
@@ -772,32 +751,31 @@ StagingStgOrdersFields: Final = {
 
 # staging.stg_products (view)
 # Products at their current list price, one row per product (raw.products).
-StagingStgProducts = TypedDict("StagingStgProducts", {
+class StagingStgProducts(TypedDict):
     # product_id bigint
     # The product's key in the source system.
-    "product_id": int | None,
+    product_id: int | None
     # sku text
     # Stock keeping unit.
-    "sku": str | None,
+    sku: str | None
     # product_name text
     # Product name.
-    "product_name": str | None,
+    product_name: str | None
     # category text
     # Product category.
-    "category": str | None,
+    category: str | None
     # list_price_cents bigint
     # Current list price in cents.
-    "list_price_cents": int | None,
+    list_price_cents: int | None
     # created_at timestamp with time zone
     # When the product's row was written.
-    "created_at": datetime.datetime | None,
+    created_at: datetime.datetime | None
     # updated_at timestamp with time zone
     # When the product last changed, e.g. a new price.
-    "updated_at": datetime.datetime | None,
-})
+    updated_at: datetime.datetime | None
 
 # Field of TYPE-CONTRACTS.ts -> column of staging.stg_products.
-StagingStgProductsFields: Final = {
+StagingStgProductsFields: Final[dict[str, str]] = {
     "productId": "product_id",
     "sku": "sku",
     "productName": "product_name",

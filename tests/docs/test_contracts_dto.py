@@ -125,16 +125,29 @@ def test_the_python_file_requires_what_typescript_requires(db: psycopg.Connectio
     db.execute(SCHEMA)
     py = python(read_catalog(db, ["shop"]), ["shop.orders"])
     assert py.startswith('"""contracts.py: ')
-    create = py[py.index('CreateShopOrdersDTO = TypedDict("CreateShopOrdersDTO", {'):]
-    assert create[:create.index("}, total=False)")].splitlines()[1:] == [
-        '    "ref": int,',
-        '    "code": Required[str],',
-        '    "status": str,',
-        '    "note": str | None,',
-        '    "total": Required[decimal.Decimal],',
+    create = py[py.index("class CreateShopOrdersDTO(TypedDict, total=False):"):]
+    assert create[:create.index("\n\n")].splitlines()[1:] == [
+        "    ref: int",
+        "    code: Required[str]",
+        "    status: str",
+        "    note: str | None",
+        "    total: Required[decimal.Decimal]",
     ]
     assert '"totalWithTax": "total_with_tax",' in py
-    compile(py, "contracts.py", "exec")
+    exec(compile(py, "contracts.py", "exec"), {})  # it runs: every annotation is a real type
+
+
+def test_a_column_that_is_not_an_identifier_makes_the_functional_form(db: psycopg.Connection) -> None:
+    db.execute('CREATE SCHEMA shop; CREATE TABLE shop.t (id integer PRIMARY KEY, "class" text, "a b" text)'
+               ';CREATE TABLE shop.u ("ﬁle" text)')
+    py = python(read_catalog(db, ["shop"]))
+    assert 'ShopT = TypedDict("ShopT", {' in py
+    assert '    "class": str | None,' in py and '    "a b": str | None,' in py
+    assert 'UpdateShopTDTO = TypedDict("UpdateShopTDTO", {' in py
+    namespace: dict[str, object] = {}
+    exec(compile(py, "contracts.py", "exec"), namespace)
+    assert set(namespace["ShopT"].__annotations__) == {"id", "class", "a b"}  # type: ignore[attr-defined]
+    assert set(namespace["ShopU"].__annotations__) == {"ﬁle"}  # type: ignore[attr-defined]
 
 
 def test_the_same_schema_gives_the_same_bytes_whatever_the_order_it_was_made_in(db: psycopg.Connection) -> None:
@@ -150,3 +163,11 @@ def test_the_same_schema_gives_the_same_bytes_whatever_the_order_it_was_made_in(
     db.execute(";\n".join(reordered))
     again = read_catalog(db, ["shop"])
     assert (typescript(again), python(again)) == first
+
+
+def test_imports_follow_the_types_not_the_comments(db: psycopg.Connection) -> None:
+    db.execute("""CREATE SCHEMA shop; CREATE VIEW shop.v AS SELECT 1 AS n;
+                  COMMENT ON COLUMN shop.v.n IS 'A decimal. count, see datetime.now and uuid.uuid4 and Literal[x]';""")
+    py = python(read_catalog(db, ["shop"]))
+    assert "\nfrom typing import Final, TypeAlias, TypedDict\n" in py
+    assert "import datetime" not in py and "import decimal" not in py and "import uuid" not in py

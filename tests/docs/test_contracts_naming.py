@@ -79,3 +79,10 @@ def test_colliding_fields_keep_column_order_and_the_later_one_gets_a_suffix() ->
 def test_colliding_relations_get_suffixes_in_catalog_order_and_never_shadow_json_value() -> None:
     catalog = Catalog((_relation("a", "b_c"), _relation("a_b", "c"), _relation("json", "value")))
     assert [entity.name for entity in entities(catalog)] == ["ABC", "ABC2", "JsonValue2"]
+
+
+def test_relations_choose_what_is_written_in_catalog_order_and_an_unknown_one_is_refused() -> None:
+    catalog = Catalog((_relation("a", "x", "id"), _relation("b", "y", "id"), _relation("c", "z", "id")))
+    assert [entity.name for entity in entities(catalog, ["c.z", "a.x"])] == ["AX", "CZ"]
+    with pytest.raises(ValueError, match=r"not in the catalog: a\.nope"):
+        entities(catalog, ["a.x", "a.nope"])

@@ -3,12 +3,15 @@
 Rows are TypedDicts keyed by column name (snake_case), exactly what psycopg's `dict_row` returns,
 with the types psycopg returns (int8 is int, numeric Decimal, timestamptz datetime: exact, as in
 TypeScript's strings). Each ...Fields map gives TYPE-CONTRACTS.ts's camelCase field -> column, for
-code that speaks to the TypeScript side. The functional TypedDict form takes any column name as a
-key, reserved words (`class`) and names with spaces included.
+code that speaks to the TypeScript side. A TypedDict is written as a class, or, when a column's name
+is not an identifier (a keyword like `class`, a name with a space), in the functional form, which
+takes any name as a key.
 """
 
 from __future__ import annotations
 
+import keyword
+import textwrap
 from collections.abc import Iterator
 
 from runner.docs.contracts.naming import string_literal
@@ -31,7 +34,7 @@ until the enum is registered: psycopg.types.TypeInfo.fetch(conn, "schema.enum").
 def render(entities: list[Entity]) -> str:
     """Return the text of contracts.py for `entities`."""
     body = "\n\n\n".join("\n".join(_entity(entity)) for entity in entities)
-    text = f"{HEADER}\n" + "\n".join(_imports(body)) + f"\n\n{_JSON_VALUE}\n"
+    text = f"{HEADER}\n" + "\n".join(_imports(entities)) + f"\n\n{_JSON_VALUE}\n"
     return f"{text}\n\n{body}\n" if body else text
 
 
@@ -39,24 +42,24 @@ _JSON_VALUE = ('# Any JSON value: what a json or jsonb column holds (psycopg ret
                'JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None')
 
 
-def _imports(body: str) -> list[str]:
-    modules = [f"import {module}" for module in ("datetime", "decimal", "typing", "uuid") if f"{module}." in body]
+def _imports(entities: list[Entity]) -> list[str]:
+    """Return the imports the types use (read from the types, never from comments that may name a module)."""
+    types = " ".join(field.py_type for entity in entities for field in entity.fields)
+    if any(field.required_in_create for entity in entities for field in entity.fields):
+        types += " Required["
+    modules = [f"import {module}" for module in ("datetime", "decimal", "typing", "uuid") if f"{module}." in types]
     names = ["Final", "TypeAlias", "TypedDict"]
-    names += [name for name in ("Literal", "Required") if f"{name}[" in body]
+    names += [name for name in ("Literal", "Required") if f"{name}[" in types]
     return [*modules, f"from typing import {', '.join(sorted(names))}"]
 
 
 def _entity(entity: Entity) -> Iterator[str]:
     relation = entity.relation
     yield from _comment([f"{relation.qualified} ({relation.kind})", *_lines(relation.comment)], "")
-    yield f"{entity.name} = TypedDict({string_literal(entity.name)}, {{"
-    for field in entity.fields:
-        yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
-        yield f"    {string_literal(field.column.name)}: {_type(field)},"
-    yield "})"
+    yield from _typed_dict(entity.name, [(field, _type(field)) for field in entity.fields], total=True)
     yield ""
     yield f"# Field of TYPE-CONTRACTS.ts -> column of {relation.qualified}."
-    yield f"{entity.fields_name}: Final = {{"
+    yield f"{entity.fields_name}: Final[dict[str, str]] = {{"
     for field in entity.fields:
         yield f"    {string_literal(field.name)}: {string_literal(field.column.name)},"
     yield "}"
@@ -65,19 +68,38 @@ def _entity(entity: Entity) -> Iterator[str]:
     yield ""
     yield f"# A new row of {relation.qualified}: the NOT NULL columns without a default are required;"
     yield "# generated and identity-always columns are left out."
-    yield f"{entity.create_name} = TypedDict({string_literal(entity.create_name)}, {{"
-    for field in entity.fields:
-        if field.in_create:
-            kind = f"Required[{_type(field)}]" if field.required_in_create else _type(field)
-            yield f"    {string_literal(field.column.name)}: {kind},"
-    yield "}, total=False)"
+    yield from _typed_dict(entity.create_name, [
+        (field, f"Required[{_type(field)}]" if field.required_in_create else _type(field))
+        for field in entity.fields if field.in_create], total=False)
     yield ""
     yield f"# A change to a row of {relation.qualified}: any field but the primary key and generated columns."
-    yield f"{entity.update_name} = TypedDict({string_literal(entity.update_name)}, {{"
-    for field in entity.fields:
-        if field.in_update:
-            yield f"    {string_literal(field.column.name)}: {_type(field)},"
-    yield "}, total=False)"
+    yield from _typed_dict(entity.update_name, [(field, _type(field)) for field in entity.fields if field.in_update],
+                           total=False)
+
+
+def _typed_dict(name: str, members: list[tuple[Field, str]], total: bool) -> Iterator[str]:
+    """Yield a TypedDict: the class form when every column is an identifier, else the functional one."""
+    described = total  # the row type carries the column comments; the DTOs repeat only names and types
+    # ASCII only: Python NFKC-normalizes other identifiers, so `ﬁle` would become the key `file`.
+    if all(_attribute(field.column.name) for field, _ in members):
+        yield f"class {name}(TypedDict{'' if total else ', total=False'}):"
+        if not members:
+            yield "    pass"
+        for field, kind in members:
+            if described:
+                yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
+            yield f"    {field.column.name}: {kind}"
+        return
+    yield f"{name} = TypedDict({string_literal(name)}, {{"
+    for field, kind in members:
+        if described:
+            yield from _comment([column_summary(field.column), *_lines(field.column.comment)], "    ")
+        yield f"    {string_literal(field.column.name)}: {kind},"
+    yield "})" if total else "}, total=False)"
+
+
+def _attribute(name: str) -> bool:
+    return name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _type(field: Field) -> str:
@@ -89,5 +111,7 @@ def _lines(text: str | None) -> list[str]:
 
 
 def _comment(lines: list[str], indent: str) -> Iterator[str]:
+    """Yield comment lines, long ones wrapped to stay within a linter's line length."""
     for line in lines:
-        yield f"{indent}# {line}".rstrip()
+        for part in textwrap.wrap(line, width=100 - len(indent), break_long_words=False) or [""]:
+            yield f"{indent}# {part}".rstrip()
