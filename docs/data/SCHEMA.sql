@@ -5,6 +5,8 @@ CREATE SCHEMA marts;
 
 CREATE SCHEMA raw;
 
+CREATE SCHEMA ref;
+
 CREATE SCHEMA staging;
 
 CREATE TABLE marts.agg_daily_sales (
@@ -139,6 +141,12 @@ CREATE TABLE raw.products (
     CONSTRAINT products_sku_key UNIQUE (sku)
 );
 
+CREATE TABLE ref.countries (
+    country_code text,
+    country_name text,
+    region text
+);
+
 CREATE VIEW staging.stg_customers AS
 SELECT
     c.customer_id, -- The customer's key in the source system (raw.customers).
@@ -149,6 +157,17 @@ SELECT
     c.created_at, -- When the customer's row was first written.
     c.updated_at -- When the customer's row last changed: a new dim_customer version.
 FROM raw.customers AS c;
+
+CREATE VIEW marts.agg_customers_by_region AS
+SELECT
+    c.country, -- Country of the customers' current address, ISO 3166-1 alpha-2.
+    coalesce(r.region, 'unmapped') AS region, -- Sales region of the country; 'unmapped' when ref.countries lacks it.
+    coalesce(r.country_name, c.country) AS country_name, -- The country's name, or its code when unmapped.
+    count(*) AS customers -- Current customers (their current dim_customer version) in the country.
+FROM marts.dim_customer AS c
+LEFT JOIN ref.countries AS r ON c.country = r.country_code
+WHERE c.is_current
+GROUP BY c.country, r.region, r.country_name;
 
 CREATE VIEW staging.stg_order_items AS
 SELECT
@@ -211,6 +230,16 @@ ALTER TABLE raw.order_items ADD CONSTRAINT order_items_order_id_fkey FOREIGN KEY
 ALTER TABLE raw.order_items ADD CONSTRAINT order_items_product_id_fkey FOREIGN KEY (product_id) REFERENCES raw.products(product_id) ON DELETE RESTRICT;
 
 ALTER TABLE raw.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES raw.customers(customer_id) ON DELETE RESTRICT;
+
+COMMENT ON VIEW marts.agg_customers_by_region IS 'Current customers per sales region and country; the seed ref.countries maps each country code.';
+
+COMMENT ON COLUMN marts.agg_customers_by_region.country IS 'Country of the customers'' current address, ISO 3166-1 alpha-2.';
+
+COMMENT ON COLUMN marts.agg_customers_by_region.region IS 'Sales region of the country; ''unmapped'' when ref.countries lacks it.';
+
+COMMENT ON COLUMN marts.agg_customers_by_region.country_name IS 'The country''s name, or its code when unmapped.';
+
+COMMENT ON COLUMN marts.agg_customers_by_region.customers IS 'Current customers (their current dim_customer version) in the country.';
 
 COMMENT ON TABLE marts.agg_daily_sales IS 'Sales per UTC day: orders, lines, units and revenue in cents, cancelled orders apart.';
 
@@ -387,6 +416,14 @@ COMMENT ON COLUMN raw.products.price_cents IS 'Current list price in cents (inte
 COMMENT ON COLUMN raw.products.created_at IS 'When the product was added to the catalogue.';
 
 COMMENT ON COLUMN raw.products.updated_at IS 'When the row last changed; kept current by raw.touch_updated_at(). Watermark of incremental models.';
+
+COMMENT ON TABLE ref.countries IS 'The countries of the example''s customers (ISO 3166 codes), each with its name and sales region.';
+
+COMMENT ON COLUMN ref.countries.country_code IS 'ISO 3166-1 alpha-2 code, as raw.customers.country holds it';
+
+COMMENT ON COLUMN ref.countries.country_name IS 'The country''s English short name';
+
+COMMENT ON COLUMN ref.countries.region IS 'The sales region the country belongs to';
 
 COMMENT ON VIEW staging.stg_customers IS 'Customers as the source system has them now, one row per account (raw.customers).';
 

@@ -10,6 +10,41 @@
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
+ * marts.agg_customers_by_region (view)
+ * Current customers per sales region and country; the seed ref.countries maps each country code.
+ */
+export interface MartsAggCustomersByRegion {
+  /**
+   * country text
+   * Country of the customers' current address, ISO 3166-1 alpha-2.
+   */
+  country: string | null;
+  /**
+   * region text
+   * Sales region of the country; 'unmapped' when ref.countries lacks it.
+   */
+  region: string | null;
+  /**
+   * country_name text
+   * The country's name, or its code when unmapped.
+   */
+  countryName: string | null;
+  /**
+   * customers bigint
+   * Current customers (their current dim_customer version) in the country.
+   */
+  customers: string | null;
+}
+
+/** Field -> column of marts.agg_customers_by_region. */
+export const MartsAggCustomersByRegionFields = {
+  country: "country",
+  region: "region",
+  countryName: "country_name",
+  customers: "customers",
+} as const;
+
+/**
  * marts.agg_daily_sales (table)
  * Sales per UTC day: orders, lines, units and revenue in cents, cancelled orders apart.
  */
@@ -827,6 +862,52 @@ export interface UpdateRawProductsDTO {
   priceCents?: string;
   createdAt?: string;
   updatedAt?: string;
+}
+
+/**
+ * ref.countries (table)
+ * The countries of the example's customers (ISO 3166 codes), each with its name and sales region.
+ */
+export interface RefCountries {
+  /**
+   * country_code text
+   * ISO 3166-1 alpha-2 code, as raw.customers.country holds it
+   */
+  countryCode: string | null;
+  /**
+   * country_name text
+   * The country's English short name
+   */
+  countryName: string | null;
+  /**
+   * region text
+   * The sales region the country belongs to
+   */
+  region: string | null;
+}
+
+/** Field -> column of ref.countries. */
+export const RefCountriesFields = {
+  countryCode: "country_code",
+  countryName: "country_name",
+  region: "region",
+} as const;
+
+/**
+ * A new row of ref.countries: the NOT NULL columns without a default are required;
+ * generated and identity-always columns are left out.
+ */
+export interface CreateRefCountriesDTO {
+  countryCode?: string | null;
+  countryName?: string | null;
+  region?: string | null;
+}
+
+/** A change to a row of ref.countries: any field but the primary key and generated columns. */
+export interface UpdateRefCountriesDTO {
+  countryCode?: string | null;
+  countryName?: string | null;
+  region?: string | null;
 }
 
 /**

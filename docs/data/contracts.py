@@ -17,6 +17,31 @@ from typing import Final, Literal, Required, TypeAlias, TypedDict
 JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
 
 
+# marts.agg_customers_by_region (view)
+# Current customers per sales region and country; the seed ref.countries maps each country code.
+class MartsAggCustomersByRegion(TypedDict):
+    # country text
+    # Country of the customers' current address, ISO 3166-1 alpha-2.
+    country: str | None
+    # region text
+    # Sales region of the country; 'unmapped' when ref.countries lacks it.
+    region: str | None
+    # country_name text
+    # The country's name, or its code when unmapped.
+    country_name: str | None
+    # customers bigint
+    # Current customers (their current dim_customer version) in the country.
+    customers: int | None
+
+# Field of TYPE-CONTRACTS.ts -> column of marts.agg_customers_by_region.
+MartsAggCustomersByRegionFields: Final[dict[str, str]] = {
+    "country": "country",
+    "region": "region",
+    "countryName": "country_name",
+    "customers": "customers",
+}
+
+
 # marts.agg_daily_sales (table)
 # Sales per UTC day: orders, lines, units and revenue in cents, cancelled orders apart.
 class MartsAggDailySales(TypedDict):
@@ -632,6 +657,40 @@ class UpdateRawProductsDTO(TypedDict, total=False):
     price_cents: int
     created_at: datetime.datetime
     updated_at: datetime.datetime
+
+
+# ref.countries (table)
+# The countries of the example's customers (ISO 3166 codes), each with its name and sales region.
+class RefCountries(TypedDict):
+    # country_code text
+    # ISO 3166-1 alpha-2 code, as raw.customers.country holds it
+    country_code: str | None
+    # country_name text
+    # The country's English short name
+    country_name: str | None
+    # region text
+    # The sales region the country belongs to
+    region: str | None
+
+# Field of TYPE-CONTRACTS.ts -> column of ref.countries.
+RefCountriesFields: Final[dict[str, str]] = {
+    "countryCode": "country_code",
+    "countryName": "country_name",
+    "region": "region",
+}
+
+# A new row of ref.countries: the NOT NULL columns without a default are required;
+# generated and identity-always columns are left out.
+class CreateRefCountriesDTO(TypedDict, total=False):
+    country_code: str | None
+    country_name: str | None
+    region: str | None
+
+# A change to a row of ref.countries: any field but the primary key and generated columns.
+class UpdateRefCountriesDTO(TypedDict, total=False):
+    country_code: str | None
+    country_name: str | None
+    region: str | None
 
 
 # staging.stg_customers (view)

@@ -5,6 +5,10 @@ the type of some or all of its columns (the rest are inferred from the data):
 
     -- weir: columns="country_code text, country_name text, region text"
     -- weir: description="ISO 3166 country codes of the example's customers, with their region"
+    -- weir: column_descriptions="country_code: ISO 3166-1 alpha-2; region: its sales region"
+
+The descriptions become the table's and columns' COMMENTs when it is loaded, so the catalog,
+`weir docs` and the type contracts carry them.
 
 The file is only comments, so it reads (and runs) as nothing in psql. Reading a seed
 here checks the names and the types file; the CSV itself is read when it is loaded
@@ -21,7 +25,7 @@ from runner.errors import ProjectFileError
 from runner.project.problems import Problems
 from runner.project.sqlfile import checksum, parse_header, read_text
 
-DIRECTIVES = {"columns", "description"}
+DIRECTIVES = {"columns", "description", "column_descriptions"}
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # what PostgreSQL does not fold, as for models
 _MAX_IDENTIFIER = 63
 _RESERVED_SCHEMAS = ("weir", "information_schema", "pg_catalog")
@@ -49,6 +53,7 @@ class Seed:
     declared: tuple[DeclaredColumn, ...]
     description: str | None
     types_checksum: str  # of the types file ("" without one): a new declaration reloads the seed
+    column_descriptions: tuple[tuple[str, str], ...] = ()  # (column, description), from the types file
 
     @property
     def qualified(self) -> str:
@@ -102,6 +107,7 @@ def _read_seed(path: Path, seeds_dir: Path, root: Path) -> Seed | None:
         raise ProjectFileError(f"{display}:1: schema {schema!r} is PostgreSQL's or Weir's own; use another folder")
     types_path = path.with_suffix(".sql")
     declared: tuple[DeclaredColumn, ...] = ()
+    described: tuple[tuple[str, str], ...] = ()
     description = None
     types_checksum = ""
     types_display = None
@@ -114,9 +120,26 @@ def _read_seed(path: Path, seeds_dir: Path, root: Path) -> Seed | None:
             declared = parse_columns(directives["columns"].value, types_display, directives["columns"].line)
         if "description" in directives:
             description = directives["description"].value
+        if "column_descriptions" in directives:
+            described = _column_descriptions(directives["column_descriptions"].value, types_display,
+                                             directives["column_descriptions"].line)
         types_checksum = checksum(text)
     return Seed(schema, name, path, display, types_path if types_display else None, types_display, declared,
-                description, types_checksum)
+                description, types_checksum, described)
+
+
+def _column_descriptions(text: str, shown: str, line: int) -> tuple[tuple[str, str], ...]:
+    """Return (column, description) of `column_descriptions="name: text; name: text"`."""
+    described = []
+    for part in text.split(";"):
+        column, colon, description = part.partition(":")
+        if not part.strip():
+            continue
+        if not colon or not _IDENTIFIER.match(column.strip()) or not description.strip():
+            raise ProjectFileError(f"{shown}:{line}: column_descriptions: {part.strip()!r} is not"
+                                   " \"column: description\"; separate columns with ';'")
+        described.append((column.strip(), description.strip()))
+    return tuple(described)
 
 
 def parse_columns(text: str, shown: str, line: int) -> tuple[DeclaredColumn, ...]:

@@ -2,3 +2,4 @@
 -- weir: description="The countries of the example's customers (ISO 3166 codes), each with its name and sales region."
 -- country_code is declared text, the type of raw.customers.country it joins to; the other
 -- columns' types are inferred from the data (weir seed --show-types shows them).
+-- weir: column_descriptions="country_code: ISO 3166-1 alpha-2 code, as raw.customers.country holds it; country_name: The country's English short name; region: The sales region the country belongs to"

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _copy_of_the_repo(to: Path) -> Path:
-    for part in ("setup.cfg", "migrations", "models", "checks", "docs"):
+    for part in ("setup.cfg", "migrations", "models", "checks", "seeds", "docs"):
         source = REPO / part
         if source.is_dir():
             shutil.copytree(source, to / part)

@@ -269,11 +269,27 @@ def _create(conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, co
     try:
         with conn.transaction():
             execute(conn, sql.SQL("CREATE TABLE {} ({})").format(table, definitions))
+            _describe(conn, seed, table, columns)
     except (psycopg.errors.SyntaxError, psycopg.errors.UndefinedObject, psycopg.errors.InvalidParameterValue,
             psycopg.errors.DatatypeMismatch, psycopg.errors.FeatureNotSupported) as exc:
         line = seed.declared[0].line if seed.declared else 1
         raise BadSeed(f"{seed.types_display or seed.display}:{line}: columns: {primary_message(exc)};"
                       " declare each column as \"name type\" with a PostgreSQL type") from None
+
+
+def _describe(
+    conn: psycopg.Connection[Any], seed: Seed, table: sql.Identifier, columns: tuple[SeedColumn, ...]
+) -> None:
+    """Give the table and its columns the descriptions of the seed's types file, as COMMENTs."""
+    if seed.description:
+        execute(conn, sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(seed.description)))
+    names = {column.name for column in columns}
+    for column, description in seed.column_descriptions:
+        if column not in names:
+            raise BadSeed(f"{seed.types_display}:1: column_descriptions names {column}, which {seed.display}"
+                          " does not have; fix the name or remove it")
+        execute(conn, sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+            table, sql.Identifier(column), sql.Literal(description)))
 
 
 def _row_error(seed: Seed, columns: tuple[SeedColumn, ...], exc: psycopg.Error, lines_before: int = 0) -> str:
