@@ -52,6 +52,7 @@ DEFAULTS = {
     "squawk_exclude": "",
     "squawk_start_after": "0",
     "squawk_pg_version": "",
+    "unit_tests": "unit_tests",  # weir test: unit test files, unit_tests/<schema>/<model>__<case>.sql
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -102,6 +103,7 @@ class Settings:
     squawk_exclude: tuple[str, ...] = ()  # weir lint: squawk rules left out besides Weir's own
     squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
+    unit_tests_dir: Path | None = None  # weir test: unit test files; None means <root>/unit_tests
 
     @property
     def timeouts(self) -> Timeouts:
@@ -162,6 +164,7 @@ def load_settings(project: Path | None = None) -> Settings:
             path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
         ),
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
+        unit_tests_dir=root / (values["unit_tests"].strip() or DEFAULTS["unit_tests"]),
     )
 
 
