@@ -1,0 +1,124 @@
+"""Shadow a model's inputs with fixture tables, without touching the real ones.
+
+Weir rewrites the model's relation references (found by pglast, runner.project.model_select)
+to tables in the schema `weir_unit`, created inside the test's transaction and rolled back
+with it. A schema first on the search_path could not do this: models name their inputs
+schema-qualified (`FROM staging.stg_orders`), which no search_path shadows. The model itself is
+built into weir_unit too, so an incremental or scd2 test writes no real table either.
+
+A fixture table is `CREATE TABLE ... AS TABLE <input> WITH NO DATA`: the input's column names
+and types from the catalog, without its NOT NULL constraints, so a fixture may give only the
+columns a test cares about (the rest NULL). Given rows are cast to those types through text,
+so untyped literals such as '2024-01-01 10:00+00' become what the real column holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from runner.db.statements import execute
+from runner.errors import WeirError
+from runner.project.model_select import found_in, match_relation
+from runner.project.models import Model
+from runner.project.unit_tests import Rows
+
+SCHEMA = "weir_unit"
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_QUALIFIED = re.compile(rf"{_NAME}(?:\s*\.\s*{_NAME})*")
+
+
+class UnitTestError(WeirError):
+    """A unit test that cannot run: a fixture names a column its relation lacks, an input is missing, ..."""
+
+
+def fixture_name(relation: tuple[str, str]) -> str:
+    """Return the weir_unit table standing in for `relation` ("schema", "name")."""
+    schema, name = relation
+    return f"{schema}__{name}" if schema else name
+
+
+def fixture_model(model: Model) -> Model:
+    """Return `model` reading fixture tables and building into weir_unit, its file lines kept for errors."""
+    found = found_in(model.sql, model.display, model.sql_line)
+    spans: list[tuple[int, int, str]] = []
+    for reference in found.references:
+        relation = match_relation(reference, model.relations)
+        match = _QUALIFIED.match(model.sql, reference.location)
+        if match is None:
+            continue
+        target = model.name if relation == (model.schema, model.name) else fixture_name(relation)
+        spans.append((match.start(), match.end(), sql.Identifier(SCHEMA, target).as_string(None)))
+    for start, end, named in found.since_calls:
+        call = named if named != model.qualified else f"{SCHEMA}.{model.name}"
+        text = "weir.since(" + sql.Literal(call).as_string(None) + ")"
+        spans.append((start, end, text + "\n" * model.sql.count("\n", start, end)))
+    parts, position = [], 0
+    for start, end, text in sorted(spans):
+        parts += [model.sql[position:start], text]
+        position = end
+    return replace(model, schema=SCHEMA, sql="".join(parts) + model.sql[position:])
+
+
+def create_fixtures(conn: psycopg.Connection[Any], model: Model, display: str) -> dict[tuple[str, str], list[str]]:
+    """Create an empty fixture table per input of `model`; return each one's columns as "name type"."""
+    statements = [sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA))]
+    inputs = sorted(relation for relation in model.relations if relation != (model.schema, model.name))
+    for relation in inputs:
+        statements.append(sql.SQL("CREATE TABLE {} AS TABLE {} WITH NO DATA").format(
+            sql.Identifier(SCHEMA, fixture_name(relation)), sql.Identifier(*[part for part in relation if part])
+        ))
+    try:
+        execute(conn, sql.SQL(";\n").join(statements))
+    except psycopg.errors.UndefinedTable as exc:
+        raise UnitTestError(
+            f"{display}:1: {model.qualified} reads a relation missing from the database ({exc.diag.message_primary});"
+            " run weir test without --in-place, or build the models first"
+        ) from None
+    return {relation: columns_of(conn, fixture_name(relation)) for relation in inputs} if inputs else {}
+
+
+def columns_of(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    """Return the columns of weir_unit.`table` as (name, type) pairs flattened to "name\ttype"."""
+    rows = execute(conn, """
+        SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+        WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum
+    """, (sql.Identifier(SCHEMA, table).as_string(None),)).fetchall()
+    return [f"{name}\t{kind}" for name, kind in rows]
+
+
+def typed_select(
+    rows: Rows, columns: list[str], display: str, what: str, relation: str
+) -> sql.Composed:
+    """Return a SELECT of `rows`, each column cast through text to the type the target has."""
+    types = dict(column.split("\t", 1) for column in columns)
+    casts = []
+    for name in rows.columns:
+        if name not in types:
+            raise UnitTestError(
+                f"{display}:{rows.line}: {relation} has no column {name!r}; {what} only its columns:"
+                f" {', '.join(types)}"
+            )
+        casts.append(sql.SQL("g.{}::text::{}").format(sql.Identifier(name), sql.SQL(types[name])))
+    return sql.SQL("SELECT {} FROM ({}) AS g ({})").format(
+        sql.SQL(", ").join(casts),
+        sql.SQL(rows.sql),  # the user's own SELECT, from their file
+        sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns),
+    )
+
+
+def fill(conn: psycopg.Connection[Any], table: str, rows: Rows, columns: list[str], display: str,
+         relation: str) -> None:
+    """Insert the fixture `rows` into weir_unit.`table`, typed as its columns."""
+    select = typed_select(rows, columns, display, "give", relation)
+    statement = sql.SQL("INSERT INTO {} ({}) {}").format(
+        sql.Identifier(SCHEMA, table), sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns), select
+    )
+    try:
+        execute(conn, statement)
+    except psycopg.Error as exc:
+        raise UnitTestError(f"{display}:{rows.line}: rows for {relation}: {exc.diag.message_primary}") from None
