@@ -1,6 +1,6 @@
 """Run unit tests: each in its own transaction, rolled back, with the model's inputs shadowed.
 
-By default the tests run on a scratch database of the target server (`weir_test_<hex>`): the
+By default the tests run on a scratch database of the target server (`weir_unit_<hex>`): the
 project's migrations are applied and its models built there on empty tables, so every input
 relation exists with its real column types and no real table is touched. `in_place` runs them in
 the target database itself, whose relations must exist (built); still nothing is written there:
@@ -43,7 +43,7 @@ from runner.unittests.fixtures import (
     typed_select,
 )
 
-SCRATCH_PREFIX = "weir_test_"
+SCRATCH_PREFIX = "weir_unit_"
 
 
 @dataclass
