@@ -28,7 +28,8 @@ _MODELS = {
 SELECT e.event_id, e.account_id, e.amount * 100 AS amount_cents, e.happened_at, e.kind = 'refund' AS is_refund
 FROM raw.events AS e
 """,
-    "models/marts/fact_events.sql": """-- weir: kind=incremental, unique_key=event_id, watermark=happened_at, lookback=1 hour
+    "models/marts/fact_events.sql": """-- weir: kind=incremental, unique_key=event_id, watermark=happened_at
+-- weir: lookback=1 hour
 SELECT s.event_id, s.account_id, s.amount_cents, s.happened_at
 FROM staging.stg_events AS s
 WHERE s.happened_at > weir.since('marts.fact_events') AND NOT s.is_refund
