@@ -16,7 +16,12 @@ from psycopg import sql
 from runner.db.statements import execute
 from runner.project.models import Model
 
-_DIFF = "SELECT {columns} FROM {left} EXCEPT ALL SELECT {columns} FROM {right}"
+# Both directions in one round trip: true for rows expected but not produced, false for the reverse.
+_DIFF = """
+(SELECT true, {columns} FROM {expected} EXCEPT ALL SELECT true, {columns} FROM {actual})
+UNION ALL
+(SELECT false, {columns} FROM {actual} EXCEPT ALL SELECT false, {columns} FROM {expected})
+"""
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,9 @@ def compare(
                 else:
                     difference.order.append((position + 1, left, right))
         return difference
-    difference.missing = execute(conn, sql.SQL(_DIFF).format(columns=names, left=expected, right=actual)).fetchall()
-    difference.unexpected = execute(conn, sql.SQL(_DIFF).format(columns=names, left=actual, right=expected)).fetchall()
+    rows = execute(conn, sql.SQL(_DIFF).format(columns=names, expected=expected, actual=actual)).fetchall()
+    difference.missing = [tuple(row[1:]) for row in rows if row[0]]
+    difference.unexpected = [tuple(row[1:]) for row in rows if not row[0]]
     if difference.key:
         _pair(difference)
     return difference

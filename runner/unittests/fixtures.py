@@ -79,16 +79,24 @@ def create_fixtures(conn: psycopg.Connection[Any], model: Model, display: str) -
             f"{display}:1: {model.qualified} reads a relation missing from the database ({exc.diag.message_primary});"
             " run weir test without --in-place, or build the models first"
         ) from None
-    return {relation: columns_of(conn, fixture_name(relation)) for relation in inputs} if inputs else {}
+    found = columns_of(conn, [fixture_name(relation) for relation in inputs])
+    return {relation: found.get(fixture_name(relation), []) for relation in inputs}
 
 
-def columns_of(conn: psycopg.Connection[Any], table: str) -> list[str]:
-    """Return the columns of weir_unit.`table` as (name, type) pairs flattened to "name\ttype"."""
-    rows = execute(conn, """
-        SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
-        WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum
-    """, (sql.Identifier(SCHEMA, table).as_string(None),)).fetchall()
-    return [f"{name}\t{kind}" for name, kind in rows]
+_COLUMNS = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+WHERE c.relnamespace = %s::regnamespace AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY c.relname, a.attnum
+"""
+
+
+def columns_of(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, list[str]]:
+    """Return the columns of each weir_unit table in `tables`, in order, as "name\ttype"; one query for all."""
+    columns: dict[str, list[str]] = {}
+    for table, name, kind in execute(conn, _COLUMNS, (SCHEMA, tables)).fetchall():
+        columns.setdefault(table, []).append(f"{name}\t{kind}")
+    return columns
 
 
 def typed_select(

@@ -191,7 +191,7 @@ def _run(conn: psycopg.Connection[Any], test: UnitTest) -> Difference:
             fill(conn, fixture_name(given.relation), given.rows, inputs[given.relation], test.display,
                  ".".join(given.relation))
         materialize(conn, model, prepared=True)
-    columns = columns_of(conn, model.name)
+    columns = columns_of(conn, [model.name]).get(model.name, [])
     expected = sql.Identifier("pg_temp", "weir_expected")
     select = typed_select(test.expect, columns, test.display, "expect", test.model.qualified)
     try:
@@ -209,7 +209,8 @@ def _existing(conn: psycopg.Connection[Any], test: UnitTest, target: sql.Identif
     ))
     this = next((given for given in test.givens if given.relation is None), None)
     if this is not None:
-        fill(conn, model.name, this.rows, columns_of(conn, model.name), test.display, f"{model.qualified} (this)")
+        columns = columns_of(conn, [model.name])[model.name]
+        fill(conn, model.name, this.rows, columns, test.display, f"{model.qualified} (this)")
     watermark: sql.Composable = sql.Literal(test.watermark)
     if test.watermark is None:
         watermark = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(model.watermark or ""), target)
