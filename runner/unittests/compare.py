@@ -7,6 +7,7 @@ natural_key and valid_from for scd2) on both sides are paired and shown column b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from psycopg import sql
 from runner.db.statements import execute
 from runner.project.models import Model
 
+_WITHOUT_EQUALITY = re.compile(r"^(json|xml|point|line|lseg|box|path|polygon|circle)(\[\])*$")
 # Both directions in one round trip: true for rows expected but not produced, false for the reverse.
 _DIFF = """
 (SELECT true, {columns} FROM {expected} EXCEPT ALL SELECT true, {columns} FROM {actual})
@@ -58,10 +60,20 @@ def key_of(model: Model, columns: tuple[str, ...]) -> tuple[str, ...]:
 
 def compare(
     conn: psycopg.Connection[Any], model: Model, actual: sql.Composable, expected: sql.Composable,
-    columns: tuple[str, ...], ordered: bool,
+    columns: tuple[str, ...], ordered: bool, types: dict[str, str] | None = None,
 ) -> Difference:
-    """Return how the rows of `actual` differ from `expected` (both relations), on `columns`."""
-    names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    """Return how the rows of `actual` differ from `expected` (both relations), on `columns`.
+
+    `types` (column -> type) names the columns whose type has no equality (json, geometric
+    types): those are compared as their text, which both sides have in the same type.
+    """
+    types = types or {}
+    names = sql.SQL(", ").join(
+        sql.SQL("{0}::text AS {0}" if _WITHOUT_EQUALITY.match(types.get(column, "")) else "{0}").format(
+            sql.Identifier(column)
+        )
+        for column in columns
+    )
     difference = Difference(columns, key=key_of(model, columns))
     if ordered:
         got = execute(conn, sql.SQL("SELECT {} FROM {}").format(names, actual)).fetchall()

@@ -198,7 +198,8 @@ def _run(conn: psycopg.Connection[Any], test: UnitTest) -> Difference:
         execute(conn, sql.SQL("CREATE TEMP TABLE weir_expected ON COMMIT DROP AS {}").format(select))
     except psycopg.Error as exc:
         raise UnitTestError(f"{test.display}:{test.expect.line}: expected rows: {exc.diag.message_primary}") from None
-    return compare(conn, test.model, target, expected, test.expect.columns, test.ordered)
+    types = dict(column.split("\t", 1) for column in columns)
+    return compare(conn, test.model, target, expected, test.expect.columns, test.ordered, types)
 
 
 def _existing(conn: psycopg.Connection[Any], test: UnitTest, target: sql.Identifier) -> None:

@@ -226,3 +226,21 @@ SELECT 1 AS event_id, 500 AS amount_cents;
     assert [(result.status, result.error) for result in report.results] == [("pass", None)]
     assert db.execute("SELECT event_id FROM raw.events").fetchall() == [(42,)]
     assert db.execute("SELECT to_regnamespace('weir_unit')").fetchone() == (None,)
+
+
+def test_a_json_column_is_compared_as_its_text(db: psycopg.Connection, example: Path,
+                                               write_files: Callable[..., None]) -> None:
+    write_files(example, {"models/staging/stg_payload.sql": "-- weir: kind=view\n"
+                          "SELECT e.event_id, json_build_object('kind', e.kind) AS payload FROM raw.events AS e\n"})
+    text = """-- weir: model=staging.stg_payload
+-- weir: given=raw.events
+SELECT 1 AS event_id, 'sale' AS kind;
+-- weir: expect
+SELECT 1 AS event_id, '{"kind" : "sale"}' AS payload;
+"""
+    assert [result.status for result in _run(db, example, {"staging/stg_payload__json.sql": text}).results] == ["pass"]
+    report = _run(db, example, {"staging/stg_payload__json.sql": text.replace('"sale"}', '"refund"}')})
+    difference = report.results[0].difference
+    assert difference is not None
+    assert difference.missing == [(1, '{"kind" : "refund"}')]
+    assert difference.unexpected == [(1, '{"kind" : "sale"}')]
