@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean
+.PHONY: help setup demo migrate build check status verify test faults lint proofs bench clean bench-unit
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/migrations.py
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
+
+bench-unit: $(STAMP) ## Time 100 unit tests (weir test) on the embedded server; target <= 5 s
+	$(BIN)/python benchmarks/unit_tests.py
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
