@@ -244,3 +244,20 @@ SELECT 1 AS event_id, '{"kind" : "sale"}' AS payload;
     assert difference is not None
     assert difference.missing == [(1, '{"kind" : "refund"}')]
     assert difference.unexpected == [(1, '{"kind" : "sale"}')]
+
+
+def test_without_a_watermark_the_highest_existing_row_is_the_stored_one(db: psycopg.Connection,
+                                                                        example: Path) -> None:
+    text = """-- weir: model=marts.fact_events
+-- weir: given=this
+SELECT 1 AS event_id, 100 AS amount_cents, '2024-01-10 12:00+00' AS happened_at;
+
+-- weir: given=staging.stg_events
+SELECT 2 AS event_id, 200 AS amount_cents, '2024-01-10 10:59+00' AS happened_at, false AS is_refund
+UNION ALL SELECT 3, 300, '2024-01-10 11:01+00', false;
+
+-- weir: expect
+SELECT 1 AS event_id UNION ALL SELECT 3;
+"""
+    report = _run(db, example, {"marts/fact_events__default_watermark.sql": text})
+    assert [(result.status, result.error) for result in report.results] == [("pass", None)]
