@@ -22,7 +22,7 @@ from runner.build.report import BuildEvent, BuildReport
 from runner.build.run import build
 from runner.checks import CheckReport, run_checks
 from runner.db.retry import Retry, RunSession
-from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
+from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed, WeirError
 from runner.migrate import StepResult, migrate
 from runner.project import Project
 
@@ -38,6 +38,7 @@ class PipelineReport:
     migrations: list[StepResult] = field(default_factory=list)
     migration_error: str | None = None
     unit_tests: UnitTestReport | None = None  # None: the project has no unit_tests/ directory
+    unit_test_error: str | None = None  # why the unit tests could not run at all (e.g. a model fails to build)
     build: BuildReport | None = None
     checks: CheckReport | None = None
     started: dict[str, datetime] = field(default_factory=dict)  # when each stage that ran began
@@ -46,6 +47,8 @@ class PipelineReport:
     @property
     def exit_code(self) -> int:
         """1 if a migration or model failed or a check failed, 2 if a check could not run; else 0."""
+        if self.unit_test_error:
+            return EXIT_FAIL
         if self.unit_tests is not None and not self.unit_tests.ok:
             return self.unit_tests.exit_code
         if self.migration_error or (self.build is not None and not self.build.ok):
@@ -59,6 +62,8 @@ class PipelineReport:
             lines.append(f"migrate: FAILED: {self.migration_error}")
         else:
             lines.append(f"migrate: {len(self.migrations)} applied")
+        if self.unit_test_error:
+            lines.append(f"test:    FAILED: {self.unit_test_error}; nothing built")
         if self.unit_tests is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.unit_tests.counts().items() if n) or "none"
             lines.append(f"test:    {counts}" + ("" if self.unit_tests.ok else "; nothing built"))
@@ -87,6 +92,9 @@ class PipelineReport:
             from runner.unittests.report import junit_suite as unit_test_suite
 
             suites.append(unit_test_suite(self.unit_tests, self.started["test"]))
+        elif self.unit_test_error:
+            stopped = Case("unit tests", "unit_tests", 0.0, "error", self.unit_test_error, self.unit_test_error)
+            suites.append(Suite("weir test", self.started["test"], self.seconds["test"], cases=[stopped]))
         if self.build is not None:
             suites.append(self.build.junit_suite(self.started["build"], self.seconds["build"]))
         if self.checks is not None:
@@ -106,7 +114,8 @@ class PipelineReport:
                             for step in self.migrations],
                 "error": self.migration_error,
             },
-            "unit_tests": unit_test_results(self.unit_tests) if self.unit_tests is not None else None,
+            "unit_tests": unit_test_results(self.unit_tests) if self.unit_tests is not None else (
+                {"counts": {}, "tests": [], "error": self.unit_test_error} if self.unit_test_error else None),
             "build": self.build.json_results() if self.build is not None else None,
             "checks": json_results(self.checks) if self.checks is not None else None,
         }
@@ -155,8 +164,11 @@ def run_pipeline(
             from runner.unittests.run import run_unit_tests
 
             with _stage(report, "test"):
-                report.unit_tests = run_unit_tests(conn, project)
-            if not report.unit_tests.ok:
+                try:
+                    report.unit_tests = run_unit_tests(conn, project)
+                except WeirError as exc:
+                    report.unit_test_error = str(exc)
+            if report.unit_test_error or (report.unit_tests is not None and not report.unit_tests.ok):
                 return report
         if project.settings.models_dir.is_dir():
             with _stage(report, "build"):

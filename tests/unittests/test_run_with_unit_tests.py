@@ -58,3 +58,15 @@ def test_a_failing_unit_test_in_text(project, db, dsn, write_migration, write_fi
     assert result.stdout.splitlines()[-2:] == ["migrate: 1 applied", "test:    1 fail; nothing built"]
     assert "FAIL  marts/doubled__twice (marts.doubled" in result.stdout
     assert "    unexpected (id=1, doubled=23)" in result.stdout
+
+
+def test_a_model_that_cannot_be_tested_stops_the_run_with_a_line_saying_why(
+        project, db, dsn, write_migration, write_files, weir):
+    make_project(project, write_migration, write_files)
+    (project / "models" / "marts" / "doubled.sql").write_text(MODEL.replace("s.amount", "s.nope"))
+    result = weir("run", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 1, result.output
+    last = result.stdout.splitlines()[-1]
+    assert last == ("test:    FAILED: the models do not build on the empty scratch database, so they cannot be"
+                    " tested: models/marts/doubled.sql:2: column s.nope does not exist; nothing built")
+    assert db.execute("SELECT to_regclass('marts.doubled')").fetchone() == (None,)
