@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +22,22 @@ def example(tmp_path: Path) -> Path:
     for directory in ("migrations", "models", "unit_tests"):
         shutil.copytree(REPOSITORY / directory, root / directory)
     return root
+
+
+@pytest.fixture
+def json_validator() -> Callable[[str], Any]:
+    """json_validator(command) returns a jsonschema validator of that command's shipped schema."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    shipped = REPOSITORY / "runner" / "reports" / "schemas"
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(json.loads(path.read_text()))) for path in shipped.glob("*.schema.json")
+    )
+
+    def validator(command: str) -> Any:
+        schema = json.loads((shipped / f"weir-{command}.schema.json").read_text())
+        Draft202012Validator.check_schema(schema)
+        return Draft202012Validator(schema, registry=registry)
+
+    return validator

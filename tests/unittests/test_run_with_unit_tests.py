@@ -70,3 +70,18 @@ def test_a_model_that_cannot_be_tested_stops_the_run_with_a_line_saying_why(
     assert last == ("test:    FAILED: the models do not build on the empty scratch database, so they cannot be"
                     " tested: models/marts/doubled.sql:2: column s.nope does not exist; nothing built")
     assert db.execute("SELECT to_regclass('marts.doubled')").fetchone() == (None,)
+
+
+def test_json_of_weir_test_and_weir_run_is_valid(project, dsn, write_migration, write_files, weir, json_validator):
+    make_project(project, write_migration, write_files)
+    (project / "models" / "marts" / "doubled.sql").write_text(MODEL.replace("* 2", "+ 2"))
+    tested = json.loads(weir("test", "--project", str(project), "--dsn", dsn, "--json").stdout)
+    json_validator("test").validate(tested)
+    assert (tested["status"], tested["exit_code"], tested["results"]["counts"]) == (
+        "fail", 1, {"pass": 0, "fail": 1, "error": 0})
+    ran = json.loads(weir("run", "--project", str(project), "--dsn", dsn, "--json").stdout)
+    json_validator("run").validate(ran)
+    unit_tests = ran["results"]["unit_tests"]
+    assert unit_tests["counts"] == tested["results"]["counts"]
+    assert unit_tests["tests"][0]["differences"] == tested["results"]["tests"][0]["differences"] == [
+        "missing    (id=1, doubled=42)", "unexpected (id=1, doubled=23)"]
