@@ -14,8 +14,11 @@ so untyped literals such as '2024-01-01 10:00+00' become what the real column ho
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,6 +26,7 @@ from psycopg import sql
 
 from runner.db.statements import execute
 from runner.errors import WeirError
+from runner.project.model_header import column_name
 from runner.project.model_select import found_in, match_relation
 from runner.project.models import Model
 from runner.project.unit_tests import Rows
@@ -122,6 +126,8 @@ def typed_select(
 def fill(conn: psycopg.Connection[Any], table: str, rows: Rows, columns: list[str], display: str,
          relation: str) -> None:
     """Insert the fixture `rows` into weir_unit.`table`, typed as its columns."""
+    if not rows.sql:
+        return
     select = typed_select(rows, columns, display, "give", relation)
     statement = sql.SQL("INSERT INTO {} ({}) {}").format(
         sql.Identifier(SCHEMA, table), sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns), select
@@ -130,3 +136,48 @@ def fill(conn: psycopg.Connection[Any], table: str, rows: Rows, columns: list[st
         execute(conn, statement)
     except psycopg.Error as exc:
         raise UnitTestError(f"{display}:{rows.line}: rows for {relation}: {exc.diag.message_primary}") from None
+
+
+def csv_fixtures(test_path: Path, display: str, model: Model) -> list[tuple[tuple[str, str], str, Rows]]:
+    """Return the CSV files next to a test as fixture rows: (relation, the CSV's display, rows).
+
+    `<test stem>.<schema>.<relation>.csv` holds rows for that input: a header row of column
+    names, then one line per row, an empty field being NULL. Every value is text, cast to the
+    input's column type like any given value.
+    """
+    found = []
+    prefix = test_path.stem + "."
+    for path in sorted(test_path.parent.glob(f"{test_path.stem}.*.csv")):
+        shown = str(Path(display).parent / path.name)
+        written = path.name[len(prefix):-len(".csv")]
+        relation = tuple(written.split(".", 1))
+        if len(relation) != 2 or relation not in model.relations:
+            reads = ", ".join(sorted(".".join(part for part in pair if part) for pair in model.relations))
+            raise UnitTestError(f"{shown}:1: {model.qualified} does not read {written}; name the CSV"
+                                f" {test_path.stem}.<schema>.<relation>.csv for one of: {reads}")
+        found.append(((relation[0], relation[1]), shown, _csv_rows(path, shown)))
+    return found
+
+
+def _csv_rows(path: Path, shown: str) -> Rows:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise UnitTestError(f"{shown}:{line}: not UTF-8 ({exc.reason}); save the CSV as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header or not all(name.strip() for name in header):
+        raise UnitTestError(f"{shown}:1: the first row must name the columns, each one; e.g. order_id,status")
+    columns = tuple(column_name(name.strip()) for name in header)
+    rows = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(columns):
+            raise UnitTestError(f"{shown}:{reader.line_num}: {len(row)} fields, the header has {len(columns)};"
+                                " give every row one value per column (an empty one is NULL)")
+        rows.append("(" + ", ".join("NULL" if value == "" else sql.Literal(value).as_string(None) for value in row)
+                    + ")")
+    body = "VALUES " + ",\n".join(rows) if rows else ""
+    return Rows(body, 1, columns, True)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,6 +38,7 @@ from runner.unittests.fixtures import (
     UnitTestError,
     columns_of,
     create_fixtures,
+    csv_fixtures,
     fill,
     fixture_model,
     fixture_name,
@@ -109,19 +111,19 @@ def run_unit_tests(
     if not tests:
         return report
     if in_place:
-        _run_all(conn, tests, report, on_result)
+        _run_all(conn, tests, project.root, report, on_result)
     else:
         with prepared_scratch(conn, project) as scratch:
-            _run_all(scratch, tests, report, on_result)
+            _run_all(scratch, tests, project.root, report, on_result)
     report.seconds = time.perf_counter() - began
     return report
 
 
-def _run_all(conn: psycopg.Connection[Any], tests: list[UnitTest], report: UnitTestReport,
+def _run_all(conn: psycopg.Connection[Any], tests: list[UnitTest], root: Path, report: UnitTestReport,
              on_result: Callable[[UnitTestResult], None]) -> None:
     ensure_model_state(conn)
     for test in tests:
-        result = run_unit_test(conn, test)
+        result = run_unit_test(conn, test, root)
         report.results.append(result)
         on_result(result)
 
@@ -157,13 +159,16 @@ def prepared_scratch(conn: psycopg.Connection[Any], project: Project) -> Iterato
         execute(conn, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def run_unit_test(conn: psycopg.Connection[Any], test: UnitTest) -> UnitTestResult:
-    """Run one test in a transaction that is rolled back; return how it ended."""
+def run_unit_test(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None = None) -> UnitTestResult:
+    """Run one test in a transaction that is rolled back; return how it ended.
+
+    With the project's `root`, CSV files next to the test give rows too (fixtures.csv_fixtures).
+    """
     began = time.perf_counter()
     result = UnitTestResult(test.name, test.display, test.model.qualified, "pass", 0.0, description=test.description)
     try:
         with conn.transaction(force_rollback=True):
-            difference = _run(conn, test)
+            difference = _run(conn, test, root)
         if not difference.empty:
             result.status, result.difference = "fail", difference
     except (UnitTestError, ModelFailed) as exc:
@@ -174,8 +179,9 @@ def run_unit_test(conn: psycopg.Connection[Any], test: UnitTest) -> UnitTestResu
     return result
 
 
-def _run(conn: psycopg.Connection[Any], test: UnitTest) -> Difference:
+def _run(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None) -> Difference:
     model = fixture_model(test.model)
+    csvs = csv_fixtures(root / test.display, test.display, test.model) if root is not None else []
     inputs = create_fixtures(conn, test.model, test.display)
     target = sql.Identifier(SCHEMA, model.name)
     if any(given.relation is None for given in test.givens) or test.watermark is not None:
@@ -190,6 +196,8 @@ def _run(conn: psycopg.Connection[Any], test: UnitTest) -> Difference:
                 continue
             fill(conn, fixture_name(given.relation), given.rows, inputs[given.relation], test.display,
                  ".".join(given.relation))
+        for relation, shown, rows in csvs:
+            fill(conn, fixture_name(relation), rows, inputs[relation], shown, ".".join(relation))
         materialize(conn, model, prepared=True)
     columns = columns_of(conn, [model.name]).get(model.name, [])
     expected = sql.Identifier("pg_temp", "weir_expected")

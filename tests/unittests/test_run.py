@@ -261,3 +261,28 @@ SELECT 1 AS event_id UNION ALL SELECT 3;
 """
     report = _run(db, example, {"marts/fact_events__default_watermark.sql": text})
     assert [(result.status, result.error) for result in report.results] == [("pass", None)]
+
+
+def test_a_csv_next_to_the_test_gives_rows_and_a_ragged_row_is_an_error_at_its_line(db: psycopg.Connection,
+                                                                                    example: Path) -> None:
+    text = """-- weir: model=staging.stg_events
+-- weir: given=raw.events
+SELECT 3 AS event_id, 1 AS amount;
+-- weir: expect
+SELECT 1 AS event_id, 1250 AS amount_cents, true AS is_refund, NULL AS happened_at
+UNION ALL SELECT 2, 99, false, '2024-01-01 09:00+00'
+UNION ALL SELECT 3, 100, NULL, NULL;
+"""
+    csv_path = example / "unit_tests" / "staging" / "stg_events__csv.raw.events.csv"
+    csv_path.parent.mkdir(parents=True)
+    csv_path.write_text('event_id,amount,kind,happened_at\n1,12.5,refund,\n2,0.99,"sale",2024-01-01 10:00+01\n')
+    report = _run(db, example, {"staging/stg_events__csv.sql": text})
+    assert [(result.status, result.error) for result in report.results] == [("pass", None)]
+
+    csv_path.write_text("event_id,amount\n1,12.5\n2\n")
+    (result,) = _run(db, example, {}).results
+    assert result.status == "error"
+    assert result.error == (
+        "unit_tests/staging/stg_events__csv.raw.events.csv:3: 1 fields, the header has 2;"
+        " give every row one value per column (an empty one is NULL)"
+    )
