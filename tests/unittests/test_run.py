@@ -286,3 +286,18 @@ UNION ALL SELECT 3, 100, NULL, NULL;
         "unit_tests/staging/stg_events__csv.raw.events.csv:3: 1 fields, the header has 2;"
         " give every row one value per column (an empty one is NULL)"
     )
+
+
+def test_an_expected_column_the_model_lacks_is_an_error_at_the_expect_line(db: psycopg.Connection,
+                                                                           example: Path) -> None:
+    (result,) = _run(db, example, {"staging/stg_events__no_such.sql": """-- weir: model=staging.stg_events
+-- weir: given=raw.events
+SELECT 1 AS event_id;
+
+-- weir: expect
+SELECT 1 AS event_id, 5 AS amount;
+"""}).results
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error.startswith("unit_tests/staging/stg_events__no_such.sql:5: staging.stg_events has no column"
+                                   " 'amount'; expect only its columns: event_id, account_id, amount_cents,")
