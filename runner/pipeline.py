@@ -115,7 +115,9 @@ class PipelineReport:
                 "error": self.migration_error,
             },
             "unit_tests": unit_test_results(self.unit_tests) if self.unit_tests is not None else (
-                {"counts": {"pass": 0, "fail": 0, "error": 0}, "tests": [], "error": self.unit_test_error} if self.unit_test_error else None),
+                {"counts": {"pass": 0, "fail": 0, "error": 0}, "tests": [], "error": self.unit_test_error}
+                if self.unit_test_error else None
+            ),
             "build": self.build.json_results() if self.build is not None else None,
             "checks": json_results(self.checks) if self.checks is not None else None,
         }

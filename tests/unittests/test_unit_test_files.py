@@ -90,3 +90,15 @@ def test_no_directory_means_no_tests(amounts: Path, weir, dsn):
     result = weir("test", "--project", str(amounts), "--dsn", dsn)
     assert result.exit_code == 0, result.output
     assert result.stdout == "unit tests: none\n"
+
+
+def test_weir_lint_reads_unit_tests_and_refuses_a_bad_one(amounts: Path, write_files, weir):
+    write_files(amounts, {"unit_tests/marts/amounts__two_rows.sql": GOOD})
+    good = weir("lint", "--project", str(amounts))
+    assert good.exit_code == 0, good.output
+    assert "read 0 migrations, 1 models, 0 checks, 1 unit tests: 0 refused;" in good.output
+    write_files(amounts, {"unit_tests/marts/amounts__bad.sql": "SELECT 1;\n"})
+    bad = weir("lint", "--project", str(amounts))
+    assert bad.exit_code == 2
+    assert "unit_tests/marts/amounts__bad.sql:1: no model; start the file with -- weir: model=<schema>.<name>" in (
+        bad.output)
