@@ -68,39 +68,67 @@ def fixture_model(model: Model) -> Model:
     return replace(model, schema=SCHEMA, sql="".join(parts) + model.sql[position:])
 
 
-def create_fixtures(conn: psycopg.Connection[Any], model: Model, display: str) -> dict[tuple[str, str], list[str]]:
-    """Create an empty fixture table per input of `model`; return each one's columns as "name type"."""
-    statements = [sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA))]
-    inputs = sorted(relation for relation in model.relations if relation != (model.schema, model.name))
-    for relation in inputs:
+def create_statements(model: Model) -> list[sql.Composable]:
+    """Return the statements creating weir_unit and an empty fixture table per input of `model`."""
+    statements: list[sql.Composable] = [sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA))]
+    for relation in inputs_of(model):
         statements.append(sql.SQL("CREATE TABLE {} AS TABLE {} WITH NO DATA").format(
-            sql.Identifier(SCHEMA, fixture_name(relation)), sql.Identifier(*[part for part in relation if part])
+            sql.Identifier(SCHEMA, fixture_name(relation)), _identifier(relation)
         ))
-    try:
-        execute(conn, sql.SQL(";\n").join(statements))
-    except psycopg.errors.UndefinedTable as exc:
-        raise UnitTestError(
-            f"{display}:1: {model.qualified} reads a relation missing from the database ({exc.diag.message_primary});"
-            " run weir test without --in-place, or build the models first"
-        ) from None
-    found = columns_of(conn, [fixture_name(relation) for relation in inputs])
-    return {relation: found.get(fixture_name(relation), []) for relation in inputs}
+    return statements
+
+
+def inputs_of(model: Model) -> list[tuple[str, str]]:
+    """Return the relations `model` reads, itself left out, sorted."""
+    return sorted(relation for relation in model.relations if relation != (model.schema, model.name))
 
 
 _COLUMNS = """
-SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
-FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
-WHERE c.relnamespace = %s::regnamespace AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY c.relname, a.attnum
+SELECT r.name, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM unnest(%s::text[]) AS r (name)
+JOIN pg_attribute AS a ON a.attrelid = to_regclass(r.name)
+WHERE a.attnum > 0 AND NOT a.attisdropped
+ORDER BY r.name, a.attnum
 """
 
 
-def columns_of(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, list[str]]:
-    """Return the columns of each weir_unit table in `tables`, in order, as "name\ttype"; one query for all."""
-    columns: dict[str, list[str]] = {}
-    for table, name, kind in execute(conn, _COLUMNS, (SCHEMA, tables)).fetchall():
-        columns.setdefault(table, []).append(f"{name}\t{kind}")
-    return columns
+class Catalog:
+    """The columns of the database's relations, each read once per run: every test of a run sees the same."""
+
+    def __init__(self) -> None:
+        self._columns: dict[tuple[str, str], list[str]] = {}
+
+    def columns(self, conn: psycopg.Connection[Any], relations: list[tuple[str, str]], display: str,
+                reader: str) -> dict[tuple[str, str], list[str]]:
+        """Return each relation's columns, in order, as "name\ttype"; raise UnitTestError for a missing one."""
+        missing = [relation for relation in relations if relation not in self._columns]
+        if missing:
+            names = {_identifier(relation).as_string(None): relation for relation in missing}
+            for name, column, kind in execute(conn, _COLUMNS, (list(names),)).fetchall():
+                self._columns.setdefault(names[name], []).append(f"{column}\t{kind}")
+        for relation in relations:
+            if relation not in self._columns:
+                raise UnitTestError(
+                    f"{display}:1: {reader} reads {'.'.join(part for part in relation if part)}, which the database"
+                    " does not have; run weir test without --in-place, or build the models first"
+                )
+        return {relation: self._columns[relation] for relation in relations}
+
+
+def _identifier(relation: tuple[str, str]) -> sql.Identifier:
+    return sql.Identifier(*[part for part in relation if part])
+
+
+_COLUMNS_HERE = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+"""
+
+
+def columns_of(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    """Return the columns of weir_unit.`table`, in order, as "name\ttype"."""
+    rows = execute(conn, _COLUMNS_HERE, (sql.Identifier(SCHEMA, table).as_string(None),)).fetchall()
+    return [f"{name}\t{kind}" for name, kind in rows]
 
 
 def typed_select(
@@ -123,19 +151,14 @@ def typed_select(
     )
 
 
-def fill(conn: psycopg.Connection[Any], table: str, rows: Rows, columns: list[str], display: str,
-         relation: str) -> None:
-    """Insert the fixture `rows` into weir_unit.`table`, typed as its columns."""
+def fill_statement(table: str, rows: Rows, columns: list[str], display: str, relation: str) -> sql.Composable | None:
+    """Return the INSERT of the fixture `rows` into weir_unit.`table`, typed as its columns; None for no rows."""
     if not rows.sql:
-        return
-    select = typed_select(rows, columns, display, "give", relation)
-    statement = sql.SQL("INSERT INTO {} ({}) {}").format(
-        sql.Identifier(SCHEMA, table), sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns), select
+        return None
+    return sql.SQL("INSERT INTO {} ({}) {}").format(
+        sql.Identifier(SCHEMA, table), sql.SQL(", ").join(sql.Identifier(name) for name in rows.columns),
+        typed_select(rows, columns, display, "give", relation),
     )
-    try:
-        execute(conn, statement)
-    except psycopg.Error as exc:
-        raise UnitTestError(f"{display}:{rows.line}: rows for {relation}: {exc.diag.message_primary}") from None
 
 
 def csv_fixtures(test_path: Path, display: str, model: Model) -> list[tuple[tuple[str, str], str, Rows]]:

@@ -31,17 +31,20 @@ from runner.db.connection import connect, conninfo_of, describe
 from runner.db.statements import execute
 from runner.errors import EXIT_ERROR, EXIT_FAIL, EXIT_OK, ConnectionFailed, ModelFailed
 from runner.project import Project, UnitTest
+from runner.project.unit_tests import Rows
 from runner.state.models import BuiltState, ensure_model_state, record_statement
 from runner.unittests.compare import Difference, compare
 from runner.unittests.fixtures import (
     SCHEMA,
+    Catalog,
     UnitTestError,
     columns_of,
-    create_fixtures,
+    create_statements,
     csv_fixtures,
-    fill,
+    fill_statement,
     fixture_model,
     fixture_name,
+    inputs_of,
     typed_select,
 )
 
@@ -122,8 +125,9 @@ def run_unit_tests(
 def _run_all(conn: psycopg.Connection[Any], tests: list[UnitTest], root: Path, report: UnitTestReport,
              on_result: Callable[[UnitTestResult], None]) -> None:
     ensure_model_state(conn)
+    catalog = Catalog()
     for test in tests:
-        result = run_unit_test(conn, test, root)
+        result = run_unit_test(conn, test, root, catalog)
         report.results.append(result)
         on_result(result)
 
@@ -159,16 +163,29 @@ def prepared_scratch(conn: psycopg.Connection[Any], project: Project) -> Iterato
         execute(conn, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def run_unit_test(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None = None) -> UnitTestResult:
+class _BatchFailed(Exception):
+    """A batch of fixture statements failed; run them one by one to say which."""
+
+
+def run_unit_test(
+    conn: psycopg.Connection[Any], test: UnitTest, root: Path | None = None, catalog: Catalog | None = None
+) -> UnitTestResult:
     """Run one test in a transaction that is rolled back; return how it ended.
 
     With the project's `root`, CSV files next to the test give rows too (fixtures.csv_fixtures).
+    `catalog` keeps the input relations' columns across the tests of one run.
     """
     began = time.perf_counter()
+    catalog = catalog or Catalog()
     result = UnitTestResult(test.name, test.display, test.model.qualified, "pass", 0.0, description=test.description)
     try:
-        with conn.transaction(force_rollback=True):
-            difference = _run(conn, test, root)
+        try:
+            with conn.transaction(force_rollback=True):
+                difference = _run(conn, test, root, catalog, batched=True)
+        except _BatchFailed:
+            # Fixtures go in one round trip; only a failing test pays for finding the statement at fault.
+            with conn.transaction(force_rollback=True):
+                difference = _run(conn, test, root, catalog, batched=False)
         if not difference.empty:
             result.status, result.difference = "fail", difference
     except (UnitTestError, ModelFailed) as exc:
@@ -179,27 +196,35 @@ def run_unit_test(conn: psycopg.Connection[Any], test: UnitTest, root: Path | No
     return result
 
 
-def _run(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None) -> Difference:
+_Step = tuple[sql.Composable, str]  # a statement, and what a failure of it is called: "file:line: rows for x"
+
+
+def _run(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None, catalog: Catalog,
+         batched: bool) -> Difference:
     model = fixture_model(test.model)
     csvs = csv_fixtures(root / test.display, test.display, test.model) if root is not None else []
-    inputs = create_fixtures(conn, test.model, test.display)
+    relations = inputs_of(test.model)
+    inputs = catalog.columns(conn, relations, test.display, test.model.qualified)
+    steps: list[_Step] = [(statement, f"{test.display}:1: fixture tables") for statement in create_statements(model)]
     target = sql.Identifier(SCHEMA, model.name)
     if any(given.relation is None for given in test.givens) or test.watermark is not None:
-        _existing(conn, test, target)
+        steps += _existing(conn, test, target, catalog)
     for snapshot in test.snapshots:
         if snapshot > 1:
-            execute(conn, sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
-                sql.Identifier(SCHEMA, fixture_name(relation)) for relation in inputs
-            )))
+            steps.append((sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                sql.Identifier(SCHEMA, fixture_name(relation)) for relation in relations
+            )), f"{test.display}:1: snapshot {snapshot}"))
         for given in test.givens:
             if given.relation is None or given.snapshot not in (0, snapshot):
                 continue
-            fill(conn, fixture_name(given.relation), given.rows, inputs[given.relation], test.display,
-                 ".".join(given.relation))
-        for relation, shown, rows in csvs:
-            fill(conn, fixture_name(relation), rows, inputs[relation], shown, ".".join(relation))
+            relation = ".".join(given.relation)
+            steps += _fill(fixture_name(given.relation), given.rows, inputs[given.relation], test.display, relation)
+        for csv_relation, shown, rows in csvs:
+            steps += _fill(fixture_name(csv_relation), rows, inputs[csv_relation], shown, ".".join(csv_relation))
+        _send(conn, steps, batched)
+        steps = []
         materialize(conn, model, prepared=True)
-    columns = columns_of(conn, [model.name]).get(model.name, [])
+    columns = columns_of(conn, model.name)
     expected = sql.Identifier("pg_temp", "weir_expected")
     select = typed_select(test.expect, columns, test.display, "expect", test.model.qualified)
     try:
@@ -210,20 +235,43 @@ def _run(conn: psycopg.Connection[Any], test: UnitTest, root: Path | None) -> Di
     return compare(conn, test.model, target, expected, test.expect.columns, test.ordered, types)
 
 
-def _existing(conn: psycopg.Connection[Any], test: UnitTest, target: sql.Identifier) -> None:
-    """Put an incremental model's table and stored watermark in place, as a previous build left them."""
+def _fill(table: str, rows: Rows, columns: list[str], display: str, relation: str) -> list[_Step]:
+    statement = fill_statement(table, rows, columns, display, relation)
+    return [] if statement is None else [(statement, f"{display}:{rows.line}: rows for {relation}")]
+
+
+def _send(conn: psycopg.Connection[Any], steps: list[_Step], batched: bool) -> None:
+    """Run `steps` in one round trip (batched), or one by one, naming the one that fails."""
+    if batched:
+        try:
+            execute(conn, sql.SQL(";\n").join(statement for statement, _ in steps))
+        except psycopg.Error:
+            raise _BatchFailed() from None
+        return
+    for statement, what in steps:
+        try:
+            execute(conn, statement)
+        except psycopg.Error as exc:
+            raise UnitTestError(f"{what}: {exc.diag.message_primary}") from None
+
+
+def _existing(conn: psycopg.Connection[Any], test: UnitTest, target: sql.Identifier, catalog: Catalog
+              ) -> list[_Step]:
+    """Return the steps putting an incremental model's table and stored watermark in place, as a build left them."""
     model = test.model
-    execute(conn, sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+    relation = (model.schema, model.name)
+    columns = catalog.columns(conn, [relation], test.display, "the test")[relation]
+    steps: list[_Step] = [(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
         target, sql.Identifier(model.schema, model.name)
-    ))
+    ), f"{test.display}:1: {model.qualified}")]
     this = next((given for given in test.givens if given.relation is None), None)
     if this is not None:
-        columns = columns_of(conn, [model.name])[model.name]
-        fill(conn, model.name, this.rows, columns, test.display, f"{model.qualified} (this)")
+        steps += _fill(model.name, this.rows, columns, test.display, f"{model.qualified} (this)")
     watermark: sql.Composable = sql.Literal(test.watermark)
     if test.watermark is None:
         watermark = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(model.watermark or ""), target)
-    execute(conn, record_statement(BuiltState(
+    steps.append((record_statement(BuiltState(
         f"{SCHEMA}.{model.name}", model.kind, model.checksum, None, 0, 0, 0,
         watermark=watermark, lookback=model.lookback,
-    )))
+    )), f"{test.display}:1: the stored watermark"))
+    return steps

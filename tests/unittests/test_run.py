@@ -301,3 +301,15 @@ SELECT 1 AS event_id, 5 AS amount;
     assert result.error is not None
     assert result.error.startswith("unit_tests/staging/stg_events__no_such.sql:5: staging.stg_events has no column"
                                    " 'amount'; expect only its columns: event_id, account_id, amount_cents,")
+
+
+def test_a_fixture_value_of_the_wrong_type_is_an_error_at_its_given(db: psycopg.Connection, example: Path) -> None:
+    (result,) = _run(db, example, {"staging/stg_events__bad_value.sql": """-- weir: model=staging.stg_events
+-- weir: given=raw.events
+SELECT 1 AS event_id, 'two' AS amount;
+-- weir: expect
+SELECT 1 AS event_id;
+"""}).results
+    assert result.status == "error"
+    assert result.error == ('unit_tests/staging/stg_events__bad_value.sql:2: rows for raw.events:'
+                            ' invalid input syntax for type numeric: "two"')
