@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from runner.reports.junit import Suite
     from runner.unittests.compare import Difference
     from runner.unittests.run import UnitTestReport, UnitTestResult
 
+T = TypeVar("T")
 _WORDS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}
 
 
@@ -55,12 +56,12 @@ def headline(difference: Difference) -> str:
 def difference_lines(difference: Difference) -> list[str]:
     """Describe each difference on a line: keyed rows by the columns that differ, others whole."""
     lines = []
-    for changed in difference.changed:
+    for changed in _sorted(difference.changed, lambda changed: changed.key):
         columns = "; ".join(f"{column}: expected {_value(want)}, got {_value(got)}"
                             for column, want, got in changed.columns)
         lines.append(f"changed    {_row(difference.key, changed.key)}: {columns}")
-    lines += [f"missing    {_row(difference.columns, row)}" for row in difference.missing]
-    lines += [f"unexpected {_row(difference.columns, row)}" for row in difference.unexpected]
+    lines += [f"missing    {_row(difference.columns, row)}" for row in _sorted(difference.missing, tuple)]
+    lines += [f"unexpected {_row(difference.columns, row)}" for row in _sorted(difference.unexpected, tuple)]
     for position, want, got in difference.order:
         produced = _row(difference.columns, got) if got is not None else "no row"
         lines.append(f"order      row {position}: expected {_row(difference.columns, want)}, got {produced}")
@@ -97,6 +98,14 @@ def json_results(report: UnitTestReport) -> dict[str, Any]:
             for result in report.results
         ],
     }
+
+
+def _sorted(items: Sequence[T], row: Callable[[T], tuple[Any, ...]]) -> list[T]:
+    """Return `items` in the order of their rows' values (NULL last), so a diff reads top to bottom."""
+    try:
+        return sorted(items, key=lambda item: tuple((value is None, value) for value in row(item)))
+    except TypeError:  # values of no common order (e.g. json): as found
+        return list(items)
 
 
 def _row(columns: Sequence[str], row: Sequence[Any]) -> str:

@@ -68,7 +68,12 @@ def test_a_failure_prints_the_changed_columns_of_keyed_rows(example: Path, dsn, 
     assert result.exit_code == 1
     assert "FAIL  marts/fact_order_items__point_in_time (marts.fact_order_items" in result.stdout
     assert "unit_tests/marts/fact_order_items__point_in_time.sql: 3 row(s) changed" in result.stdout
-    assert "changed    (order_item_id=1): line_total_cents: expected 1000, got 2000" in result.stdout
+    changed = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("changed")]
+    assert changed[:3] == [  # by key, so a diff reads top to bottom
+        "changed    (order_item_id=1): line_total_cents: expected 1000, got 2000",
+        "changed    (order_item_id=3): line_total_cents: expected 300, got 600",
+        "changed    (order_item_id=5): line_total_cents: expected 700, got 1400",
+    ]
     assert result.stdout.splitlines()[-1] == "unit tests: 2 fail"
 
 
