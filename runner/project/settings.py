@@ -143,7 +143,7 @@ def load_settings(project: Path | None = None) -> Settings:
     path = root / "setup.cfg"
     values = dict(DEFAULTS)
     values.update(_read_section(path))
-    for key in ("migrations", "models", "checks"):
+    for key in ("migrations", "models", "checks", "unit_tests"):
         if not values[key]:
             raise ConfigError(f"{path}: [weir] {key} is empty; name the directory, e.g. {key} = {DEFAULTS[key]}")
     return Settings(
@@ -164,7 +164,7 @@ def load_settings(project: Path | None = None) -> Settings:
             path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
         ),
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
-        unit_tests_dir=root / (values["unit_tests"].strip() or DEFAULTS["unit_tests"]),
+        unit_tests_dir=root / values["unit_tests"],
     )
 
 

@@ -102,3 +102,11 @@ def test_weir_lint_reads_unit_tests_and_refuses_a_bad_one(amounts: Path, write_f
     assert bad.exit_code == 2
     assert "unit_tests/marts/amounts__bad.sql:1: no model; start the file with -- weir: model=<schema>.<name>" in (
         bad.output)
+
+
+def test_an_empty_directory_setting_is_refused(amounts: Path, weir):
+    (amounts / "setup.cfg").write_text("[weir]\nunit_tests =\n")
+    result = weir("test", "--project", str(amounts))
+    assert result.exit_code == 2
+    assert result.stderr == (f"weir: {amounts / 'setup.cfg'}: [weir] unit_tests is empty; name the directory,"
+                             " e.g. unit_tests = unit_tests\n")
