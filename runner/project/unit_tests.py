@@ -20,7 +20,9 @@ A fixture names only the columns the test cares about (the rest are NULL); their
 from the real relation, so untyped literals such as '2024-01-01' compare correctly. A
 VALUES list has no column names: give them, `-- weir: given=raw.orders, columns="order_id
 status"`. An scd2 model's test gives successive source snapshots (`given=..., snapshot=1`,
-`snapshot=2`, ...) and expects the history after the last one. Runner: runner.unittests.
+`snapshot=2`, ...) and expects the history after the last one. Rows may also come from a CSV
+file next to the test, `<test>.<schema>.<relation>.csv`, which runner.unittests.fixtures loads.
+Runner: runner.unittests.
 """
 
 from __future__ import annotations
