@@ -49,7 +49,7 @@ def headline(difference: Difference) -> str:
     if difference.changed:
         parts.append(f"{len(difference.changed)} row(s) changed")
     if difference.order:
-        parts.append("rows in another order")
+        parts.append(f"{len(difference.order)} row(s) other than expected at their position (ordered)")
     return ", ".join(parts) or "rows differ"
 
 
@@ -64,7 +64,7 @@ def difference_lines(difference: Difference) -> list[str]:
     lines += [f"unexpected {_row(difference.columns, row)}" for row in _sorted(difference.unexpected, tuple)]
     for position, want, got in difference.order:
         produced = _row(difference.columns, got) if got is not None else "no row"
-        lines.append(f"order      row {position}: expected {_row(difference.columns, want)}, got {produced}")
+        lines.append(f"at row {position}  expected {_row(difference.columns, want)}, got {produced}")
     return lines
 
 

@@ -17,6 +17,8 @@ MUTATIONS = [
     ("staging/stg_customers.sql", "c.city,", "c.country AS city,", "staging/stg_customers__columns"),
     ("staging/stg_products.sql", "p.price_cents AS list_price_cents", "p.product_id AS list_price_cents",
      "staging/stg_products__renames"),
+    ("staging/stg_products.sql", "p.category,", "coalesce(p.category, 'none') AS category,",
+     "staging/stg_products__from_csv"),
     ("marts/dim_product.sql", "p.product_id AS product_key", "p.list_price_cents AS product_key",
      "marts/dim_product__keys_and_prices"),
     ("marts/dim_date.sql", "IN (6, 7) AS is_weekend", "IN (5, 6) AS is_weekend", "marts/dim_date__whole_years"),
@@ -41,7 +43,7 @@ def test_every_example_unit_test_passes(example: Path, dsn, weir):
     document = json.loads(result.stdout)
     assert document["status"] == "pass"
     names = {test["name"] for test in document["results"]["tests"]}
-    assert len(names) >= 12
+    assert len(names) >= 13
     tested = {test["model"] for test in document["results"]["tests"]}
     models = {f"{path.parent.name}.{path.stem}" for path in (example / "models").rglob("*.sql")}
     assert tested == models  # every model has a unit test
@@ -94,7 +96,7 @@ def test_junit_has_a_testcase_per_unit_test(example: Path, dsn, weir, tmp_path: 
     assert result.exit_code == 0, result.output
     xml = report.read_text()
     assert re.findall(r'<testcase name="([^"]+)"', xml) == [
-        "marts/dim_product__keys_and_prices", "staging/stg_products__renames"]
+        "marts/dim_product__keys_and_prices", "staging/stg_products__from_csv", "staging/stg_products__renames"]
     assert 'failures="0"' in xml
 
 
@@ -107,3 +109,15 @@ def test_nothing_real_is_touched(example: Path, db, dsn, weir):
     assert result.exit_code == 0, result.output
     assert db.execute("SELECT count(*) FROM pg_class").fetchone() == before
     assert db.execute("SELECT city FROM raw.customers").fetchall() == [("Berlin",)]
+
+
+def test_an_ordered_test_names_the_position_that_differs(example: Path, dsn, weir):
+    csv = example / "unit_tests" / "staging" / "stg_products__from_csv.raw.products.csv"
+    csv.write_text(csv.read_text().replace("2599", "2598"))
+    result = weir("test", "stg_products", "--project", str(example), "--dsn", dsn)
+    assert result.exit_code == 1
+    assert "unit_tests/staging/stg_products__from_csv.sql: 1 row(s) other than expected at their position" in (
+        result.stdout)
+    assert ("at row 1  expected (product_id=1, sku='SKU-1', product_name='Kettle', category='kitchen',"
+            " list_price_cents=2599), got (product_id=1, sku='SKU-1', product_name='Kettle', category='kitchen',"
+            " list_price_cents=2598)") in result.stdout
