@@ -36,7 +36,7 @@ WEIR = str(Path(sys.executable).parent / "weir")
 
 
 def copy_project(destination: Path, tests: int) -> None:
-    """Copy the example's migrations and models, and its unit tests round-robin up to `tests` files."""
+    """Copy the example's migrations and models, and its unit tests (with their CSVs) round-robin up to `tests`."""
     (destination / "setup.cfg").write_text("[weir]\n")
     for directory in ("migrations", "models"):
         shutil.copytree(ROOT / directory, destination / directory)
@@ -47,6 +47,8 @@ def copy_project(destination: Path, tests: int) -> None:
         target = destination / "unit_tests" / relative.parent / f"{relative.stem}_{number:03d}.sql"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(source.read_text())
+        for csv in source.parent.glob(f"{source.stem}.*.csv"):  # its fixtures: <test>.<schema>.<relation>.csv
+            shutil.copy(csv, target.parent / f"{target.stem}{csv.name.removeprefix(source.stem)}")
 
 
 def run_weir_test(project: Path, dsn: str) -> tuple[float, dict[str, int], float]:
