@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs bench clean docs
+.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs bench bench-unit clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/docs.py
 	$(BIN)/python benchmarks/lineage.py
 	$(BIN)/python benchmarks/seeds.py $(BENCH_SCALE)
+
+bench-unit: $(STAMP) ## Time 100 unit tests (weir test) on the embedded server; target <= 5 s
+	$(BIN)/python benchmarks/unit_tests.py
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop

@@ -178,7 +178,7 @@ def _sqlfluff(project: Project, chosen: set[Path], report: LintReport) -> list[F
 
 
 def _read_project(project: Project, report: LintReport) -> list[Migration]:
-    """Read migrations, models and checks as the commands do; note every problem they find."""
+    """Read migrations, models, checks and unit tests as the commands do; note every problem they find."""
     problems = Problems()
     migrations: list[Migration] = []
     if project.settings.migrations_dir.is_dir():
@@ -197,6 +197,10 @@ def _read_project(project: Project, report: LintReport) -> list[Migration]:
         report.counts["checks"] = len(project.checks)
         if models_read:  # a gate must name a model and read only it
             project.gates  # noqa: B018  (reading the gates validates them)
+    unit_tests_dir = project.settings.unit_tests_dir
+    if models_read and unit_tests_dir is not None and unit_tests_dir.is_dir():
+        with problems.each():
+            report.counts["unit tests"] = len(project.unit_tests)
     if models_read and not problems.found:
         from runner.pii.flow import pii_leaks
 

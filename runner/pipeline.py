@@ -1,4 +1,6 @@
-"""`weir run`: migrate, then build (with gates), then check, with one summary.
+"""`weir run`: migrate, then the models' unit tests, then build (with gates), then check, with one summary.
+
+A failing unit test (runner.unittests) stops the run before anything is built.
 
 Each stage is idempotent, so re-running after a failure converges: applied
 migrations are not re-applied, unchanged models are skipped, checks only read.
@@ -20,12 +22,13 @@ from runner.build.report import BuildEvent, BuildReport
 from runner.build.run import build
 from runner.checks import CheckReport, run_checks
 from runner.db.retry import Retry, RunSession
-from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
+from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed, WeirError
 from runner.migrate import StepResult, migrate
 from runner.project import Project
 
 if TYPE_CHECKING:
     from runner.reports.junit import Suite
+    from runner.unittests.run import UnitTestReport
 
 
 @dataclass
@@ -34,6 +37,8 @@ class PipelineReport:
 
     migrations: list[StepResult] = field(default_factory=list)
     migration_error: str | None = None
+    unit_tests: UnitTestReport | None = None  # None: the project has no unit_tests/ directory
+    unit_test_error: str | None = None  # why the unit tests could not run at all (e.g. a model fails to build)
     build: BuildReport | None = None
     checks: CheckReport | None = None
     started: dict[str, datetime] = field(default_factory=dict)  # when each stage that ran began
@@ -42,6 +47,10 @@ class PipelineReport:
     @property
     def exit_code(self) -> int:
         """1 if a migration or model failed or a check failed, 2 if a check could not run; else 0."""
+        if self.unit_test_error:
+            return EXIT_FAIL
+        if self.unit_tests is not None and not self.unit_tests.ok:
+            return self.unit_tests.exit_code
         if self.migration_error or (self.build is not None and not self.build.ok):
             return max(EXIT_FAIL, self.checks.exit_code if self.checks else EXIT_FAIL)
         return self.checks.exit_code if self.checks else EXIT_OK
@@ -53,6 +62,11 @@ class PipelineReport:
             lines.append(f"migrate: FAILED: {self.migration_error}")
         else:
             lines.append(f"migrate: {len(self.migrations)} applied")
+        if self.unit_test_error:
+            lines.append(f"test:    FAILED: {self.unit_test_error}; nothing built")
+        if self.unit_tests is not None:
+            counts = ", ".join(f"{n} {status}" for status, n in self.unit_tests.counts().items() if n) or "none"
+            lines.append(f"test:    {counts}" + ("" if self.unit_tests.ok else "; nothing built"))
         if self.build is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.build.counts().items() if n) or "no models"
             lines.append(f"build:   {counts}")
@@ -74,6 +88,13 @@ class PipelineReport:
             failed = path if path.endswith(".sql") else "migrate"
             migrate.cases.append(Case(failed, "migrations", 0.0, "error", self.migration_error, self.migration_error))
         suites = [migrate]
+        if self.unit_tests is not None:
+            from runner.unittests.report import junit_suite as unit_test_suite
+
+            suites.append(unit_test_suite(self.unit_tests, self.started["test"]))
+        elif self.unit_test_error:
+            stopped = Case("unit tests", "unit_tests", 0.0, "error", self.unit_test_error, self.unit_test_error)
+            suites.append(Suite("weir test", self.started["test"], self.seconds["test"], cases=[stopped]))
         if self.build is not None:
             suites.append(self.build.junit_suite(self.started["build"], self.seconds["build"]))
         if self.checks is not None:
@@ -85,6 +106,7 @@ class PipelineReport:
     def json_results(self) -> dict[str, Any]:
         """Return the `results` of `weir run --json`: each stage's own results, null for one that did not run."""
         from runner.checks.report import json_results
+        from runner.unittests.report import json_results as unit_test_results
 
         return {
             "migrations": {
@@ -92,6 +114,10 @@ class PipelineReport:
                             for step in self.migrations],
                 "error": self.migration_error,
             },
+            "unit_tests": unit_test_results(self.unit_tests) if self.unit_tests is not None else (
+                {"counts": {"pass": 0, "fail": 0, "error": 0}, "tests": [], "error": self.unit_test_error}
+                if self.unit_test_error else None
+            ),
             "build": self.build.json_results() if self.build is not None else None,
             "checks": json_results(self.checks) if self.checks is not None else None,
         }
@@ -105,10 +131,11 @@ class PipelineReport:
 
 
 def validate_project(project: Project) -> None:
-    """Read every migration, model and check, so a malformed file stops the run before it migrates."""
+    """Read every migration, model, check and unit test, so a malformed file stops the run before it migrates."""
     project.migrations  # noqa: B018  (read now: the properties raise for a malformed file)
     ModelGraph(project.models, project.seeds)
     project.gates  # noqa: B018  (reads every check file too, and validates the gates against the models)
+    project.unit_tests  # noqa: B018  (and every unit test file)
 
 
 def run_pipeline(
@@ -135,6 +162,16 @@ def run_pipeline(
                 report.migration_error = str(exc)
         if report.migration_error:
             return report
+        if project.unit_tests:
+            from runner.unittests.run import run_unit_tests
+
+            with _stage(report, "test"):
+                try:
+                    report.unit_tests = run_unit_tests(conn, project)
+                except WeirError as exc:
+                    report.unit_test_error = str(exc)
+            if report.unit_test_error or (report.unit_tests is not None and not report.unit_tests.ok):
+                return report
         if project.settings.models_dir.is_dir():
             with _stage(report, "build"):
                 report.build = build(reconnect.run(lambda tried: session.ensure()), project, threads=threads,

@@ -94,7 +94,7 @@ class Scenario:
     def __init__(self, tmp_path: Path, dsn: str, db: psycopg.Connection) -> None:
         self.project = tmp_path / "warehouse"
         self.project.mkdir()
-        for name in ("migrations", "models", "checks", "seeds"):
+        for name in ("migrations", "models", "checks", "seeds", "unit_tests"):
             shutil.copytree(ROOT / name, self.project / name)
         shutil.copy(ROOT / "setup.cfg", self.project / "setup.cfg")
         self.dsn = dsn

@@ -15,6 +15,7 @@ from runner.cli import (  # noqa: F401 (each registers its commands)
     pii,
     retention,
     seeds,
+    unittests,
 )
 from runner.cli.app import cli, main
 from runner.cli.examples import add_examples

@@ -80,6 +80,10 @@ def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool)
     if as_json:
         click.echo(dumps(envelope.document(report.status, report.exit_code, report.json_results())))
         ctx.exit(report.exit_code)
+    if report.unit_tests is not None and not report.unit_tests.ok:
+        from runner.unittests.report import render_text as render_unit_tests
+
+        click.echo(render_unit_tests(report.unit_tests))
     if report.build is not None:
         report_build(report.build)
     if report.checks is not None:

@@ -52,6 +52,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir rollback --dry-run", "what undoing the last migration would change"),
         ("weir rollback --to 0010", "undo every migration after 0010"),
     ),
+    "test": (
+        ("weir test", "every unit test, on a scratch database of the embedded server"),
+        ("weir test marts.fact_order_items --junit unit.xml", "one model's tests; CI: a JUnit file"),
+    ),
     "run": (
         ("weir run", "migrate, build and check (embedded server)"),
         ("weir --dsn \"$DATABASE_URL\" run --junit weir.xml", "what CI calls"),

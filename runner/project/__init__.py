@@ -17,8 +17,9 @@ from runner.project.migrations import Migration, read_migrations
 from runner.project.models import Model, read_models
 from runner.project.seeds import Seed, read_seeds
 from runner.project.settings import Settings, Timeouts, load_settings
+from runner.project.unit_tests import UnitTest, read_unit_tests
 
-__all__ = ["Check", "Migration", "Model", "Project", "Seed", "Settings", "Timeouts"]
+__all__ = ["Check", "Migration", "Model", "Project", "Seed", "Settings", "Timeouts", "UnitTest"]
 
 
 @dataclass
@@ -63,3 +64,9 @@ class Project:
     def gates(self) -> dict[str, tuple[Check, ...]]:
         """The gates of each model ("schema.name" -> checks), validated against the models."""
         return gates_of(self.checks, self.models)
+
+    @cached_property
+    def unit_tests(self) -> list[UnitTest]:
+        """Every unit test (weir test), sorted by name; none when unit_tests/ does not exist."""
+        directory = self.settings.unit_tests_dir or self.root / "unit_tests"
+        return read_unit_tests(directory, self.root, self.models if directory.is_dir() else [])

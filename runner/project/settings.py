@@ -55,6 +55,7 @@ DEFAULTS = {
     # weir seed: seeds/<schema>/<name>.csv loads into <schema>.<name> (runner.build.seeds)
     "seeds": "seeds",
     "analyst_role": "",
+    "unit_tests": "unit_tests",  # weir test: unit test files, unit_tests/<schema>/<model>__<case>.sql
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -107,6 +108,7 @@ class Settings:
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
     seeds: str = DEFAULTS["seeds"]  # weir seed: the CSV seeds' directory, relative to root
     analyst_role: str | None = None  # weir grants: the role that sees masked views only
+    unit_tests_dir: Path | None = None  # weir test: unit test files; None means <root>/unit_tests
 
     @property
     def seeds_dir(self) -> Path:
@@ -151,7 +153,7 @@ def load_settings(project: Path | None = None) -> Settings:
     path = root / "setup.cfg"
     values = dict(DEFAULTS)
     values.update(_read_section(path))
-    for key in ("migrations", "models", "checks", "seeds"):
+    for key in ("migrations", "models", "checks", "seeds", "unit_tests"):
         if not values[key]:
             raise ConfigError(f"{path}: [weir] {key} is empty; name the directory, e.g. {key} = {DEFAULTS[key]}")
     return Settings(
@@ -174,6 +176,7 @@ def load_settings(project: Path | None = None) -> Settings:
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
         seeds=values["seeds"],
         analyst_role=values["analyst_role"].strip() or None,
+        unit_tests_dir=root / values["unit_tests"],
     )
 
 
