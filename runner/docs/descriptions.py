@@ -124,10 +124,20 @@ def with_descriptions(catalog: Catalog, models: list[Model]) -> Catalog:
         if model.kind == "scd2":
             key = model.surrogate_key or f"{model.name}_key"
             written = {**_SCD2_COLUMNS, key: "Surrogate key of one version (Weir, scd2).", **written}
-        columns = tuple(replace(column, comment=column.comment or written.get(column.name))
-                        for column in relation.columns)
+        pii = dict(model.pii)
+        columns = tuple(
+            replace(column, comment=_tagged(column.comment or written.get(column.name), pii.get(column.name)))
+            for column in relation.columns
+        )
         relations.append(replace(relation, comment=relation.comment or model.description, columns=columns))
     return Catalog(tuple(relations))
+
+
+def _tagged(description: str | None, mask: str | None) -> str | None:
+    """Return a model column's description marked PII(mask), as a source column's COMMENT marks it, when declared so."""
+    if mask is None or not description or description.upper().startswith("PII"):
+        return description  # an undescribed column stays listed as undocumented
+    return f"PII({mask}) {description}"
 
 
 def undocumented(catalog: Catalog, models: list[Model], migration_dir: str) -> list[Undocumented]:

@@ -38,7 +38,8 @@ def _entity(entity: Entity) -> Iterator[str]:
     yield from _doc([f"{relation.qualified} ({relation.kind})", *_lines(relation.comment)], "")
     yield f"export interface {entity.name} {{"
     for field in entity.fields:
-        yield from _doc([column_summary(field.column), *_lines(field.column.comment)], "  ")
+        personal = ["@pii personal data: mask it before it leaves"] if _is_pii(field.column.comment) else []
+        yield from _doc([column_summary(field.column), *_lines(field.column.comment), *personal], "  ")
         yield f"  {ts_property(field.name)}: {_type(field)};"
     yield "}"
     yield ""
@@ -65,6 +66,13 @@ def _entity(entity: Entity) -> Iterator[str]:
         if field.in_update:
             yield f"  {ts_property(field.name)}?: {_type(field)};"
     yield "}"
+
+
+def _is_pii(comment: str | None) -> bool:
+    """Say whether a column's description tags it as personal data, `PII(mask) ...` (runner.project.pii)."""
+    from runner.project.pii import comment_mask
+
+    return comment is not None and comment_mask(comment) is not None
 
 
 def _type(field: Field) -> str:
