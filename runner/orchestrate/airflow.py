@@ -10,7 +10,7 @@ nothing beside a scheduler's own per-task overhead.
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, literal
+from runner.orchestrate.literals import entry, literal, project_dir_line
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -42,8 +42,9 @@ except ImportError:  # Airflow 2
     from airflow.operators.bash import BashOperator
 
 WEIR = os.environ.get("WEIR_BIN", "weir")
+{project_dir}
 PROJECT = os.environ.get("WEIR_PROJECT") or str(
-    (Path(__file__).parent / {relative}).resolve()
+    (Path(__file__).parent / PROJECT_DIR).resolve()
 )
 
 # A failed model task is tried again as weir tries a step that met a transient fault:
@@ -105,7 +106,7 @@ def render(plan: Plan, relative_project: str) -> str:
     """Return the DAG file's text; `relative_project` is the project directory relative to the file's."""
     parts = [_HEADER.format(
         project=relative_project,
-        relative=literal(relative_project),
+        project_dir=project_dir_line(relative_project),
         retries=plan.retries.tries - 1,
         base_delay=plan.retries.base_delay,
         max_delay=plan.retries.max_delay,

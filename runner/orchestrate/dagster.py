@@ -10,7 +10,7 @@ verdict on the asset it is about; a check reading only sources belongs to the mi
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, literal
+from runner.orchestrate.literals import entry, project_dir_line
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -35,8 +35,9 @@ import dagster as dg
 
 from runner import api
 
+{project_dir}
 PROJECT = api.load_project(
-    os.environ.get("WEIR_PROJECT") or (Path(__file__).parent / {relative}).resolve()
+    os.environ.get("WEIR_PROJECT") or (Path(__file__).parent / PROJECT_DIR).resolve()
 )
 
 # A failed materialization is tried again as weir tries a step that met a transient
@@ -142,7 +143,7 @@ def render(plan: Plan, relative_project: str) -> str:
     """Return the module's text; `relative_project` is the project directory relative to the module's."""
     parts = [_HEADER.format(
         project=relative_project,
-        relative=literal(relative_project),
+        project_dir=project_dir_line(relative_project),
         retries=plan.retries.tries - 1,
         base_delay=plan.retries.base_delay,
         max_delay=plan.retries.max_delay,

@@ -14,6 +14,15 @@ def literal(value: Value) -> str:
     return json.dumps(value if isinstance(value, str) else list(value))
 
 
+def project_dir_line(relative: str) -> str:
+    """Return the line naming the project directory relative to the generated file (a long path is let be)."""
+    line = f"PROJECT_DIR = {literal(relative)}  # relative to this file; WEIR_PROJECT overrides it"
+    if len(line) <= WIDTH:
+        return line
+    line = f"PROJECT_DIR = {literal(relative)}"
+    return line if len(line) <= WIDTH else f"{line}  # noqa: E501"
+
+
 def entry(key: str, value: Value | tuple[Value, ...], indent: int = 4) -> str:
     """Return the line(s) of one dict entry `key: value,`, exploded as ruff would when too long."""
     return _layout(f"{' ' * indent}{literal(key)}: ", value, indent, ",") + "\n"

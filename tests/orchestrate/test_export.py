@@ -96,15 +96,18 @@ def test_retries_come_from_the_settings(weir, tmp_path: Path) -> None:
     dagster = tmp_path / "dagster.py"
     assert weir("--project", str(project), "dag", "dagster", "--out", str(dagster)).exit_code == 0
     assert "max_retries=3,\n    delay=2.0,\n    backoff=dg.Backoff.EXPONENTIAL," in dagster.read_text()
-    assert 'Path(__file__).parent / "project"' in dagster.read_text()  # found from the module, wherever it is
+    assert 'PROJECT_DIR = "project"' in dagster.read_text()  # found from the module, wherever it is
 
 
 def _task_command(path: Path, *args: str) -> str:
     """Return the shell command the generated Airflow DAG gives a task, from its own WEIR, PROJECT and weir()."""
     tree = ast.parse(path.read_text())
-    wanted = [node for node in tree.body if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "")
-                                             in ("WEIR", "PROJECT")) or (isinstance(node, ast.FunctionDef)
-                                                                         and node.name == "weir")]
+    names = ("WEIR", "PROJECT_DIR", "PROJECT")
+    wanted = [
+        node for node in tree.body
+        if (isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in names)
+        or (isinstance(node, ast.FunctionDef) and node.name == "weir")
+    ]
     namespace: dict[str, Any] = {"os": os, "shlex": shlex, "Path": Path, "__file__": str(path)}
     exec(compile(ast.Module(body=wanted, type_ignores=[]), "generated", "exec"), namespace)
     return str(namespace["weir"](*args))
