@@ -153,3 +153,15 @@ def test_a_model_task_builds_exactly_its_model(
     assert check.returncode == 0, check.stdout + check.stderr
     assert db.execute("SELECT array_agg(DISTINCT check_name) FROM weir.check_result").fetchone()[0] == [
         "marts/dim_date_key_unique"]
+
+
+def test_a_bad_model_file_is_one_line_and_writes_nothing(weir, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "setup.cfg").write_text("[weir]\n")
+    (project / "models" / "marts" / "one.sql").write_text("-- weir: kind=sideways\nSELECT 1 AS one\n")
+    out = tmp_path / "airflow.py"
+    result = weir("--project", str(project), "dag", "airflow", "--out", str(out))
+    assert result.exit_code == 2
+    assert result.output.startswith("weir: models/marts/one.sql:1: ") and len(result.output.splitlines()) == 1
+    assert not out.exists()
