@@ -18,11 +18,14 @@ from typing import Any
 import psycopg
 import pytest
 
+from runner.project import Project
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RUFF = Path(sys.executable).parent / "ruff"
-MODELS = 9
-CHECKS = 25
+PROJECT = Project.load(ROOT)
+MODELS = len(PROJECT.models)  # the example's, whatever it holds today
+CHECKS = len(PROJECT.checks)
 
 
 def orchestrator_python(venv: str) -> Path:
