@@ -165,3 +165,28 @@ def test_a_bad_model_file_is_one_line_and_writes_nothing(weir, tmp_path: Path) -
     assert result.exit_code == 2
     assert result.output.startswith("weir: models/marts/one.sql:1: ") and len(result.output.splitlines()) == 1
     assert not out.exists()
+
+
+def test_models_on_another_schedule_get_a_dag_and_a_job_of_their_own() -> None:
+    from runner.orchestrate import CheckTask, ModelTask, Plan
+    from runner.orchestrate import airflow as airflow_export
+    from runner.orchestrate import dagster as dagster_export
+    from runner.project.settings import Retries
+
+    plan = Plan(
+        models=(ModelTask("staging.a", "view", (), "@daily", ()),
+                ModelTask("marts.b", "table", ("staging.a",), "0 */4 * * *", ("marts/b_ok",))),
+        checks=(CheckTask("marts/b_ok", ("marts.b",), "error"), CheckTask("raw/x", (), "warn")),
+        default_schedule="@daily",
+        retries=Retries(3, 1.0, 8.0),
+    )
+    text = airflow_export.render(plan, "..")
+    assert assigned(text, "MODELS") == {"staging.a": ("@daily", []), "marts.b": ("0 */4 * * *", ["staging.a"])}
+    assert assigned(text, "CHECKS") == {"marts/b_ok": ("0 */4 * * *", ["marts.b"]), "raw/x": ("@daily", [])}
+    dags = [ast.unparse(node) for node in ast.parse(text).body
+            if isinstance(node, ast.Assign) and "weir_dag(" in ast.unparse(node.value)]
+    assert dags == ["dag = weir_dag('weir', '@daily')", "dag_0_4 = weir_dag('weir_0_4', '0 */4 * * *')"]
+    assert airflow_export.render(plan, "..") == text  # the same plan, the same text
+    module = dagster_export.render(plan, "..")
+    assert assigned(module, "SCHEDULES") == {"weir": "@daily", "weir_0_4": "0 */4 * * *"}
+    assert assigned(module, "CHECKS") == {"marts/b_ok": ["marts.b"], "raw/x": []}
