@@ -145,3 +145,41 @@ def test_dagster_definitions_materialize_every_asset_and_check(
     assert again["success"] is True and again["materialized"] == report["assets"]
     models, _ = built_and_checked(db)
     assert {status for _, status in models} == {"skipped"}
+
+
+@pytest.mark.slow
+def test_a_second_schedule_is_a_second_dag_and_job(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from runner.orchestrate import airflow, dagster, plan_of
+
+    plan = plan_of(PROJECT)
+    hourly = {"marts.agg_daily_sales"}  # as if its header said schedule="@hourly"
+    plan = replace(plan, models=tuple(replace(task, schedule="@hourly") if task.model in hourly else task
+                                      for task in plan.models))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "weir_airflow.py").write_text(airflow.render(plan, str(ROOT)))
+    ruff_clean(dags / "weir_airflow.py")
+    airflow_python = orchestrator_python(".venv-airflow")
+    env = child_env("", AIRFLOW_HOME=str(tmp_path / "airflow-home"), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    report = run_report([str(airflow_python), str(HERE / "run_airflow_dag.py"), str(dags), "--load-only"], env,
+                        tmp_path)
+    assert report["import_errors"] == {}
+    assert report["schedules"] == {"weir": "@daily", "weir_hourly": "@hourly"}
+    assert report["tasks"]["weir_hourly"] == ["check.reconciliation.daily_sales_vs_fact", "marts.agg_daily_sales",
+                                              "migrate"]
+    assert "marts.agg_daily_sales" not in report["tasks"]["weir"]
+
+    module = tmp_path / "weir_dagster.py"
+    module.write_text(dagster.render(plan, str(ROOT)))
+    ruff_clean(module)
+    loaded = subprocess.run(
+        [str(orchestrator_python(".venv-dagster")), "-c",
+         "import importlib.util, sys; spec = importlib.util.spec_from_file_location('m', sys.argv[1]);"
+         " m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
+         " print(sorted((s.name, s.cron_schedule, s.job_name) for s in m.defs.schedules))", str(module)],
+        env=child_env(""), capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip() == (
+        "[('weir_hourly_schedule', '@hourly', 'weir_hourly'), ('weir_schedule', '@daily', 'weir')]")
