@@ -66,7 +66,11 @@ def plan_of(project: Project) -> Plan:
     """Read the project's models and checks into the tasks of an export, validating every file first."""
     graph = ModelGraph(project.models)
     gates = project.gates
-    default = str(getattr(project.settings, "schedule", None) or DEFAULT_SCHEDULE)
+    # The `schedule` directive and its project default arrive with the freshness work; until a
+    # project has them every model runs on DEFAULT_SCHEDULE.
+    settings = project.settings
+    default = str(getattr(settings, "schedule", None) or getattr(settings, "default_schedule", None)
+                  or DEFAULT_SCHEDULE)
     models = tuple(
         ModelTask(
             model=model.qualified,
