@@ -6,7 +6,7 @@ WEIR := $(BIN)/weir
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs bench bench-unit clean docs
+.PHONY: help setup demo migrate build check status verify test faults lint proofs docs-proofs orchestrators bench bench-unit clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,7 +63,7 @@ docs: $(STAMP) ## Regenerate docs/data/ from the SQL (weir docs; CI and pre-comm
 	$(WEIR) docs
 
 test: $(STAMP) ## Run the test suite (embedded server unless WEIR_TEST_DSN is set)
-	$(BIN)/pytest --ignore=tests/proofs $(PYTEST_ARGS)
+	$(BIN)/pytest --ignore=tests/proofs --ignore=tests/orchestrators $(PYTEST_ARGS)
 
 FAULT_TRIALS ?= 20
 FAULT_SCALE ?= 10000
@@ -97,6 +97,27 @@ docs-proofs: $(LINT_STAMP) $(NODE_STAMP) ## Contracts compile (tsc, mypy --stric
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	WEIR_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/proofs/docs $(PYTEST_ARGS)
 
+# The exports under the real orchestrators, each in a cached environment of its own with Weir
+# installed editable: pip takes minutes the first time, nothing after.
+AIRFLOW_VERSION ?= 2.10.5
+AIRFLOW_STAMP := .venv-airflow/.installed
+DAGSTER_STAMP := .venv-dagster/.installed
+
+$(AIRFLOW_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv .venv-airflow
+	.venv-airflow/bin/pip install --quiet --upgrade pip
+	.venv-airflow/bin/pip install --quiet 'apache-airflow==$(AIRFLOW_VERSION)' -e .
+	touch $@
+
+$(DAGSTER_STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv .venv-dagster
+	.venv-dagster/bin/pip install --quiet --upgrade pip
+	.venv-dagster/bin/pip install --quiet dagster -e .
+	touch $@
+
+orchestrators: $(LINT_STAMP) $(AIRFLOW_STAMP) $(DAGSTER_STAMP) ## Run the Airflow and Dagster exports end to end under the real packages
+	$(BIN)/pytest tests/orchestrators $(PYTEST_ARGS)
+
 BENCH_SCALE ?= 1000000
 
 bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
@@ -106,10 +127,12 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/docs.py
 	$(BIN)/python benchmarks/lineage.py
 	$(BIN)/python benchmarks/seeds.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/warm_library.py $(BENCH_SCALE)
+	$(BIN)/python benchmarks/partitions.py $(BENCH_SCALE)
 
 bench-unit: $(STAMP) ## Time 100 unit tests (weir test) on the embedded server; target <= 5 s
 	$(BIN)/python benchmarks/unit_tests.py
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop
-	rm -rf $(VENV) .weir
+	rm -rf $(VENV) .weir .venv-airflow .venv-dagster

@@ -7,6 +7,7 @@ what commands share; each other module registers one family of commands on it.
 
 from runner.cli import (  # noqa: F401 (each registers its commands)
     checks,
+    dag,
     database,
     docs,
     lint,

@@ -15,6 +15,15 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir check --select tag:orders --junit checks.xml", "CI: a JUnit file as well"),
         ("weir check --json | jq .results.counts", "the versioned JSON document"),
     ),
+    "dag": (("weir dag airflow --check", "CI: fail when dags/weir_airflow.py is stale"),),
+    "dag airflow": (
+        ("weir dag airflow", "write dags/weir_airflow.py, a task per model and check"),
+        ("weir dag airflow --check", "CI: exit 1 when the file is stale"),
+    ),
+    "dag dagster": (
+        ("weir dag dagster --out defs/weir.py", "write a Dagster definitions module"),
+        ("weir dag dagster --check", "CI: exit 1 when dags/weir_dagster.py is stale"),
+    ),
     "db": (("weir db start && psql \"$(weir db url)\"", "open psql on the embedded server"),),
     "db start": (("weir db start", "start the embedded server in .weir/pgdata"),),
     "db stop": (("weir db stop", "stop it; the data stays in .weir/pgdata"),),

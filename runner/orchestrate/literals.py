@@ -1,0 +1,44 @@
+"""Python literals of names for generated modules, laid out as ruff's formatter lays them out (88 columns)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+WIDTH = 88
+Value = str | Sequence[str]
+
+
+def literal(value: Value) -> str:
+    """Return a double-quoted string literal, or a one-line list of them."""
+    return json.dumps(value if isinstance(value, str) else list(value))
+
+
+def project_dir_line(relative: str) -> str:
+    """Return the line naming the project directory relative to the generated file (a long path is let be)."""
+    line = f"PROJECT_DIR = {literal(relative)}  # relative to this file; WEIR_PROJECT overrides it"
+    if len(line) <= WIDTH:
+        return line
+    line = f"PROJECT_DIR = {literal(relative)}"
+    return line if len(line) <= WIDTH else f"{line}  # noqa: E501"
+
+
+def entry(key: str, value: Value | tuple[Value, ...], indent: int = 4) -> str:
+    """Return the line(s) of one dict entry `key: value,`, exploded as ruff would when too long."""
+    return _layout(f"{' ' * indent}{literal(key)}: ", value, indent, ",") + "\n"
+
+
+def _layout(prefix: str, value: Value | tuple[Value, ...], indent: int, suffix: str) -> str:
+    flat = _flat(value)
+    if len(prefix) + len(flat) + len(suffix) <= WIDTH or isinstance(value, str):
+        return f"{prefix}{flat}{suffix}"
+    opening, closing = ("(", ")") if isinstance(value, tuple) else ("[", "]")
+    inner = " " * (indent + 4)
+    items = "".join(_layout(inner, item, indent + 4, ",") + "\n" for item in value)
+    return f"{prefix}{opening}\n{items}{' ' * indent}{closing}{suffix}"
+
+
+def _flat(value: Value | tuple[Value, ...]) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_flat(item) for item in value) + ")"
+    return literal(value)
