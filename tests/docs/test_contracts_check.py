@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     """A copy of the example warehouse with its committed docs/data."""
-    for part in ("migrations", "models", "checks", "docs"):
+    for part in ("migrations", "models", "checks", "seeds", "docs"):
         shutil.copytree(REPO / part, tmp_path / part)
     shutil.copy2(REPO / "setup.cfg", tmp_path / "setup.cfg")
     return tmp_path

@@ -166,7 +166,7 @@ def test_the_seeds_directory_is_a_setting(project: Path, write_files, db: psycop
     ({"seeds/weir/a.csv": "x\n"}, "seeds/weir/a.csv:1: schema 'weir' is PostgreSQL's or Weir's own"),
     ({"seeds/ref/a.sql": "-- weir: columns=\"x int\"\n"}, "seeds/ref/a.sql:1: a types file without a.csv next to it"),
     ({"seeds/ref/a.csv": "x\n", "seeds/ref/a.sql": "-- weir: colums=\"x int\"\n"},
-     "seeds/ref/a.sql:1: unknown directive 'colums'; known directives: columns, description"),
+     "seeds/ref/a.sql:1: unknown directive 'colums'; known directives: column_descriptions, columns, description"),
     ({"seeds/ref/a.csv": "x\n", "seeds/ref/a.sql": "-- weir: columns=\"x\"\n"},
      "seeds/ref/a.sql:1: columns: 'x' is not \"name type\""),
     ({"seeds/ref/a.csv": "x\n", "seeds/ref/a.sql": "-- weir: columns=\"x int\"\nSELECT 1;\n"},

@@ -19,7 +19,7 @@ def example(tmp_path: Path) -> Path:
     root = tmp_path / "example"
     root.mkdir()
     (root / "setup.cfg").write_text("[weir]\nlock_timeout = 1s\nlock_retries = 1\n")
-    for directory in ("migrations", "models", "unit_tests"):
+    for directory in ("migrations", "models", "seeds", "unit_tests"):
         shutil.copytree(REPOSITORY / directory, root / directory)
     return root
 

@@ -33,6 +33,7 @@ MUTATIONS = [
      "WHERE changed.updated_at > weir.since('marts.agg_daily_sales') + interval '2 days'",
      "marts/agg_daily_sales__changed_day"),
     ("marts/dim_customer.sql", "on_delete=close", "on_delete=ignore", "marts/dim_customer__hard_delete"),
+    ("marts/agg_customers_by_region.sql", "WHERE c.is_current", "WHERE true", "marts/agg_customers_by_region__regions"),
     ("marts/dim_customer.sql", "    c.city,", "    upper(c.city) AS city,", "marts/dim_customer__moves"),
 ]
 

@@ -62,6 +62,7 @@ def _scratch_databases(db: psycopg.Connection) -> set[str]:
 
 def test_view_fixture_takes_the_input_types_and_leaves_other_columns_null(db: psycopg.Connection,
                                                                           example: Path) -> None:
+    before = _scratch_databases(db)  # another run's leftovers on a shared server are not this test's
     during: set[str] = set()
     report = _run(db, example, {"staging/stg_events__cents.sql": """-- weir: model=staging.stg_events
 -- weir: given=raw.events
@@ -75,7 +76,8 @@ UNION ALL SELECT 2, 99, false, '2024-01-01 09:00Z', NULL;
 """}, on_result=lambda result: during.update(_scratch_databases(db)))
     assert [(result.status, result.error) for result in report.results] == [("pass", None)]
     assert report.exit_code == 0
-    assert during and not during & _scratch_databases(db)  # the scratch database existed, and is dropped
+    ours = during - before
+    assert ours and not ours & _scratch_databases(db)  # the scratch database existed, and is dropped
 
 
 def test_a_wrong_value_is_shown_by_key_and_column(db: psycopg.Connection, example: Path) -> None:
