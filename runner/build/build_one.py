@@ -13,7 +13,7 @@ import time
 import psycopg
 
 from runner.build.context import BuildContext
-from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, seen_now, skip_reason
+from runner.build.freshness import FILE_KEY, NO_INPUTS, full_refresh_for, inputs_of, seen_now, skip_reason
 from runner.build.materialize.model import materialize
 from runner.build.report import BuildEvent, ModelResult
 from runner.checks.gates import record_gate_results, run_gates
@@ -99,7 +99,9 @@ def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -
                 model.qualified, model.kind, "success", built.inserted, built.updated, built.deleted,
                 time.perf_counter() - started, None, _joined(why, built.note, retry.note),
             )
-            builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt,
+            # The file's own checksum is kept beside what it read: `weir plan` tells a comment edit from none.
+            recorded = {**current, FILE_KEY: model.file_checksum}
+            builds.record_built(conn, ctx.run_id, result, recorded, changed=changed, rebuilt=rebuilt,
                                 retries=retry.count)
         ctx.built.add(model.qualified)  # committed: its readers look at its new markers
         return result

@@ -50,6 +50,7 @@ class Inputs:
 
 
 NO_INPUTS = Inputs((), ())
+FILE_KEY = "file"  # in the recorded inputs: the model file's text checksum, which a skip does not compare
 
 # Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
 # sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
@@ -159,7 +160,7 @@ def skip_reason(
         return None
     if model.kind == "view":
         return "unchanged: a view is always current"  # its SQL is unchanged and it exists
-    if seen.stored is None or seen.stored != current:
+    if seen.stored is None or {key: value for key, value in seen.stored.items() if key != FILE_KEY} != current:
         return None
     if calls_opaque:
         return None  # what such a function reads never shows in the tokens

@@ -8,6 +8,8 @@ found is kept in the project's parse cache, so an unchanged file is not parsed a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,7 @@ class Found:
     clock: set[str] = field(default_factory=set)
     functions: set[tuple[str, str]] = field(default_factory=set)
     since_calls: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, model named)
+    fingerprint: str = ""  # of the parse tree without positions: the same for a comment or layout edit
 
 
 _FOUND: dict[tuple[str, str, int], Found] = {}  # what extract found, by (sql, display, sql_line)
@@ -74,6 +77,7 @@ def parsed_select(text: str, display: str, cache: ParseCache) -> tuple[str, int,
             set(hit["clock"]),
             {(schema, name) for schema, name in hit["functions"]},
             [(start, end, named) for start, end, named in hit["since_calls"]],
+            hit["fingerprint"],
         )
         _FOUND[(hit["sql"], display, hit["sql_line"])] = found
         return hit["sql"], hit["sql_line"], found
@@ -86,8 +90,28 @@ def parsed_select(text: str, display: str, cache: ParseCache) -> tuple[str, int,
         "clock": sorted(found.clock),
         "functions": sorted(found.functions),
         "since_calls": found.since_calls,
+        "fingerprint": found.fingerprint,
     })
     return select.sql, select.line, found
+
+
+def tree_fingerprint(tree: object) -> str:
+    """Return a SHA-256 of a parse tree without its character positions.
+
+    Comments, whitespace and line breaks never reach the tree, so two SELECTs that differ
+    only in them have the same fingerprint; any change PostgreSQL would run differently
+    (a constant, an alias, a column's order) changes it. Unlike pg_query's own fingerprint,
+    constants count: `WHERE x = 1` and `WHERE x = 2` build different rows.
+    """
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if key != "location"}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    text = json.dumps(strip(tree), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def extract(sql: str, display: str, sql_line: int) -> Found:
@@ -103,7 +127,7 @@ def extract(sql: str, display: str, sql_line: int) -> Found:
     except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
         message = parse_error_text(exc.args[0])
         raise ProjectFileError(f"{display}:{line(error_offset(sql, exc))}: {message}; fix the SQL") from None
-    found = Found()
+    found = Found(fingerprint=tree_fingerprint(select))
     try:
         _walk(select, frozenset(), found)
     except _DataModifyingCte as exc:

@@ -8,6 +8,8 @@ file is exactly one SELECT, and which relations the SELECT reads
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +34,7 @@ class Model:
     display: str  # path relative to the project root, for messages
     sql: str  # the SELECT, exactly as in the file minus the trailing semicolon and header
     sql_line: int  # line in the file where the SELECT starts (to map PostgreSQL error positions)
-    checksum: str  # runner.project.sqlfile.checksum of the file text
+    checksum: str  # of what builds it: its header's directives and its SELECT's parse tree (logic_checksum)
     relations: frozenset[tuple[str, str]]  # every relation the SELECT reads, schema-qualified, CTEs excluded
     directives: dict[str, Directive]  # the header as written: the line of each directive, for messages
     # The header's directives, validated; columns as PostgreSQL names them (see column_name).
@@ -50,6 +52,7 @@ class Model:
     on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
     surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
+    file_checksum: str = ""  # runner.project.sqlfile.checksum of the file text: differs for a comment edit too
 
     @property
     def qualified(self) -> str:
@@ -254,9 +257,24 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
     sql, sql_line, found = parsed_select(text, display, cache)
     model = Model.from_header(
         directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
-        checksum=checksum(text),
+        checksum=logic_checksum(directives, found.fingerprint),
     )
-    return model, found.references
+    return replace(model, file_checksum=checksum(text)), found.references
+
+
+# A description is documentation: editing it, like a comment, builds nothing new.
+_METADATA_DIRECTIVES = frozenset({"description"})
+
+
+def logic_checksum(directives: dict[str, Directive], fingerprint: str) -> str:
+    """Return the checksum a build compares: the directives that say how to build, and the SELECT's parse tree.
+
+    Comments, blank lines, layout and the description leave it unchanged, so such an edit
+    rebuilds nothing (`weir plan` calls it metadata-only).
+    """
+    header = sorted((key, directive.value) for key, directive in directives.items() if key not in _METADATA_DIRECTIVES)
+    text = json.dumps([header, fingerprint], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
