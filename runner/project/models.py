@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from runner.errors import ProjectFileError
 from runner.project.indexes import Index, parse_index
@@ -53,6 +54,7 @@ class Model:
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
     surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
     file_checksum: str = ""  # runner.project.sqlfile.checksum of the file text: differs for a comment edit too
+    shape: list[Any] = field(default_factory=list)  # runner.project.model_select.select_shape of its SELECT
 
     @property
     def qualified(self) -> str:
@@ -259,7 +261,7 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
         directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
         checksum=logic_checksum(directives, found.fingerprint),
     )
-    return replace(model, file_checksum=checksum(text)), found.references
+    return replace(model, file_checksum=checksum(text), shape=found.shape), found.references
 
 
 # A description is documentation: editing it, like a comment, builds nothing new.
