@@ -72,7 +72,7 @@ def inputs_of(graph: ModelGraph, model: Model) -> Inputs:
 
     A view holds no data, so what a view reads counts as read by its readers too.
     """
-    built = {(other.schema, other.name): other for other in graph.models.values()}
+    built = graph.by_relation()
     sources: set[tuple[str, str]] = set()
     upstream: set[str] = set()
     stack, seen = [model], {model.qualified}

@@ -31,6 +31,7 @@ class ModelGraph:
                 )
             self.models[model.qualified] = model
         self._by_relation = {(model.schema, model.name): model.qualified for model in self.models.values()}
+        self._models_by_relation = {relation: self.models[name] for relation, name in self._by_relation.items()}
         self._upstream: dict[str, set[str]] = {name: set() for name in self.models}
         self._downstream: dict[str, set[str]] = {name: set() for name in self.models}
         for name, model in self.models.items():
@@ -44,6 +45,10 @@ class ModelGraph:
         self._position = {name: index for index, name in enumerate(self.order)}
 
     # -- structure -------------------------------------------------------------------------
+
+    def by_relation(self) -> dict[tuple[str, str], Model]:
+        """Return each model by the relation it builds, (schema, name)."""
+        return self._models_by_relation
 
     def model(self, name: str) -> Model:
         """Return the model called `name` ("schema.name", or "name" when only one schema has it)."""

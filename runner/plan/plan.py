@@ -144,7 +144,7 @@ def _plan_model(
         exists = _one(conn, "SELECT to_regclass(%s) IS NOT NULL", model.qualified)
         return ModelPlan(model.qualified, model.kind, "build", "SQL changed" if exists else "new",
                          note="" if not exists else "no build recorded by Weir here")
-    inputs = inputs_of(graph, model)
+    inputs = inputs_of(graph, model)  # again: the survey's are of tables only
     seen = survey.seen(model.qualified, inputs.upstream, [shown(s) for s in inputs.sources])
     build = ModelPlan(model.qualified, model.kind, "build", "")
     if not seen.exists:
