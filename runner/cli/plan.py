@@ -41,7 +41,8 @@ def plan_command(ctx: click.Context, selection: tuple[str, ...], as_json: bool, 
     if as_json:
         results = {"migrations": found.migrations, "lint": found.findings, "checks": found.checks,
                    "models": [asdict(model) for model in found.models], "breaking": [m.model for m in found.breaking]}
-        click.echo(dumps(envelope.document("breaking" if breaking else "pass", exit_code, results)))
+        status = ("warn" if allow_breaking else "fail") if breaking else "pass"  # the envelope's statuses
+        click.echo(dumps(envelope.document(status, exit_code, results)))
         ctx.exit(exit_code)
     _print(found)
     if breaking and not allow_breaking:

@@ -137,3 +137,37 @@ def test_plan_changes_nothing_and_reports_new_data_and_migrations(built, db, dsn
     assert db.execute("SELECT sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_all_tables"
                       " WHERE schemaname = 'weir'").fetchone()[0] == writes
     assert db.execute("SELECT to_regclass('public.more')").fetchone()[0] is None
+
+
+def test_a_check_reading_a_dropped_column_makes_the_change_breaking(built, dsn, weir, write_files):
+    write_files(built, {"checks/positive_note.sql": "SELECT id FROM marts.base WHERE note IS NULL\n"})
+    write_model(built, "marts.base", "-- weir: kind=table\nSELECT id, amount FROM public.source\n")
+    code, models = plan_of(weir, built, dsn)
+    assert code == 3
+    assert models["marts.base"]["broken_readers"] == ["check:positive_note"]
+
+
+def test_a_plan_on_a_database_weir_never_built_says_every_model_is_new(project, db, dsn, weir):
+    db.execute("CREATE TABLE source (id int, amount int, note text)")
+    write_model(project, "marts.base", BASE)
+    code, models = plan_of(weir, project, dsn)
+    assert code == 0
+    assert (models["marts.base"]["action"], models["marts.base"]["reason"]) == ("build", "new")
+    assert db.execute("SELECT to_regnamespace('weir')").fetchone()[0] is None
+
+
+def test_the_json_document_follows_its_shipped_schema(built, dsn, weir):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    shipped = Path(__file__).resolve().parents[2] / "runner" / "reports" / "schemas"
+    registry = Registry().with_resources(
+        [(path.name, Resource.from_contents(json.loads(path.read_text()))) for path in shipped.glob("*.schema.json")]
+    )
+    schema = json.loads((shipped / "weir-plan.schema.json").read_text())
+    write_model(built, "marts.base", "-- weir: kind=table\nSELECT id, note FROM public.source\n")
+    result = weir("plan", "--json", "--project", str(built), "--dsn", dsn)
+    document = json.loads(result.stdout)
+    Draft202012Validator(schema, registry=registry).validate(document)
+    assert (document["status"], document["exit_code"], document["results"]["breaking"]) == (
+        "fail", 3, ["marts.base"])
