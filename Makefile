@@ -87,6 +87,7 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/build.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/checks.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/lineage.py
+	$(BIN)/python benchmarks/plan.py
 
 clean: ## Stop the embedded server and remove .venv and .weir
 	-$(WEIR) db stop

@@ -20,9 +20,8 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+from common import find_server, fresh_database, median, timed
 from psycopg import sql
-
-from benchmarks.common import find_server, fresh_database, median, timed
 
 WEIR = [sys.executable, "-m", "runner.cli"]
 _SOURCE = "CREATE TABLE {} AS SELECT g AS id, g * 1.0 AS amount FROM generate_series(1, 100) g"
