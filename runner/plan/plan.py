@@ -18,7 +18,7 @@ change rebuilds its readers, whose values may change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -228,8 +228,6 @@ def _lint(project: Project, pending: list[str]) -> list[str]:
 
 
 def _with(entry: ModelPlan, **changes: Any) -> ModelPlan:
-    from dataclasses import replace
-
     return replace(entry, **changes)
 
 
