@@ -171,3 +171,12 @@ def test_the_json_document_follows_its_shipped_schema(built, dsn, weir):
     Draft202012Validator(schema, registry=registry).validate(document)
     assert (document["status"], document["exit_code"], document["results"]["breaking"]) == (
         "fail", 3, ["marts.base"])
+
+
+def test_a_pending_migration_is_listed_with_its_lint_findings(built, dsn, weir, write_migration):
+    write_migration(built, "0001_index", "CREATE INDEX source_id ON public.source (id);", "DROP INDEX source_id;")
+    result = weir("plan", "--json", "--project", str(built), "--dsn", dsn)
+    document = json.loads(result.stdout)
+    assert document["results"]["migrations"] == ["0001_index"]
+    assert any(finding.startswith("migrations/0001_index.sql:1: require-concurrent-index-creation")
+               for finding in document["results"]["lint"]), document["results"]["lint"]
