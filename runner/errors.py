@@ -10,6 +10,7 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAIL = 1  # a migration, model or check failed
 EXIT_ERROR = 2  # usage, configuration or project files are wrong
+EXIT_BREAKING = 3  # `weir plan`: a change breaks a reader, and --allow-breaking was not given
 
 
 class WeirError(Exception):

@@ -9,11 +9,21 @@ transaction, says so, and the next try returns that result instead of building a
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
 
 from runner.build.context import BuildContext
-from runner.build.freshness import NO_INPUTS, full_refresh_for, inputs_of, seen_now, skip_reason
+from runner.build.freshness import (
+    FILE_KEY,
+    NO_INPUTS,
+    full_refresh_for,
+    inputs_of,
+    only_adds_columns,
+    recorded_file,
+    seen_now,
+    skip_reason,
+)
 from runner.build.materialize.model import materialize
 from runner.build.report import BuildEvent, ModelResult
 from runner.checks.gates import record_gate_results, run_gates
@@ -95,14 +105,26 @@ def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -
             )
             # What makes readers rebuild from scratch: new logic, or data rebuilt from nothing.
             rebuilt = built.rebuilt if model.kind in ("incremental", "scd2") else sql_changed
+            if model.kind in ("view", "table") and _columns_added_alone(model, seen, current, sql_changed):
+                changed = rebuilt = False  # a non-breaking change: what readers read is as it was
             result = ModelResult(
                 model.qualified, model.kind, "success", built.inserted, built.updated, built.deleted,
                 time.perf_counter() - started, None, _joined(why, built.note, retry.note),
             )
-            builds.record_built(conn, ctx.run_id, result, current, changed=changed, rebuilt=rebuilt,
+            # The file's own checksum is kept beside what it read: `weir plan` tells a comment edit from none.
+            record = {**current, FILE_KEY: recorded_file(model)}
+            builds.record_built(conn, ctx.run_id, result, record, changed=changed, rebuilt=rebuilt,
                                 retries=retry.count)
         ctx.built.add(model.qualified)  # committed: its readers look at its new markers
         return result
+
+
+def _columns_added_alone(model: Model, seen: builds.Seen, current: dict[str, Any], sql_changed: bool) -> bool:
+    """Say whether the only change since the last build is new output columns (inputs as they were)."""
+    if not sql_changed or not seen.exists or seen.stored is None:
+        return False
+    inputs_then = {key: value for key, value in seen.stored.items() if key != FILE_KEY}
+    return inputs_then == current and only_adds_columns(model, seen.stored)
 
 
 def _joined(*notes: str) -> str:

@@ -50,6 +50,7 @@ class Inputs:
 
 
 NO_INPUTS = Inputs((), ())
+FILE_KEY = "file"  # in the recorded inputs: {"text": file checksum, "shape": select_shape}; a skip ignores it
 
 # Functions written in SQL or PL/pgSQL and not immutable may read tables the parser never
 # sees; Weir's own (weir.since) and PostgreSQL's are known not to hide a model's inputs.
@@ -71,7 +72,7 @@ def inputs_of(graph: ModelGraph, model: Model) -> Inputs:
 
     A view holds no data, so what a view reads counts as read by its readers too.
     """
-    built = {(other.schema, other.name): other for other in graph.models.values()}
+    built = graph.by_relation()
     sources: set[tuple[str, str]] = set()
     upstream: set[str] = set()
     stack, seen = [model], {model.qualified}
@@ -159,7 +160,7 @@ def skip_reason(
         return None
     if model.kind == "view":
         return "unchanged: a view is always current"  # its SQL is unchanged and it exists
-    if seen.stored is None or seen.stored != current:
+    if seen.stored is None or {key: value for key, value in seen.stored.items() if key != FILE_KEY} != current:
         return None
     if calls_opaque:
         return None  # what such a function reads never shows in the tokens
@@ -168,6 +169,27 @@ def skip_reason(
     if clock_calls(model):
         return None  # now(), random(), ...: the same inputs can give other rows
     return "unchanged"
+
+
+def recorded_file(model: Model) -> dict[str, Any]:
+    """Return what a build records of `model`'s file beside its inputs (FILE_KEY)."""
+    return {"text": model.file_checksum, "shape": model.shape}
+
+
+def only_adds_columns(model: Model, stored: dict[str, Any] | None) -> bool:
+    """Say whether `model`'s SQL, against the version last built, only adds output columns.
+
+    Then every column its readers had is computed as before from the same rows
+    (runner.project.model_select.select_shape), and they need not be rebuilt.
+    """
+    before = (stored or {}).get(FILE_KEY)
+    if not isinstance(before, dict) or not before.get("shape") or not model.shape:
+        return False
+    (old_rest, old_targets), (new_rest, new_targets) = before["shape"], model.shape
+    if old_rest != new_rest or not old_targets:
+        return False
+    kept = {tuple(target) for target in new_targets}
+    return all(tuple(target) in kept for target in old_targets)
 
 
 def full_refresh_for(model: Model, full_refresh: bool, seen: Seen) -> tuple[bool, str]:

@@ -33,6 +33,7 @@ class ModelGraph:
                 )
             self.models[model.qualified] = model
         self._by_relation = {(model.schema, model.name): model.qualified for model in self.models.values()}
+        self._models_by_relation = {relation: self.models[name] for relation, name in self._by_relation.items()}
         self.seeds: dict[tuple[str, str], Seed] = {}
         for seed in seeds:
             builder = self._by_relation.get((seed.schema, seed.name))
@@ -55,6 +56,10 @@ class ModelGraph:
         self._position = {name: index for index, name in enumerate(self.order)}
 
     # -- structure -------------------------------------------------------------------------
+
+    def by_relation(self) -> dict[tuple[str, str], Model]:
+        """Return each model by the relation it builds, (schema, name)."""
+        return self._models_by_relation
 
     def model(self, name: str) -> Model:
         """Return the model called `name` ("schema.name", or "name" when only one schema has it)."""

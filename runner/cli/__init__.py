@@ -14,6 +14,7 @@ from runner.cli import (  # noqa: F401 (each registers its commands)
     migrations,
     models,
     pii,
+    plan,
     retention,
     seeds,
     unittests,

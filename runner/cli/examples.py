@@ -42,6 +42,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir lineage fct_orders.order_date", "the columns order_date is computed from, down to sources"),
         ("weir lineage fct_orders.order_date --json", "the same tree as JSON"),
     ),
+    "plan": (
+        ("weir plan", "what `weir run` would do, and which changes break a reader"),
+        ("weir plan --json --allow-breaking | jq .results.models", "CI: accept breaking changes explicitly"),
+    ),
     "lint": (
         ("weir lint", "every file, as migrate, build and check read them"),
         ("weir lint --sarif lint.sarif", "also SARIF for GitHub code scanning"),

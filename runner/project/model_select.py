@@ -8,6 +8,8 @@ found is kept in the project's parse cache, so an unchanged file is not parsed a
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +54,8 @@ class Found:
     clock: set[str] = field(default_factory=set)
     functions: set[tuple[str, str]] = field(default_factory=set)
     since_calls: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, model named)
+    fingerprint: str = ""  # of the parse tree without positions: the same for a comment or layout edit
+    shape: list[Any] = field(default_factory=list)  # select_shape(): what a column-only change leaves alone
 
 
 _FOUND: dict[tuple[str, str, int], Found] = {}  # what extract found, by (sql, display, sql_line)
@@ -74,6 +78,8 @@ def parsed_select(text: str, display: str, cache: ParseCache) -> tuple[str, int,
             set(hit["clock"]),
             {(schema, name) for schema, name in hit["functions"]},
             [(start, end, named) for start, end, named in hit["since_calls"]],
+            hit["fingerprint"],
+            hit["shape"],
         )
         _FOUND[(hit["sql"], display, hit["sql_line"])] = found
         return hit["sql"], hit["sql_line"], found
@@ -86,8 +92,57 @@ def parsed_select(text: str, display: str, cache: ParseCache) -> tuple[str, int,
         "clock": sorted(found.clock),
         "functions": sorted(found.functions),
         "since_calls": found.since_calls,
+        "fingerprint": found.fingerprint,
+        "shape": found.shape,
     })
     return select.sql, select.line, found
+
+
+def tree_fingerprint(tree: object) -> str:
+    """Return a SHA-256 of a parse tree without its character positions.
+
+    Comments, whitespace and line breaks never reach the tree, so two SELECTs that differ
+    only in them have the same fingerprint; any change PostgreSQL would run differently
+    (a constant, an alias, a column's order) changes it. Unlike pg_query's own fingerprint,
+    constants count: `WHERE x = 1` and `WHERE x = 2` build different rows.
+    """
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if key != "location"}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    text = json.dumps(strip(tree), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def select_shape(select: dict[str, Any]) -> list[Any]:
+    """Return [fingerprint of the SELECT without its output list, [[column name or None, its fingerprint], ...]].
+
+    Two versions with the same first part compute every output column they share the same
+    way from the same rows: a column added or dropped changes no other column's values, so
+    readers of the other columns need not be rebuilt (runner.plan). A set operation (UNION)
+    has no output list of its own: every change to it counts as a change to all columns.
+    """
+    node = select.get("SelectStmt", {})
+    targets = node.get("targetList") if isinstance(node, dict) else None
+    positional = any('"A_Const"' in json.dumps(node.get(key))
+                     for key in ("groupClause", "sortClause", "distinctClause"))
+    if not targets or positional:  # GROUP BY 1 names a column by its place: any change may move it
+        return [tree_fingerprint(select), []]
+    rest = {key: value for key, value in node.items() if key != "targetList"}
+    return [tree_fingerprint(rest), [[_output_name(target), tree_fingerprint(target)] for target in targets]]
+
+
+def _output_name(target: dict[str, Any]) -> str | None:
+    """Return an output column's name: its alias, or the last field of a plain column reference."""
+    result = target.get("ResTarget", {})
+    if result.get("name"):
+        return str(result["name"])
+    fields = result.get("val", {}).get("ColumnRef", {}).get("fields", [])
+    last = fields[-1] if fields else {}
+    return str(last["String"]["sval"]) if "String" in last else None
 
 
 def extract(sql: str, display: str, sql_line: int) -> Found:
@@ -103,7 +158,7 @@ def extract(sql: str, display: str, sql_line: int) -> Found:
     except parser.ParseError as exc:  # only for a Model built by hand with bad SQL
         message = parse_error_text(exc.args[0])
         raise ProjectFileError(f"{display}:{line(error_offset(sql, exc))}: {message}; fix the SQL") from None
-    found = Found()
+    found = Found(fingerprint=tree_fingerprint(select), shape=select_shape(select))
     try:
         _walk(select, frozenset(), found)
     except _DataModifyingCte as exc:

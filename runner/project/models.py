@@ -8,9 +8,12 @@ file is exactly one SELECT, and which relations the SELECT reads
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from runner.errors import ProjectFileError
 from runner.project.distribution import with_colocation
@@ -35,7 +38,7 @@ class Model:
     display: str  # path relative to the project root, for messages
     sql: str  # the SELECT, exactly as in the file minus the trailing semicolon and header
     sql_line: int  # line in the file where the SELECT starts (to map PostgreSQL error positions)
-    checksum: str  # runner.project.sqlfile.checksum of the file text
+    checksum: str  # of what builds it: its header's directives and its SELECT's parse tree (logic_checksum)
     relations: frozenset[tuple[str, str]]  # every relation the SELECT reads, schema-qualified, CTEs excluded
     directives: dict[str, Directive]  # the header as written: the line of each directive, for messages
     # The header's directives, validated; columns as PostgreSQL names them (see column_name).
@@ -59,6 +62,8 @@ class Model:
     pii: tuple[tuple[str, str], ...] = ()  # (column, mask) it may hold unmasked (runner.project.pii)
     partition_by: Partitioning | None = None  # table, incremental (runner.project.partitions)
     retain: Retention | None = None  # how long rows stay: weir retain
+    file_checksum: str = ""  # runner.project.sqlfile.checksum of the file text: differs for a comment edit too
+    shape: list[Any] = field(default_factory=list)  # runner.project.model_select.select_shape of its SELECT
 
     @property
     def qualified(self) -> str:
@@ -269,9 +274,24 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
     sql, sql_line, found = parsed_select(text, display, cache)
     model = Model.from_header(
         directives, schema=schema, name=name, path=path, display=display, sql=sql, sql_line=sql_line,
-        checksum=checksum(text),
+        checksum=logic_checksum(directives, found.fingerprint),
     )
-    return model, found.references
+    return replace(model, file_checksum=checksum(text), shape=found.shape), found.references
+
+
+# A description is documentation: editing it, like a comment, builds nothing new.
+_METADATA_DIRECTIVES = frozenset({"description"})
+
+
+def logic_checksum(directives: dict[str, Directive], fingerprint: str) -> str:
+    """Return the checksum a build compares: the directives that say how to build, and the SELECT's parse tree.
+
+    Comments, blank lines, layout and the description leave it unchanged, so such an edit
+    rebuilds nothing (`weir plan` calls it metadata-only).
+    """
+    header = sorted((key, directive.value) for key, directive in directives.items() if key not in _METADATA_DIRECTIVES)
+    text = json.dumps([header, fingerprint], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_a_model_carries_its_header_sql_and_checksum(tmp_path: Path, one_model) 
         "FROM raw.sales\n"
         "GROUP BY 1, 2"
     )
-    assert model.checksum == checksum(text)
+    assert model.file_checksum == checksum(text)
     assert model.relations == frozenset({("raw", "sales")})
 
 
