@@ -40,6 +40,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir run", "migrate, build and check (embedded server)"),
         ("weir --dsn \"$DATABASE_URL\" run --junit weir.xml", "what CI calls"),
     ),
+    "freshness": (
+        ("weir freshness", "every model's lag against its SLA; exit 1 on a breach"),
+        ("weir freshness marts.fct_orders --json", "one model, as JSON"),
+    ),
     "sample": (("weir sample load --scale 100000", "fill the example's raw schema"),),
     "sample load": (("weir sample load --scale 100000", "fill the example's raw schema"),),
     "sample change": (("weir sample change --batch 2", "apply the second change batch"),),
