@@ -67,3 +67,24 @@ def test_the_project_default_sla_applies_to_every_model_without_one(project: Pat
     result = weir("freshness", "--project", str(project), "--dsn", dsn)
     statuses = {line.split()[0]: line.split()[-1] for line in result.stdout.splitlines() if line.startswith("marts.")}
     assert (result.exit_code, statuses) == (1, {"marts.a": "breach", "marts.b": "ok"})
+
+
+def test_freshness_json_is_valid_against_its_shipped_schema(project: Path, db, dsn, weir, write_models) -> None:
+    import json as json_module
+
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from runner.reports.envelope import SCHEMAS
+
+    write_models(project, MODELS)
+    weir("build", "--project", str(project), "--dsn", dsn)
+    document = json_module.loads(weir("freshness", "--project", str(project), "--dsn", dsn, "--json").stdout)
+    resources = [(path.name, Resource.from_contents(json_module.loads(path.read_text())))
+                 for path in SCHEMAS.glob("*.schema.json")]
+    schema = json_module.loads((SCHEMAS / "weir-freshness.schema.json").read_text())
+    validator = Draft202012Validator(schema, registry=Registry().with_resources(resources),
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(document)
+    broken = {**document, "results": {**document["results"], "models": [{"model": "x", "status": "late"}]}}
+    assert not validator.is_valid(broken)
