@@ -83,7 +83,7 @@ def observed(ctx: click.Context, command: str, metrics: Path | None, log_format:
     from runner.observe.progress import Progress
 
     started = time.perf_counter()
-    outcome = Outcome(command)
+    outcome = Outcome(command, metrics)
     shown = Progress(command, log_format=log_format, mode=progress, quiet=quiet)
     ok = False
     try:
@@ -93,13 +93,17 @@ def observed(ctx: click.Context, command: str, metrics: Path | None, log_format:
     except click.exceptions.Exit:
         raise
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        outcome.failure = outcome.failure or f"weir {command} stopped: {first}"
+        from runner.errors import ConfigError, ProjectFileError
+
+        # A mistyped selector or a bad file is for whoever typed the command, not an alert.
+        if not isinstance(exc, (ConfigError, ProjectFileError)):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            outcome.failure = outcome.failure or f"weir {command} stopped: {first}"
         raise
     finally:
         shown.emit("run_finished", ok=ok, seconds=round(time.perf_counter() - started, 3))
         project = project_for(ctx)
-        outcome.report(project, ok=ok, seconds=time.perf_counter() - started, metrics_path=metrics)
+        outcome.report(project, ok=ok, seconds=time.perf_counter() - started)
 
 
 def _succeeded(outcome: Outcome) -> bool:

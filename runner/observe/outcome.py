@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from runner.errors import WeirError
 from runner.observe.alerts import ERROR, Event, build_events, check_events, notify
 from runner.observe.metrics import run_metrics, write_atomically
 from runner.observe.sla import Freshness, freshness
@@ -26,6 +27,7 @@ class Outcome:
     """What one command found, gathered for its alerts and metrics."""
 
     command: str  # build | check | run
+    metrics_path: Path | None = None  # --metrics FILE; without it nothing is measured
     build: BuildReport | None = None
     checks: CheckReport | None = None
     failure: str | None = None  # what stopped the run (a failed migration, an error), if anything
@@ -37,13 +39,16 @@ class Outcome:
 
         A failure here costs the metrics those series, never the run.
         """
+        if self.metrics_path is None:
+            return
         try:
             if self.build is not None and self.build.run_id is not None:
                 rows = conn.execute(_RETRIES, (self.build.run_id,)).fetchall()
                 self.retries = {str(model): int(retries or 0) for model, retries in rows}
             self.freshness = freshness(conn, project.models)
-        except psycopg.Error as exc:
-            print(f"weir: metrics: could not measure freshness: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        except (psycopg.Error, WeirError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            print(f"weir: metrics: could not measure freshness: {first}", file=sys.stderr)
 
     def events(self) -> list[Event]:
         """The alerts of the run: its failure, then its models', then its checks'."""
@@ -52,15 +57,15 @@ class Outcome:
         events += check_events(self.checks) if self.checks else []
         return events
 
-    def report(self, project: Project, *, ok: bool, seconds: float, metrics_path: Path | None) -> None:
+    def report(self, project: Project, *, ok: bool, seconds: float) -> None:
         """Send the alerts, and write the metrics file if asked; a problem with either is said on stderr only."""
         events = self.events()
         if events:
             notify(project.settings.alerts, events, self.command)
-        if metrics_path is not None:
+        if self.metrics_path is not None:
             metrics = run_metrics(self.command, seconds, ok, self.build, self.retries, self.checks, self.freshness)
             try:
-                write_atomically(metrics_path, metrics.text())
+                write_atomically(self.metrics_path, metrics.text())
             except OSError as exc:
-                print(f"weir: --metrics {metrics_path}: cannot be written: {exc.strerror}; check the directory",
+                print(f"weir: --metrics {self.metrics_path}: cannot be written: {exc.strerror}; check the directory",
                       file=sys.stderr)

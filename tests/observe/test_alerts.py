@@ -86,3 +86,20 @@ def test_an_sla_breach_alerts(project: Path, db, dsn, weir, write_files, webhook
     assert result.exit_code == 1
     (event,) = webhook.received[0]["events"]
     assert (event["kind"], event["model"], event["details"]["status"]) == ("sla-breach", "marts.a", "breach")
+
+
+def test_a_run_stopped_by_a_database_error_alerts_run_failed(project: Path, dsn, weir, webhook, write_files) -> None:
+    (project / "setup.cfg").write_text("[weir]\nalert_webhook_env = WEIR_TEST_WEBHOOK\nretry_tries = 1\n")
+    write_files(project, {"models/marts/a.sql": "SELECT 1 AS id\n"})
+    # Nothing listens on port 1: the connection fails, as a down database would.
+    result = weir("build", "--project", str(project), "--dsn", "postgresql://weir@127.0.0.1:1/none?connect_timeout=2",
+                  env={"WEIR_TEST_WEBHOOK": webhook.url})
+    assert result.exit_code != 0
+    (event,) = webhook.received[0]["events"]
+    assert (event["kind"], event["severity"]) == ("run-failed", "error")
+    assert event["message"].startswith("weir build stopped: ")
+
+    mistyped = weir("build", "--select", "nope", "--project", str(project), "--dsn", dsn,
+                    env={"WEIR_TEST_WEBHOOK": webhook.url})
+    assert mistyped.exit_code == 2
+    assert len(webhook.received) == 1  # a usage error is not an alert

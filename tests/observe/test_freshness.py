@@ -88,3 +88,31 @@ def test_freshness_json_is_valid_against_its_shipped_schema(project: Path, db, d
     validator.validate(document)
     broken = {**document, "results": {**document["results"], "models": [{"model": "x", "status": "late"}]}}
     assert not validator.is_valid(broken)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_warehouse_is_fresh_after_a_build_and_breached_when_the_clock_moves(
+    tmp_path: Path, db, dsn, weir
+) -> None:
+    import shutil
+
+    example = tmp_path / "example"
+    for directory in ("migrations", "models", "checks"):
+        shutil.copytree(ROOT / directory, example / directory)
+    setup = (ROOT / "setup.cfg").read_text()
+    (example / "setup.cfg").write_text(setup.replace("[weir]\n", "[weir]\nsla = 6 hours\n", 1))
+    for command in (("migrate",), ("sample", "load", "--scale", "500"), ("build",)):
+        done = weir(*command, "--project", str(example), "--dsn", dsn)
+        assert done.exit_code == 0, done.output
+    fresh = weir("freshness", "--project", str(example), "--dsn", dsn, "--json")
+    assert fresh.exit_code == 0, fresh.output
+    statuses = {entry["model"]: entry["status"] for entry in json.loads(fresh.stdout)["results"]["models"]}
+    assert "marts.fact_order_items" in statuses and set(statuses.values()) == {"ok"}
+
+    move_clock(db, "7 hours")
+    late = weir("freshness", "--project", str(example), "--dsn", dsn, "--json")
+    assert late.exit_code == 1
+    statuses = {entry["model"]: entry["status"] for entry in json.loads(late.stdout)["results"]["models"]}
+    assert set(statuses.values()) == {"breach"}
