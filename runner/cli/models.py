@@ -53,12 +53,12 @@ def watched_build_event(shown: Progress) -> Callable[[BuildEvent], None]:
 
     def on_event(event: BuildEvent) -> None:
         if shown.build_event(event):
-            report_build_event(event)
+            report_build_event(event, shown.message)  # through the display, which clears its live line first
 
     return on_event
 
 
-def report_build_event(event: BuildEvent) -> None:
+def report_build_event(event: BuildEvent, say: Callable[[str], None] = say) -> None:
     """Say what a build is waiting for or retrying, and each model's note as it finishes."""
     if event.kind in ("waiting", "retrying"):
         say(event.message)
