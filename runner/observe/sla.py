@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from runner.db.errors import primary_message
+from runner.errors import ProjectFileError
 from runner.project.models import Model
 from runner.state.models import last_built
 
@@ -86,7 +88,15 @@ def _newest_value(conn: psycopg.Connection[Any], model: Model, column: str) -> d
         return None
     query = sql.SQL("SELECT max({column})::timestamptz FROM {relation}").format(
         column=sql.Identifier(column), relation=sql.Identifier(model.schema, model.name))
-    row = conn.execute(query).fetchone()
+    try:
+        with conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:  # no such column, or not a timestamp: the header's mistake
+        directive = model.directives.get("sla_column")
+        line = directive.line if directive is not None else 1
+        raise ProjectFileError(
+            f"{model.display}:{line}: sla_column {column}: {primary_message(exc)}; name a timestamp column of the model"
+        ) from None
     return row[0] if row else None
 
 

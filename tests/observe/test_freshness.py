@@ -116,3 +116,14 @@ def test_the_example_warehouse_is_fresh_after_a_build_and_breached_when_the_cloc
     assert late.exit_code == 1
     statuses = {entry["model"]: entry["status"] for entry in json.loads(late.stdout)["results"]["models"]}
     assert set(statuses.values()) == {"breach"}
+
+
+def test_an_sla_column_that_is_not_a_timestamp_names_the_file_and_line(project: Path, dsn, weir, write_models):
+    write_models(project, {"models/marts/m.sql": "-- weir: kind=table\n-- weir: sla=1 hour, sla_column=id\n"
+                                                 "SELECT 1 AS id\n"})
+    assert weir("build", "--project", str(project), "--dsn", dsn).exit_code == 0
+    result = weir("freshness", "--project", str(project), "--dsn", dsn)
+    assert result.exit_code == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("weir: models/marts/m.sql:2: sla_column id: ")
+    assert last.endswith("; name a timestamp column of the model")
