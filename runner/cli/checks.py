@@ -37,7 +37,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
         weir_project = project_for(ctx)
         checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
         validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
-        with observed(ctx, "check", metrics, log_format, progress, quiet) as (shown, outcome), \
+        with observed(weir_project, "check", metrics, log_format, progress, quiet) as (shown, outcome), \
                 connection_for(ctx, weir_project, "weir check") as conn:
             envelope.target = connected_target(ctx)
             report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=shown.message,
@@ -77,7 +77,7 @@ def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool,
     with reported("run", junit, as_json) as envelope:
         weir_project = project_for(ctx)
         validate_project(weir_project)  # a malformed file is reported before connecting
-        with observed(ctx, "run", metrics, log_format, progress, quiet) as (shown, outcome), \
+        with observed(weir_project, "run", metrics, log_format, progress, quiet) as (shown, outcome), \
                 connection_for(ctx, weir_project, "weir run") as conn:
             envelope.target = connected_target(ctx)
             report = run_pipeline(conn, weir_project, threads=threads, on_progress=shown.message,

@@ -38,7 +38,7 @@ def build(
 
     weir_project = project_for(ctx)
     _ = weir_project.gates  # every model and check file read, and a bad one reported, before connecting
-    with observed(ctx, "build", metrics, log_format, progress, quiet) as (shown, outcome):
+    with observed(weir_project, "build", metrics, log_format, progress, quiet) as (shown, outcome):
         with connection_for(ctx, weir_project, "weir build") as conn:
             report = build_models(conn, weir_project, select=select, exclude=exclude, full_refresh=full_refresh,
                                   threads=threads, on_event=watched_build_event(shown))

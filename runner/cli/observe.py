@@ -16,6 +16,7 @@ from runner.errors import EXIT_FAIL
 if TYPE_CHECKING:
     from runner.observe.outcome import Outcome
     from runner.observe.progress import Progress
+    from runner.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,7 +74,7 @@ def observe_options(command: F) -> F:
 
 
 @contextmanager
-def observed(ctx: click.Context, command: str, metrics: Path | None, log_format: str, progress: str,
+def observed(project: Project, command: str, metrics: Path | None, log_format: str, progress: str,
              quiet: bool) -> Iterator[tuple[Progress, Outcome]]:
     """Yield the run's progress display and its outcome; afterwards send its alerts and write its metrics.
 
@@ -102,7 +103,6 @@ def observed(ctx: click.Context, command: str, metrics: Path | None, log_format:
         raise
     finally:
         shown.emit("run_finished", ok=ok, seconds=round(time.perf_counter() - started, 3))
-        project = project_for(ctx)
         outcome.report(project, ok=ok, seconds=time.perf_counter() - started)
 
 
