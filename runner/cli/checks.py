@@ -41,7 +41,7 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
                 connection_for(ctx, weir_project, "weir check") as conn:
             envelope.target = connected_target(ctx)
             report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=shown.message,
-                                on_result=shown.check_result)
+                                on_result=shown.check_result, on_start=shown.check_started)
             outcome.checks = report
             outcome.measure(conn, weir_project)
     if as_json:
@@ -81,7 +81,8 @@ def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool,
                 connection_for(ctx, weir_project, "weir run") as conn:
             envelope.target = connected_target(ctx)
             report = run_pipeline(conn, weir_project, threads=threads, on_progress=shown.message,
-                                  on_build_event=watched_build_event(shown), on_check_result=shown.check_result)
+                                  on_build_event=watched_build_event(shown), on_check_result=shown.check_result,
+                                  on_check_start=shown.check_started)
             outcome.build, outcome.checks, outcome.failure = report.build, report.checks, report.migration_error
             outcome.measure(conn, weir_project)
     if junit:

@@ -1,7 +1,7 @@
 """What a run shows while it runs: a live line on a terminal, or one JSON event per step.
 
-- On a terminal: one line, rewritten in place, naming each running model with its elapsed
-  time (a ticker thread redraws it), and one line per finished model or check.
+- On a terminal: one line, rewritten in place, naming each running model and check with its
+  elapsed time (a ticker thread redraws it), and one line per finished model or check.
 - Off a terminal: nothing by default (the command's output stays as it was); `--progress
   lines` prints one line per finished step, for CI logs.
 - `--log-format json`: one JSON object per line on stderr for each step (started, finished,
@@ -72,6 +72,10 @@ class Progress:
         elif event.kind in ("waiting", "retrying"):
             self.emit(event.kind, model=event.model, message=event.message)
         return not self.json
+
+    def check_started(self, name: str) -> None:
+        """Show a check that started."""
+        self.started(f"check {name}")
 
     def check_result(self, result: CheckResult) -> None:
         """Show a check that finished."""

@@ -71,7 +71,8 @@ def test_log_format_json_is_one_event_per_step_on_stderr(project: Path, db, dsn,
     assert finished["marts.orders"]["rows"] == 2
     assert finished["check few_negatives"]["violations"] == 1
     started = [event["step"] for event in events if event["event"] == "started"]
-    assert sorted(started) == ["marts.broken", "marts.gated", "marts.orders"]
+    assert sorted(started) == ["check few_negatives", "check no_zero", "check positive",
+                               "marts.broken", "marts.gated", "marts.orders"]
     assert events[-1]["event"] == "run_finished" and events[-1]["ok"] is False
     assert all(event["command"] == "run" and "time" in event for event in events)
 
