@@ -13,6 +13,7 @@ from runner.cli import (  # noqa: F401 (each registers its commands)
     lint,
     migrations,
     models,
+    observe,
     pii,
     plan,
     retention,

@@ -12,10 +12,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from runner.errors import ProjectFileError
+from runner.project.cadence import parse_sla
 from runner.project.distribution import with_colocation
 from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
@@ -64,6 +66,10 @@ class Model:
     retain: Retention | None = None  # how long rows stay: weir retain
     file_checksum: str = ""  # runner.project.sqlfile.checksum of the file text: differs for a comment edit too
     shape: list[Any] = field(default_factory=list)  # runner.project.model_select.select_shape of its SELECT
+    # Any kind; Project.models fills a missing schedule or sla from setup.cfg's [weir] defaults.
+    schedule: str | None = None  # how often to refresh it: 5 cron fields or @hourly/@daily/@weekly/@monthly
+    sla: timedelta | None = None  # the freshness SLA: its data no older than this
+    sla_column: str | None = None  # a timestamp column measuring that age; None: its last successful build
 
     @property
     def qualified(self) -> str:
@@ -136,6 +142,9 @@ class Model:
             retain=parse_retention(
                 value("retain"), partitioning, BOOLEAN[(value("retain_archive") or "false").strip().lower()]
             ),
+            schedule=" ".join((value("schedule") or "").split()) or None,
+            sla=parse_sla(value("sla") or ""),
+            sla_column=column("sla_column"),
         )
 
 
