@@ -99,7 +99,7 @@ def test_the_example_warehouse_is_fresh_after_a_build_and_breached_when_the_cloc
     import shutil
 
     example = tmp_path / "example"
-    for directory in ("migrations", "models", "checks"):
+    for directory in ("migrations", "models", "checks", "seeds"):
         shutil.copytree(ROOT / directory, example / directory)
     setup = (ROOT / "setup.cfg").read_text()
     (example / "setup.cfg").write_text(setup.replace("[weir]\n", "[weir]\nsla = 6 hours\n", 1))
