@@ -18,7 +18,7 @@ import psycopg
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.run import build
-from runner.checks import CheckReport, run_checks
+from runner.checks import CheckReport, CheckResult, run_checks
 from runner.db.retry import Retry, RunSession
 from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed
 from runner.migrate import StepResult, migrate
@@ -118,6 +118,8 @@ def run_pipeline(
     threads: int = 1,
     on_progress: Callable[[str], None] = lambda message: None,
     on_build_event: Callable[[BuildEvent], None] | None = None,
+    on_check_result: Callable[[CheckResult], None] | None = None,
+    on_check_start: Callable[[str], None] | None = None,
 ) -> PipelineReport:
     """Migrate, build and check `project` on the database of `conn`; stop after a failed migration."""
     validate_project(project)
@@ -142,7 +144,8 @@ def run_pipeline(
         if project.settings.checks_dir.is_dir():
             with _stage(report, "check"):
                 report.checks = run_checks(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
-                                           on_progress=on_progress)
+                                           on_progress=on_progress, on_result=on_check_result,
+                                           on_start=on_check_start)
     finally:
         session.close()
     return report

@@ -63,6 +63,7 @@ def run_checks(
     threads: int = 1,
     on_result: Callable[[CheckResult], None] | None = None,
     on_progress: Callable[[str], None] = lambda message: None,
+    on_start: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Run the selected checks of `project` on the database of `conn`, which must be in autocommit.
 
@@ -72,7 +73,8 @@ def run_checks(
     `exit_code` says which happened. `on_result` is called (on the calling thread) with each
     result as it arrives. Checks run on connections of their own, as the user of `conn`; a
     check that meets a transient fault (a lost connection, a server restart) is run again, and
-    `on_progress` gets a line for each such retry.
+    `on_progress` gets a line for each such retry; `on_start` the name of each check as it
+    starts (on its worker thread).
     """
     started = time.perf_counter()
     selectors = _selectors(select)
@@ -89,6 +91,7 @@ def run_checks(
     try:
         order = _longest_first(conn, checks) if threads > 1 and len(checks) > 1 else checks
         runner = _Runner(session, timeout, run_id, threads, on_result or (lambda result: None), retries, on_progress)
+        runner.on_start = on_start or (lambda name: None)
         by_name = runner.run(order)
         report = CheckReport(run_id, [by_name[check.name] for check in checks], time.perf_counter() - started)
         status, counts = report.status, report.counts()
@@ -152,6 +155,7 @@ class _Runner:
         self.session, self.timeout, self.run_id, self.threads, self.emit = session, timeout, run_id, threads, emit
         self.retries, self.on_progress = retries, on_progress
         self.workers = WorkerConnections(conninfo_of(session.conn), "weir check", prepare=_prepare_connection)
+        self.on_start: Callable[[str], None] = lambda name: None  # each check's name as it starts
 
     def run(self, checks: list[Check]) -> dict[str, CheckResult]:
         results: dict[str, CheckResult] = {}
@@ -177,6 +181,7 @@ class _Runner:
     def _run_one(self, check: Check) -> CheckResult:
         """Run `check` on this thread's connection, again after a transient fault, and record its result."""
         started = time.perf_counter()
+        self.on_start(check.name)
         retry = Retry(self.retries, f"check {check.name}", self.on_progress, self.session.ensure)
         try:
             count, sample = retry.run(lambda tried: self._query(check))

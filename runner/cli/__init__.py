@@ -5,7 +5,7 @@ are imported inside the commands so `weir --help` starts fast. `app` holds the g
 what commands share; each other module registers one family of commands on it.
 """
 
-from runner.cli import checks, dag, database, lint, migrations, models  # noqa: F401 (each registers its commands)
+from runner.cli import checks, dag, database, lint, migrations, models, observe  # noqa: F401 (each registers its commands)
 from runner.cli.app import cli, main
 from runner.cli.examples import add_examples
 

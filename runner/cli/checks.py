@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, connected_target, connection_for, project_for, say, shared_options
-from runner.cli.models import report_build, report_build_event
+from runner.cli.app import cli, connected_target, connection_for, project_for, shared_options
+from runner.cli.models import report_build, watched_build_event
+from runner.cli.observe import observe_options, observed
 
 
 @cli.command()
@@ -19,10 +20,11 @@ from runner.cli.models import report_build, report_build_event
               help="Also write a JUnit XML report for CI (written even if the run stops early).")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of text.")
 @click.option("--tap", "as_tap", is_flag=True, help="Print TAP (Test Anything Protocol) instead of text.")
+@observe_options
 @shared_options
 @click.pass_context
 def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path | None, as_json: bool,
-          as_tap: bool) -> None:
+          as_tap: bool, metrics: Path | None, log_format: str, progress: str, quiet: bool) -> None:
     """Run the SQL assertions in checks/; exit 1 if one fails, 2 if one cannot run."""
     from runner.checks import checks_to_run, json_results, render_text, run_checks, write_junit
     from runner.cli.reporting import reported
@@ -35,9 +37,13 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
         weir_project = project_for(ctx)
         checks_to_run(weir_project, select, threads)  # a wrong file or selector is reported before connecting
         validate_gates(weir_project)  # so is a gate naming no model: `weir build` would refuse it
-        with connection_for(ctx, weir_project, "weir check") as conn:
+        with observed(weir_project, "check", metrics, log_format, progress, quiet) as (shown, outcome), \
+                connection_for(ctx, weir_project, "weir check") as conn:
             envelope.target = connected_target(ctx)
-            report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=say)
+            report = run_checks(conn, weir_project, select=select, threads=threads, on_progress=shown.message,
+                                on_result=shown.check_result, on_start=shown.check_started)
+            outcome.checks = report
+            outcome.measure(conn, weir_project)
     if as_json:
         click.echo(dumps(envelope.document(report.status, report.exit_code, json_results(report))))
     elif as_tap:
@@ -57,9 +63,11 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write a JUnit XML report: a suite each for migrate, build and check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of text.")
+@observe_options
 @shared_options
 @click.pass_context
-def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool) -> None:
+def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool, metrics: Path | None,
+            log_format: str, progress: str, quiet: bool) -> None:
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
     from runner.cli.reporting import reported
@@ -69,10 +77,14 @@ def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool)
     with reported("run", junit, as_json) as envelope:
         weir_project = project_for(ctx)
         validate_project(weir_project)  # a malformed file is reported before connecting
-        with connection_for(ctx, weir_project, "weir run") as conn:
+        with observed(weir_project, "run", metrics, log_format, progress, quiet) as (shown, outcome), \
+                connection_for(ctx, weir_project, "weir run") as conn:
             envelope.target = connected_target(ctx)
-            report = run_pipeline(conn, weir_project, threads=threads, on_progress=say,
-                                  on_build_event=report_build_event)
+            report = run_pipeline(conn, weir_project, threads=threads, on_progress=shown.message,
+                                  on_build_event=watched_build_event(shown), on_check_result=shown.check_result,
+                                  on_check_start=shown.check_started)
+            outcome.build, outcome.checks, outcome.failure = report.build, report.checks, report.migration_error
+            outcome.measure(conn, weir_project)
     if junit:
         from runner.reports import junit as junit_xml
 

@@ -48,6 +48,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "run": (
         ("weir run", "migrate, build and check (embedded server)"),
         ("weir --dsn \"$DATABASE_URL\" run --junit weir.xml", "what CI calls"),
+        ("weir run -q --metrics weir.prom --log-format json", "for a scheduler: metrics, JSON logs"),
+    ),
+    "freshness": (
+        ("weir freshness", "every model's lag against its SLA; exit 1 on a breach"),
+        ("weir freshness marts.fct_orders --json", "one model, as JSON"),
     ),
     "sample": (("weir sample load --scale 100000", "fill the example's raw schema"),),
     "sample load": (("weir sample load --scale 100000", "fill the example's raw schema"),),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli.app import cli, connection_for, project_for, say, shared_options
+from runner.cli.observe import observe_options, observed
 from runner.errors import EXIT_FAIL
 
 if TYPE_CHECKING:
     from runner.build.report import BuildEvent, BuildReport
+    from runner.observe.progress import Progress
     from runner.sample.data import Step
 
 
@@ -22,24 +26,39 @@ if TYPE_CHECKING:
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental and scd2 models from scratch.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build independent models in parallel on this many connections.")
+@observe_options
 @shared_options
 @click.pass_context
 def build(
-    ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, threads: int
+    ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, threads: int,
+    metrics: Path | None, log_format: str, progress: str, quiet: bool,
 ) -> None:
     """Build models/ into tables and views, in dependency order, doing only what changed."""
     from runner.build.run import build as build_models
 
     weir_project = project_for(ctx)
     _ = weir_project.gates  # every model and check file read, and a bad one reported, before connecting
-    with connection_for(ctx, weir_project, "weir build") as conn:
-        report = build_models(conn, weir_project, select=select, exclude=exclude, full_refresh=full_refresh,
-                              threads=threads, on_event=report_build_event)
+    with observed(weir_project, "build", metrics, log_format, progress, quiet) as (shown, outcome):
+        with connection_for(ctx, weir_project, "weir build") as conn:
+            report = build_models(conn, weir_project, select=select, exclude=exclude, full_refresh=full_refresh,
+                                  threads=threads, on_event=watched_build_event(shown))
+            outcome.build = report
+            outcome.measure(conn, weir_project)
     report_build(report)
     ctx.exit(0 if report.ok else EXIT_FAIL)
 
 
-def report_build_event(event: BuildEvent) -> None:
+def watched_build_event(shown: Progress) -> Callable[[BuildEvent], None]:
+    """Return the build's event callback: the progress display, then the usual lines (unless logging JSON)."""
+
+    def on_event(event: BuildEvent) -> None:
+        if shown.build_event(event):
+            report_build_event(event, shown.message)  # through the display, which clears its live line first
+
+    return on_event
+
+
+def report_build_event(event: BuildEvent, say: Callable[[str], None] = say) -> None:
     """Say what a build is waiting for or retrying, and each model's note as it finishes."""
     if event.kind in ("waiting", "retrying"):
         say(event.message)

@@ -7,7 +7,7 @@ never parses a model, and one that builds and checks reads every file once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -46,7 +46,10 @@ class Project:
         """Every model, sorted by relation name; none when models/ does not exist."""
         if not self.settings.models_dir.is_dir():
             return []
-        return read_models(self.settings.models_dir, self.root)
+        models = read_models(self.settings.models_dir, self.root)
+        # setup.cfg's schedule and sla are the default of every model whose header does not say.
+        schedule, sla = self.settings.schedule, self.settings.sla
+        return [replace(model, schedule=model.schedule or schedule, sla=model.sla or sla) for model in models]
 
     @cached_property
     def checks(self) -> list[Check]:

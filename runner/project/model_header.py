@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 from runner.errors import ProjectFileError
+from runner.project.cadence import SLA_EXAMPLE, parse_sla, schedule_problem
 from runner.project.indexes import index_problem, parse_index
 from runner.project.parse_cache import ParseCache
 from runner.project.sqlfile import Directive
@@ -25,8 +26,8 @@ def column_name(token: str) -> str:
     return token.lower()
 
 
-# Which directives each kind accepts; tags and description go with every kind.
-_COMMON = {"kind", "tags", "description"}
+# Which directives each kind accepts; tags, description and the cadence go with every kind.
+_COMMON = {"kind", "tags", "description", "schedule", "sla", "sla_column"}
 _BY_KIND = {
     "view": _COMMON,
     "table": _COMMON | {"unique_key", "indexes"},
@@ -88,6 +89,12 @@ def validate_directives(directives: dict[str, Directive], display: str) -> str:
                                ' separate tags with spaces: tags="daily finance"')
             if not value.split():
                 raise fail(directive, 'tags is empty; write tags="daily finance" or remove it')
+        elif key == "schedule" and schedule_problem(value):
+            raise fail(directive, str(schedule_problem(value)))
+        elif key == "sla" and parse_sla(value) is None:
+            raise fail(directive, f"sla {value!r} is not an interval; {SLA_EXAMPLE}")
+        elif key == "sla_column":
+            _check_columns(directive, value, fail, many=False)
         elif key == "description" and not value:
             raise fail(directive, 'description is empty; write description="..." or remove it')
     line = kind_directive.line if kind_directive else 1

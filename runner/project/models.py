@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from runner.errors import ProjectFileError
+from runner.project.cadence import parse_sla
 from runner.project.indexes import Index, parse_index
 from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
@@ -50,6 +52,10 @@ class Model:
     on_delete: str  # scd2: "close" the current version of a vanished key, or "ignore" it
     surrogate_key: str | None  # scd2: the version key column Weir adds; None means <name>_key
     surrogate_hash: str | None  # scd2: None numbers versions; bigint, uuid or text: a hash of natural key + valid_from
+    # Any kind; Project.models fills a missing schedule or sla from setup.cfg's [weir] defaults.
+    schedule: str | None = None  # how often to refresh it: 5 cron fields or @hourly/@daily/@weekly/@monthly
+    sla: timedelta | None = None  # the freshness SLA: its data no older than this
+    sla_column: str | None = None  # a timestamp column measuring that age; None: its last successful build
 
     @property
     def qualified(self) -> str:
@@ -116,6 +122,9 @@ class Model:
             on_delete=(value("on_delete") or "close").strip().lower(),
             surrogate_key=column_name(surrogate) if surrogate else None,
             surrogate_hash=surrogate_hash,
+            schedule=" ".join((value("schedule") or "").split()) or None,
+            sla=parse_sla(value("sla") or ""),
+            sla_column=column("sla_column"),
         )
 
 

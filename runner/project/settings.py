@@ -10,9 +10,11 @@ from __future__ import annotations
 import configparser
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from runner.errors import ConfigError
+from runner.project.cadence import SLA_EXAMPLE, parse_sla, schedule_problem
 
 SECTION = "weir"
 
@@ -24,6 +26,17 @@ class Timeouts:
     lock_timeout: str
     statement_timeout: str
     lock_retries: int
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """The alert sinks: a webhook whose URL is in an environment variable, a command; each with a floor severity."""
+
+    webhook_env: str | None = None  # the environment variable's name
+    webhook_min_severity: str = "warn"  # "warn" sends warnings and errors, "error" only errors
+    on_failure: str | None = None  # a shell command given each event as JSON on stdin
+    on_failure_min_severity: str = "warn"
+    tries: int = 3  # deliveries of one event to one sink, the first included
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,16 @@ DEFAULTS = {
     "squawk_exclude": "",
     "squawk_start_after": "0",
     "squawk_pg_version": "",
+    # The cadence of every model whose header does not say (runner.project.cadence); empty: none.
+    "schedule": "",
+    "sla": "",
+    # Alert sinks (runner.observe.alerts): the NAME of the environment variable holding the
+    # webhook's URL (never the URL: setup.cfg is committed), and a command fed each event.
+    "alert_webhook_env": "",
+    "alert_webhook_min_severity": "warn",
+    "on_failure": "",
+    "on_failure_min_severity": "warn",
+    "alert_tries": "3",
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -80,6 +103,7 @@ RANGES: dict[str, Range] = {
     "lock_retries": Range(0, 100, "retries of a statement that hit lock_timeout"),
     "retry_tries": Range(1, 100, "tries of a step after a transient fault; 1 never retries"),
     "squawk_start_after": Range(0, 10**9, "a migration number"),
+    "alert_tries": Range(1, 10, "tries to deliver one alert to one sink"),
 }
 _DEFAULT_DURATION = Range(0, _MAX_MILLISECONDS, "0 means no limit")
 _DEFAULT_WHOLE_NUMBER = Range(0, 2**31 - 1)
@@ -102,6 +126,9 @@ class Settings:
     squawk_exclude: tuple[str, ...] = ()  # weir lint: squawk rules left out besides Weir's own
     squawk_start_after: int = 0  # weir lint: migrations numbered up to this one are not squawk-linted
     squawk_pg_version: str | None = None  # weir lint: the PostgreSQL version squawk's rules assume
+    schedule: str | None = None  # each model's schedule unless its header says (runner.project.cadence)
+    sla: timedelta | None = None  # each model's freshness SLA unless its header says
+    alerts: Alerts = Alerts()  # where alerts go (runner.observe.alerts)
 
     @property
     def timeouts(self) -> Timeouts:
@@ -162,6 +189,48 @@ def load_settings(project: Path | None = None) -> Settings:
             path, "squawk_start_after", values["squawk_start_after"].strip() or "0", "is not a migration number"
         ),
         squawk_pg_version=values["squawk_pg_version"].strip() or None,  # squawk itself checks it
+        schedule=_schedule(path, values["schedule"]),
+        sla=_sla(path, values["sla"]),
+        alerts=_alerts(path, values),
+    )
+
+
+def _schedule(path: Path, value: str) -> str | None:
+    problem = schedule_problem(value) if value.strip() else None
+    if problem:
+        raise ConfigError(f"{path}: [weir] {problem}")
+    return " ".join(value.split()) or None
+
+
+def _sla(path: Path, value: str) -> timedelta | None:
+    if not value.strip():
+        return None
+    sla = parse_sla(value)
+    if sla is None:
+        raise ConfigError(f"{path}: [weir] sla = {value!r} is not an interval; {SLA_EXAMPLE}")
+    return sla
+
+
+_SEVERITIES = ("warn", "error")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _alerts(path: Path, values: dict[str, str]) -> Alerts:
+    env = values["alert_webhook_env"].strip()
+    if env and not _ENV_NAME.match(env):
+        raise ConfigError(
+            f"{path}: [weir] alert_webhook_env = {env!r} is not an environment variable's name; name the"
+            " variable that holds the URL, e.g. alert_webhook_env = WEIR_SLACK_WEBHOOK (never the URL itself)"
+        )
+    for key in ("alert_webhook_min_severity", "on_failure_min_severity"):
+        if values[key].strip().lower() not in _SEVERITIES:
+            raise ConfigError(f"{path}: [weir] {key} = {values[key]!r} is not warn or error; write warn or error")
+    return Alerts(
+        webhook_env=env or None,
+        webhook_min_severity=values["alert_webhook_min_severity"].strip().lower(),
+        on_failure=values["on_failure"].strip() or None,
+        on_failure_min_severity=values["on_failure_min_severity"].strip().lower(),
+        tries=_whole_number(path, "alert_tries", values["alert_tries"], "is not a whole number"),
     )
 
 

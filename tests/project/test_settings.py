@@ -79,7 +79,7 @@ def test_settings_are_parsed_into_their_types(tmp_path):
          " (about 24 days) (0 means no limit); e.g. 5s, 500ms or 30min"),
         ("statement_timeout = -5s", "[weir] statement_timeout = '-5s' is not a duration"),
         ("lock_timout = 1s", "[weir] lock_timout is not a Weir setting; did you mean lock_timeout?"),
-        ("colour = blue", "[weir] colour is not a Weir setting; known settings: check_timeout, checks,"),
+        ("colour = blue", "[weir] colour is not a Weir setting; known settings: alert_tries, alert_webhook_env,"),
         ("migrations =", "[weir] migrations is empty; name the directory, e.g. migrations = migrations"),
     ],
 )
