@@ -10,7 +10,7 @@ nothing beside a scheduler's own per-task overhead.
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, literal, project_dir_line
+from runner.orchestrate.literals import entry, literal, opening
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -104,14 +104,7 @@ def weir_dag(dag_id: str, schedule: str) -> DAG:
 
 def render(plan: Plan, relative_project: str) -> str:
     """Return the DAG file's text; `relative_project` is the project directory relative to the file's."""
-    parts = [_HEADER.format(
-        project_dir=project_dir_line(relative_project),
-        retries=plan.retries.tries - 1,
-        base_delay=plan.retries.base_delay,
-        max_delay=plan.retries.max_delay,
-    )]
-    parts.append("\n# model -> (its schedule, the models it reads)\nMODELS = {\n")
-    parts.extend(entry(task.model, (task.schedule, list(task.upstream))) for task in plan.models)
+    parts = opening(_HEADER, plan, relative_project)
     parts.append("}\n\n# check -> (the schedule it runs on, the models it reads)\nCHECKS = {\n")
     parts.extend(entry(check.name, (plan.schedule_of_check(check), list(check.models))) for check in plan.checks)
     parts.append("}\n")

@@ -10,7 +10,7 @@ verdict on the asset it is about; a check reading only sources belongs to the mi
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, project_dir_line
+from runner.orchestrate.literals import entry, opening
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -141,14 +141,7 @@ defs = dg.Definitions(
 
 def render(plan: Plan, relative_project: str) -> str:
     """Return the module's text; `relative_project` is the project directory relative to the module's."""
-    parts = [_HEADER.format(
-        project_dir=project_dir_line(relative_project),
-        retries=plan.retries.tries - 1,
-        base_delay=plan.retries.base_delay,
-        max_delay=plan.retries.max_delay,
-    )]
-    parts.append("\n# model -> (its schedule, the models it reads)\nMODELS = {\n")
-    parts.extend(entry(task.model, (task.schedule, list(task.upstream))) for task in plan.models)
+    parts = opening(_HEADER, plan, relative_project)
     parts.append("}\n\n# check -> the models it reads\nCHECKS = {\n")
     parts.extend(entry(check.name, list(check.models)) for check in plan.checks)
     parts.append("}\n\n# job -> its cron schedule\nSCHEDULES = {\n")

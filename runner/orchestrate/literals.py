@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.orchestrate.plan import Plan
 
 WIDTH = 88
 Value = str | Sequence[str]
@@ -21,6 +25,19 @@ def project_dir_line(relative: str) -> str:
         return line
     line = f"PROJECT_DIR = {literal(relative)}"
     return line if len(line) <= WIDTH else f"{line}  # noqa: E501"
+
+
+def opening(header: str, plan: Plan, relative_project: str) -> list[str]:
+    """Return a generated module's header (project directory and retries filled in) and its MODELS dict."""
+    parts = [header.format(
+        project_dir=project_dir_line(relative_project),
+        retries=plan.retries.tries - 1,
+        base_delay=plan.retries.base_delay,
+        max_delay=plan.retries.max_delay,
+    )]
+    parts.append("\n# model -> (its schedule, the models it reads)\nMODELS = {\n")
+    parts.extend(entry(task.model, (task.schedule, list(task.upstream))) for task in plan.models)
+    return parts
 
 
 def entry(key: str, value: Value | tuple[Value, ...], indent: int = 4) -> str:
