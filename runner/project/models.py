@@ -288,15 +288,18 @@ def _read_model(path: Path, display: str, cache: ParseCache) -> tuple[Model, lis
     return replace(model, file_checksum=checksum(text), shape=found.shape), found.references
 
 
-# A description is documentation: editing it, like a comment, builds nothing new.
-_METADATA_DIRECTIVES = frozenset({"description"})
+# Directives that change nothing a build makes: editing them must not rebuild (an incremental
+# fact rebuilt from scratch because its SLA or its retention changed would be a costly surprise).
+_METADATA_DIRECTIVES = frozenset({"description", "tags", "pii", "schedule", "sla", "sla_column", "retain",
+                                  "retain_archive"})
 
 
 def logic_checksum(directives: dict[str, Directive], fingerprint: str) -> str:
     """Return the checksum a build compares: the directives that say how to build, and the SELECT's parse tree.
 
-    Comments, blank lines, layout and the description leave it unchanged, so such an edit
-    rebuilds nothing (`weir plan` calls it metadata-only).
+    Comments, blank lines, layout and the metadata directives (description, tags, pii, the
+    cadence, retention) leave it unchanged, so such an edit rebuilds nothing (`weir plan` calls
+    it metadata-only).
     """
     header = sorted((key, directive.value) for key, directive in directives.items() if key not in _METADATA_DIRECTIVES)
     text = json.dumps([header, fingerprint], separators=(",", ":"))

@@ -69,8 +69,10 @@ def test_a_column_change_is_classified_through_lineage(built, dsn, weir, sql, cl
     [
         "-- weir: kind=table\n-- the sums per order, now documented\nSELECT id, amount, note FROM public.source\n",
         "-- weir: kind=table\nSELECT id,\n       amount,\n       note\n  FROM public.source;\n",
+        '-- weir: kind=table, tags="finance", sla=4 hours, schedule=@hourly, pii="note"\n'
+        "SELECT id, amount, note FROM public.source\n",
     ],
-    ids=["comment-only", "whitespace-only"],
+    ids=["comment-only", "whitespace-only", "metadata-directives"],
 )
 def test_a_formatting_edit_is_metadata_only_and_rebuilds_nothing(built, db, dsn, weir, text):
     write_model(built, "marts.base", text)
