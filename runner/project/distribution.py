@@ -13,13 +13,9 @@ of its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from runner.project.indexes import parse_index
-
-if TYPE_CHECKING:
-    from runner.project.models import Model
+from runner.project.sqlfile import column_name
 
 REFERENCE = "reference"
 
@@ -48,28 +44,5 @@ def distribution_problem(
     return None
 
 
-def with_colocation(models: Iterable[Model]) -> list[Model]:
-    """Return `models`, each hash-distributed one colocated with the first upstream model spread on its column.
-
-    A fact distributed by customer_key that reads a dimension distributed by customer_key joins
-    it shard by shard, without moving rows between nodes, only if the two are colocated.
-    """
-    models = list(models)
-    by_relation = {(model.schema, model.name): model for model in models}
-    placed = []
-    for model in models:
-        colocate = None
-        if model.distribute not in (None, REFERENCE):
-            upstream = sorted(
-                other.qualified for relation in model.relations
-                if (other := by_relation.get(relation)) is not None and other.distribute == model.distribute
-            )
-            colocate = upstream[0] if upstream else None
-        placed.append(replace(model, colocate_with=colocate))
-    return placed
-
-
 def _folded(columns: Iterable[str]) -> set[str]:
-    from runner.project.model_header import column_name
-
     return {column_name(column) for column in columns}

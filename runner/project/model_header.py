@@ -16,17 +16,10 @@ from runner.project.indexes import index_problem, parse_index
 from runner.project.parse_cache import ParseCache
 from runner.project.partitions import partitioning_problem, retention_problem
 from runner.project.pii import pii_directive_problem
-from runner.project.sqlfile import Directive
+from runner.project.sqlfile import Directive, column_name
 from runner.project.surrogate_key import surrogate_key_problem
 
 KINDS = ("view", "table", "incremental", "scd2")
-
-
-def column_name(token: str) -> str:
-    """Return the column a header token names: `"Mixed Case"` as written, anything else folded to lower case."""
-    if len(token) >= 2 and token[0] == token[-1] == '"':
-        return token[1:-1].replace('""', '"')
-    return token.lower()
 
 
 # Which directives each kind accepts; tags, description, pii and the cadence go with every kind.

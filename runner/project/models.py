@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,15 +19,15 @@ from typing import Any
 
 from runner.errors import ProjectFileError
 from runner.project.cadence import parse_sla
-from runner.project.distribution import with_colocation
+from runner.project.distribution import REFERENCE
 from runner.project.indexes import Index, parse_index
-from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, column_name, validate_directives
+from runner.project.model_header import BOOLEAN, DIRECTIVES, check_index_sql, validate_directives
 from runner.project.model_select import Reference, found_in, match_relation, parsed_select, resolve
 from runner.project.parse_cache import ParseCache
 from runner.project.partitions import Partitioning, Retention, parse_partitioning, parse_retention
 from runner.project.pii import parse_pii_directive
 from runner.project.problems import Problems
-from runner.project.sqlfile import Directive, checksum, parse_header, read_text
+from runner.project.sqlfile import Directive, checksum, column_name, parse_header, read_text
 from runner.project.surrogate_key import surrogate_parts
 
 
@@ -185,7 +186,28 @@ def read_models(models_dir: Path, root: Path) -> list[Model]:
     for model, references in parsed:
         relations = frozenset(resolve(reference, by_name) for reference in references)
         models.append(replace(model, relations=relations))
-    return with_colocation(sorted(models, key=lambda model: (model.schema, model.name)))
+    return _with_colocation(sorted(models, key=lambda model: (model.schema, model.name)))
+
+
+def _with_colocation(models: Iterable[Model]) -> list[Model]:
+    """Return `models`, each hash-distributed one colocated with the first upstream model spread on its column.
+
+    A fact distributed by customer_key that reads a dimension distributed by customer_key joins
+    it shard by shard, without moving rows between nodes, only if the two are colocated.
+    """
+    models = list(models)
+    by_relation = {(model.schema, model.name): model for model in models}
+    placed = []
+    for model in models:
+        colocate = None
+        if model.distribute not in (None, REFERENCE):
+            upstream = sorted(
+                other.qualified for relation in model.relations
+                if (other := by_relation.get(relation)) is not None and other.distribute == model.distribute
+            )
+            colocate = upstream[0] if upstream else None
+        placed.append(replace(model, colocate_with=colocate))
+    return placed
 
 
 def relation_lines(model: Model) -> dict[tuple[str, str], int]:

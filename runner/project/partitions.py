@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from runner.project.sqlfile import column_name
+
 GRANULARITIES = ("day", "month", "year")
 _PARTITION = re.compile(r'^\s*(day|month|year|list)\s*\(\s*([A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")\s*\)\s*$',
                         re.IGNORECASE)
@@ -50,8 +52,6 @@ class Retention:
 
 def parse_partitioning(value: str | None) -> Partitioning | None:
     """Return the Partitioning a checked `partition_by` value declares, or None when there is none."""
-    from runner.project.model_header import column_name
-
     if value is None:
         return None
     match = _PARTITION.match(value)
@@ -62,8 +62,6 @@ def parse_partitioning(value: str | None) -> Partitioning | None:
 
 def partitioning_problem(value: str, unique_key: list[str], unique_indexes: list[list[str]]) -> str | None:
     """Return what is wrong with a `partition_by` value given the model's unique keys, or None."""
-    from runner.project.model_header import column_name
-
     match = _PARTITION.match(value)
     if match is None:
         return f"partition_by {value!r} is not day(col), month(col), year(col) or list(col); {_EXAMPLE}"
@@ -81,8 +79,6 @@ def partitioning_problem(value: str, unique_key: list[str], unique_indexes: list
 
 def parse_retention(value: str | None, partitioning: Partitioning | None, archive: bool) -> Retention | None:
     """Return the Retention a checked `retain` value declares, or None when there is none."""
-    from runner.project.model_header import column_name
-
     if value is None:
         return None
     match = _RETAIN.match(value)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.errors import ProjectFileError
+from runner.project.sqlfile import column_name
 
 if TYPE_CHECKING:
     from runner.project.migrations import Migration
@@ -58,8 +59,6 @@ def pii_directive_problem(value: str) -> str | None:
 
 def parse_pii_directive(value: str | None) -> tuple[tuple[str, str], ...]:
     """Return (column, mask) for each item of a checked `pii` directive, columns as PostgreSQL names them."""
-    from runner.project.model_header import column_name
-
     declared = []
     for item in (value or "").split():
         column, _, mask = item.partition(":")

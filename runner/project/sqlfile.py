@@ -55,6 +55,13 @@ class SqlFile:
         return line_at(self.text, offset)
 
 
+def column_name(token: str) -> str:
+    """Return the column a header token names: `"Mixed Case"` as written, anything else folded to lower case."""
+    if len(token) >= 2 and token[0] == token[-1] == '"':
+        return token[1:-1].replace('""', '"')
+    return token.lower()
+
+
 def checksum(text: str) -> str:
     """Return the SHA-256 of `text` with line endings normalised, so CRLF checkouts agree.
 

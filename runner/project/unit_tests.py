@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import ProjectFileError
-from runner.project.model_header import BOOLEAN, column_name
+from runner.project.model_header import BOOLEAN
 from runner.project.models import Model
 from runner.project.problems import Problems
-from runner.project.sqlfile import Directive, checksum, parse_header, parse_json, read_text
+from runner.project.sqlfile import Directive, checksum, column_name, parse_header, parse_json, read_text
 from runner.project.statements import split_statements
 
 _HEADER = {"model", "ordered", "watermark", "description"}

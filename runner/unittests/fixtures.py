@@ -26,9 +26,9 @@ from psycopg import sql
 
 from runner.db.statements import execute
 from runner.errors import WeirError
-from runner.project.model_header import column_name
 from runner.project.model_select import found_in, match_relation
 from runner.project.models import Model
+from runner.project.sqlfile import column_name
 from runner.project.unit_tests import Rows
 
 SCHEMA = "weir_unit"
