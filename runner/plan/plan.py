@@ -123,7 +123,9 @@ def plan(
 
 def _survey(conn: psycopg.Connection[Any], graph: ModelGraph, models: list[Model]) -> builds.Survey:
     # runner.build.freshness.survey_run without track_writes: a plan puts no trigger anywhere.
-    inputs = [inputs_of(graph, model) for model in models if model.kind != "view"]
+    # Views too, unlike the build's survey: a plan says for each model whether its inputs
+    # changed, and a view may be the only reader of a source (a seed read by one view).
+    inputs = [inputs_of(graph, model) for model in models]
     sources = sorted({source for found in inputs for source in found.sources})
     upstream = sorted({name for found in inputs for name in found.upstream})
     return builds.survey(conn, [(m.schema, m.name) for m in models], upstream, {shown(s): s for s in sources})
