@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runner.docs.context import DocsContext
 from runner.docs.markdown import Raw, code, document, table
+from runner.observe.sla import human_duration
 from runner.project import Model
 from runner.state.history import Run
 
@@ -15,7 +16,7 @@ def render(ctx: DocsContext) -> str:
     ordered = ModelGraph(ctx.project.models).in_order()
     summary = table(("model", "kind", "reads", "schedule", "SLA"), [
         (Raw(code(m.qualified)), m.kind, Raw(", ".join(code(r) for r in _reads(m))),
-         _directive(m, "schedule"), _sla(m)) for m in ordered
+         m.schedule or "", _sla(m)) for m in ordered
     ])
     sections = [f"## Build order\n\n`weir build` runs them in this order (independent ones in parallel with"
                 f" `--threads`).\n\n{summary}"]
@@ -29,17 +30,12 @@ def _reads(model: Model) -> list[str]:
     return sorted(f"{schema}.{name}" for schema, name in model.relations)
 
 
-def _directive(model: Model, name: str) -> str:
-    value = getattr(model, name, None)  # schedule and sla directives are newer than some Weir versions
-    return "" if value is None else str(value)
-
-
 def _sla(model: Model) -> str:
-    sla = _directive(model, "sla")
-    column = _directive(model, "sla_column")
-    if sla and column:
-        return f"{sla} (on {column})"
-    return sla
+    """The SLA as `weir freshness` shows it, and the column it is measured on when not the last build."""
+    if model.sla is None:
+        return ""
+    sla = human_duration(model.sla)
+    return f"{sla} (on {model.sla_column})" if model.sla_column else sla
 
 
 def _change_detection(model: Model) -> str:
@@ -70,7 +66,7 @@ def _model(ctx: DocsContext, model: Model) -> str:
         ("reads", ", ".join(code(r) for r in _reads(model)) or "nothing"),
         ("change detection", _change_detection(model)),
         ("tags", ", ".join(sorted(model.tags))),
-        ("schedule", _directive(model, "schedule")),
+        ("schedule", model.schedule or ""),
         ("SLA", _sla(model)),
         ("gates", ", ".join(code(g.display) + (" (quarantine)" if g.quarantine else "") for g in gates)
          or "none"),

@@ -1,7 +1,9 @@
 """`weir freshness`: each model's lag against its freshness SLA, measured with the database's clock.
 
 The lag is `now - newest`, where newest is max(sla_column) of the model's relation, or, without
-an sla_column, the model's last successful build in weir.model_state. "now" is the server's
+an sla_column, the model's last successful build (weir.model_state), or the last build that
+skipped it because nothing it reads had changed, whichever is later: a view or a table whose
+sources are quiet is as current as the last run that looked. "now" is the server's
 now(), unless the session sets `weir.now` (e.g. `PGOPTIONS='-c weir.now=2030-01-01'`): a test,
 or a backfill, moves the clock in the database instead of waiting.
 """
@@ -18,7 +20,7 @@ from psycopg import sql
 from runner.db.errors import primary_message
 from runner.errors import ProjectFileError
 from runner.project.models import Model
-from runner.state.models import last_built
+from runner.state.models import last_current
 
 # The database's notion of now, which a session may move with SET weir.now = '...'.
 NOW = "SELECT coalesce(nullif(current_setting('weir.now', true), '')::timestamptz, now())"
@@ -50,8 +52,8 @@ class Freshness:
     @property
     def row(self) -> tuple[str, str, str, str, str, str]:
         """The table row `weir freshness` prints."""
-        return (self.model, _human(self.sla), self.measured_on,
-                f"{self.newest:%Y-%m-%d %H:%M:%S%z}" if self.newest else "", _human(self.lag), self.status)
+        return (self.model, human_duration(self.sla), self.measured_on,
+                f"{self.newest:%Y-%m-%d %H:%M:%S%z}" if self.newest else "", human_duration(self.lag), self.status)
 
     def as_json(self) -> dict[str, Any]:
         """The model's entry in `weir freshness --json`; durations in seconds."""
@@ -68,11 +70,11 @@ def database_now(conn: psycopg.Connection[Any]) -> datetime:
 
 def freshness(conn: psycopg.Connection[Any], models: list[Model]) -> list[Freshness]:
     """Return the lag of each of `models` (in their order) against its SLA."""
-    now, built = database_now(conn), last_built(conn)
+    now, current = database_now(conn), last_current(conn)
     found = []
     for model in models:
         if model.sla_column is None:
-            newest, measured_on = built.get(model.qualified), "last build"
+            newest, measured_on = current.get(model.qualified), "last build"
         else:
             newest, measured_on = _newest_value(conn, model, model.sla_column), model.sla_column
         lag = max(now - newest, timedelta(0)) if newest is not None else None
@@ -104,7 +106,8 @@ def _seconds(duration: timedelta | None) -> float | None:
     return round(duration.total_seconds(), 3) if duration is not None else None
 
 
-def _human(duration: timedelta | None) -> str:
+def human_duration(duration: timedelta | None) -> str:
+    """Return a duration as `weir freshness` shows it: H:MM:SS, with days in front when there are any."""
     if duration is None:
         return ""
     total = int(duration.total_seconds())

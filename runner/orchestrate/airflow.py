@@ -3,14 +3,17 @@
 A task is a BashOperator running `weir` for exactly its node, not a PythonOperator calling
 the library: an Airflow worker's Python is pinned to Airflow's own dependencies, and the
 weir command keeps Weir's apart (WEIR_BIN names it), prints its own table to the task log,
-raises its own alerts, and exits 1 on a failed model or check, which fails the task. Each
+raises its own alerts, and exits 1 on a failed model or check, which fails the task. The
+SLAs are watched by a `weir freshness` task per DAG, after its models, which alerts on a
+breach and fails; Airflow 2's own `sla` is gone from Airflow 3, and it measures task
+durations, not the age of the data. Each
 task starts a fresh process, so a retry starts clean; the 0.2 s a cold start costs is
 nothing beside a scheduler's own per-task overhead.
 """
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, literal, opening
+from runner.orchestrate.literals import dictionary, entry, literal, opening
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -21,9 +24,11 @@ checks (`weir dag airflow --check` fails CI when this file is stale).
 
 Task `migrate` applies the migrations; one task per model builds exactly that model
 (`weir build --select schema.name`) after the models it reads, its gates inside its
-build; one task per check runs after the models it reads. Every task is idempotent
-and safe to retry alone. A failing model or check fails its task (weir exits 1), and
-weir raises its own alerts. The database: WEIR_DSN (or DATABASE_URL, PG* variables)
+build; one task per check runs after the models it reads; task `freshness` measures
+the lag of the DAG's models with an SLA once they are done, failed or not (SLAS below).
+Every task is idempotent and safe to retry alone. A failing model or check, or an SLA
+breach, fails its task (weir exits 1), and weir sends its own alerts to the sinks in
+the project's setup.cfg. The database: WEIR_DSN (or DATABASE_URL, PG* variables)
 in the worker's environment; WEIR_BIN names the weir command, WEIR_PROJECT the project.
 """
 
@@ -96,6 +101,16 @@ def weir_dag(dag_id: str, schedule: str) -> DAG:
                     retries=0,
                 )
                 ([built[name] for name in models if name in built] or [migrate]) >> task
+        watched = [model for model in built if model in SLAS]
+        if watched:
+            # After its models, failed or not: a failed build is when a breach matters.
+            freshness = BashOperator(
+                task_id="freshness",
+                bash_command=weir("freshness", *watched),
+                retries=0,
+                trigger_rule="all_done",
+            )
+            [built[model] for model in watched] >> freshness
     return dag
 
 
@@ -105,9 +120,9 @@ def weir_dag(dag_id: str, schedule: str) -> DAG:
 def render(plan: Plan, relative_project: str) -> str:
     """Return the DAG file's text; `relative_project` is the project directory relative to the file's."""
     parts = opening(_HEADER, plan, relative_project)
-    parts.append("}\n\n# check -> (the schedule it runs on, the models it reads)\nCHECKS = {\n")
-    parts.extend(entry(check.name, (plan.schedule_of_check(check), list(check.models))) for check in plan.checks)
-    parts.append("}\n")
+    parts.append(dictionary("CHECKS", "check -> (the schedule it runs on, the models it reads)",
+                            [entry(check.name, (plan.schedule_of_check(check), list(check.models)))
+                             for check in plan.checks]))
     parts.append(_BODY)
     for schedule in plan.schedules():
         name = job_name(schedule, plan.default_schedule)

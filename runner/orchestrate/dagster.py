@@ -3,14 +3,18 @@
 A Dagster code location is a long-lived Python process that imports its definitions: the
 module reads the project once (runner.api.load_project) and each asset builds exactly its
 model through runner.api on a connection of its own, returning the typed result as the
-materialization's metadata, with no process started per asset. Checks become asset checks
+materialization's metadata, with no process started per asset. What goes wrong (a failed
+model or check, a gate that kept the last good version) goes to Weir's alert sinks through
+runner.api.alert, as the weir command would send it, before the asset fails. A model with a
+freshness SLA gets an asset check `freshness` that measures its lag as `weir freshness`
+does and alerts on a breach. Checks become asset checks
 of the last model they read (the others as additional deps), so Dagster shows a check's
 verdict on the asset it is about; a check reading only sources belongs to the migrations asset.
 """
 
 from __future__ import annotations
 
-from runner.orchestrate.literals import entry, opening
+from runner.orchestrate.literals import dictionary, entry, opening
 from runner.orchestrate.plan import Plan, job_name
 
 _HEADER = '''\
@@ -21,8 +25,10 @@ checks (`weir dag dagster --check` fails CI when this module is stale).
 
 Asset weir/migrations applies the migrations; one asset per model builds exactly that
 model through Weir's library in this process, after the models it reads, its gates
-inside its build; each check is an asset check of the last model it reads. Every
-materialization is idempotent and safe to retry alone. A failed model fails its asset.
+inside its build; each check is an asset check of the last model it reads, and each
+model with an SLA has a `freshness` check. Every materialization is idempotent and
+safe to retry alone. A failed model fails its asset; failures and SLA breaches go to
+the alert sinks in the project's setup.cfg.
 The database: WEIR_DSN (or DATABASE_URL, PG* variables); WEIR_PROJECT the project.
 """
 
@@ -80,6 +86,7 @@ def model_asset(model: str, upstream: list[str]) -> dg.AssetsDefinition:
         with api.connect(PROJECT, purpose=f"dagster {{model}}") as conn:
             report = api.build(conn, PROJECT, select=[model])
         (result,) = report.results
+        api.alert(PROJECT, f"dagster {{model}}", build=report)
         if not report.ok:
             raise dg.Failure(description=result.error or f"{{model}}: {{result.status}}")
         return dg.MaterializeResult(
@@ -108,6 +115,7 @@ def model_check(check: str, models: list[str]) -> dg.AssetChecksDefinition:
         with api.connect(PROJECT, purpose=f"dagster check {{check}}") as conn:
             report = api.check(conn, PROJECT, select=[check])
         (result,) = report.results
+        api.alert(PROJECT, f"dagster check {{check}}", checks=report)
         if result.status == "error":
             raise dg.Failure(description=result.error)
         severity = dg.AssetCheckSeverity.ERROR
@@ -117,6 +125,32 @@ def model_check(check: str, models: list[str]) -> dg.AssetChecksDefinition:
             passed=result.status == "pass",
             severity=severity,
             metadata={{"status": result.status, "violations": result.count or 0}},
+        )
+
+    return run
+
+
+def freshness_check(model: str) -> dg.AssetChecksDefinition:
+    """Return the check of `model`'s lag against its SLA; a breach alerts."""
+
+    @dg.asset_check(
+        asset=key(model),
+        name="freshness",
+        description=f"weir freshness {{model}}: data no older than {{SLAS[model]}}",
+    )
+    def run() -> dg.AssetCheckResult:
+        with api.connect(PROJECT, purpose=f"dagster freshness {{model}}") as conn:
+            (found,) = api.freshness(conn, PROJECT, select=[model])
+        api.alert(PROJECT, f"dagster freshness {{model}}", freshness=[found])
+        return dg.AssetCheckResult(
+            passed=found.status == "ok",
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={{
+                "status": found.status,
+                "measured_on": found.measured_on,
+                "lag": found.row[4] or "unknown",
+                "sla": found.row[1],
+            }},
         )
 
     return run
@@ -133,7 +167,8 @@ def schedule_of(name: str, cron: str) -> dg.ScheduleDefinition:
 defs = dg.Definitions(
     assets=[migrations]
     + [model_asset(model, upstream) for model, (_, upstream) in MODELS.items()],
-    asset_checks=[model_check(check, models) for check, models in CHECKS.items()],
+    asset_checks=[model_check(check, models) for check, models in CHECKS.items()]
+    + [freshness_check(model) for model in SLAS],
     schedules=[schedule_of(name, cron) for name, cron in SCHEDULES.items()],
 )
 '''
@@ -142,10 +177,10 @@ defs = dg.Definitions(
 def render(plan: Plan, relative_project: str) -> str:
     """Return the module's text; `relative_project` is the project directory relative to the module's."""
     parts = opening(_HEADER, plan, relative_project)
-    parts.append("}\n\n# check -> the models it reads\nCHECKS = {\n")
-    parts.extend(entry(check.name, list(check.models)) for check in plan.checks)
-    parts.append("}\n\n# job -> its cron schedule\nSCHEDULES = {\n")
-    parts.extend(entry(job_name(schedule, plan.default_schedule), schedule) for schedule in plan.schedules())
-    parts.append("}\n")
+    parts.append(dictionary("CHECKS", "check -> the models it reads",
+                            [entry(check.name, list(check.models)) for check in plan.checks]))
+    parts.append(dictionary("SCHEDULES", "job -> its cron schedule",
+                            [entry(job_name(schedule, plan.default_schedule), schedule)
+                             for schedule in plan.schedules()]))
     parts.append(_BODY.format())
     return "".join(parts)

@@ -28,16 +28,24 @@ def project_dir_line(relative: str) -> str:
 
 
 def opening(header: str, plan: Plan, relative_project: str) -> list[str]:
-    """Return a generated module's header (project directory and retries filled in) and its MODELS dict."""
+    """Return a generated module's header (project directory and retries filled in), its MODELS and SLAS dicts."""
     parts = [header.format(
         project_dir=project_dir_line(relative_project),
         retries=plan.retries.tries - 1,
         base_delay=plan.retries.base_delay,
         max_delay=plan.retries.max_delay,
     )]
-    parts.append("\n# model -> (its schedule, the models it reads)\nMODELS = {\n")
-    parts.extend(entry(task.model, (task.schedule, list(task.upstream))) for task in plan.models)
+    parts.append(dictionary("MODELS", "model -> (its schedule, the models it reads)",
+                            [entry(task.model, (task.schedule, list(task.upstream))) for task in plan.models]))
+    parts.append(dictionary("SLAS", "model -> its freshness SLA, which `weir freshness` watches and alerts on",
+                            [entry(task.model, task.sla) for task in plan.models if task.sla is not None]))
     return parts
+
+
+def dictionary(name: str, comment: str, entries: list[str]) -> str:
+    """Return `# comment` and `NAME = {...}` holding `entries` (each from entry()), after a blank line."""
+    body = "{\n" + "".join(entries) + "}" if entries else "{}"
+    return f"\n# {comment}\n{name} = {body}\n"
 
 
 def entry(key: str, value: Value | tuple[Value, ...], indent: int = 4) -> str:

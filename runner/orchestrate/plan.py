@@ -3,7 +3,8 @@
 One task applies the migrations; one task per model builds exactly that model, after the
 migrations and the models it reads (runner.build.graph); one task per check runs after the
 models it reads (found as gates are found, runner.project.gates.gate_inputs), or after the
-migrations when it reads only sources. A gate is a check too, but it also runs inside its
+migrations when it reads only sources. Models with a freshness SLA are watched by
+`weir freshness`, which alerts Weir's sinks on a breach. A gate is a check too, but it also runs inside its
 model's build already, so a failing gate fails the model's task. Models are grouped by their
 schedule (the `schedule` directive, else the project's default): an orchestrator runs one
 job per schedule, and a model reads whatever a model on another schedule last built.
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from runner.build.graph import ModelGraph
+from runner.observe.sla import human_duration
 from runner.project import Project
 from runner.project.gates import gate_inputs
 from runner.project.settings import Retries
@@ -31,6 +33,7 @@ class ModelTask:
     upstream: tuple[str, ...]  # the models it reads directly, in build order
     schedule: str
     gates: tuple[str, ...]  # checks run inside its build
+    sla: str | None = None  # its freshness SLA as `weir freshness` shows it; None: no SLA to watch
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,15 @@ def plan_of(project: Project) -> Plan:
     """Read the project's models and checks into the tasks of an export, validating every file first."""
     graph = ModelGraph(project.models)
     gates = project.gates
-    # The `schedule` directive and its project default arrive with the freshness work; until a
-    # project has them every model runs on DEFAULT_SCHEDULE.
-    settings = project.settings
-    default = str(getattr(settings, "schedule", None) or getattr(settings, "default_schedule", None)
-                  or DEFAULT_SCHEDULE)
+    default = project.settings.schedule or DEFAULT_SCHEDULE
     models = tuple(
         ModelTask(
             model=model.qualified,
             kind=model.kind,
             upstream=tuple(upstream.qualified for upstream in graph.direct_upstream(model.qualified)),
-            schedule=str(getattr(model, "schedule", None) or default),
+            schedule=model.schedule or default,
             gates=tuple(check.name for check in gates.get(model.qualified, ())),
+            sla=human_duration(model.sla) if model.sla is not None else None,
         )
         for model in graph.in_order()
     )

@@ -106,6 +106,27 @@ def last_built(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
     return {str(model): built_at for model, built_at in rows}
 
 
+# A run that skipped a model found everything it reads unchanged: its data was current then.
+_LAST_CURRENT = """
+SELECT s.model, greatest(s.built_at, r.confirmed_at)
+FROM weir.model_state AS s
+LEFT JOIN (SELECT model, max(finished_at) AS confirmed_at FROM weir.build_result
+           WHERE status = 'skipped' GROUP BY model) AS r USING (model)
+ORDER BY s.model
+"""
+
+
+def last_current(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """Return when each model was last built, or last found up to date by a build that skipped it; {} before any."""
+    present = conn.execute("SELECT to_regclass('weir.model_state') IS NOT NULL,"
+                           " to_regclass('weir.build_result') IS NOT NULL").fetchone()
+    if present is None or not present[0]:
+        return {}
+    if not present[1]:
+        return last_built(conn)
+    return {str(model): current_at for model, current_at in conn.execute(_LAST_CURRENT).fetchall()}
+
+
 def built_by_weir(conn: psycopg.Connection[Any], relations: Sequence[str]) -> set[str]:
     """Return which of `relations` ("schema.name") Weir has built and still keeps state for."""
     rows = execute(conn, "SELECT model FROM weir.model_state WHERE model = ANY(%s)", (list(relations),)).fetchall()

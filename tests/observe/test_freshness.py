@@ -101,8 +101,7 @@ def test_the_example_warehouse_is_fresh_after_a_build_and_breached_when_the_cloc
     example = tmp_path / "example"
     for directory in ("migrations", "models", "checks", "seeds"):
         shutil.copytree(ROOT / directory, example / directory)
-    setup = (ROOT / "setup.cfg").read_text()
-    (example / "setup.cfg").write_text(setup.replace("[weir]\n", "[weir]\nsla = 6 hours\n", 1))
+    shutil.copy(ROOT / "setup.cfg", example / "setup.cfg")  # every model: sla = 26 hours
     for command in (("migrate",), ("sample", "load", "--scale", "500"), ("build",)):
         done = weir(*command, "--project", str(example), "--dsn", dsn)
         assert done.exit_code == 0, done.output
@@ -111,7 +110,11 @@ def test_the_example_warehouse_is_fresh_after_a_build_and_breached_when_the_cloc
     statuses = {entry["model"]: entry["status"] for entry in json.loads(fresh.stdout)["results"]["models"]}
     assert "marts.fact_order_items" in statuses and set(statuses.values()) == {"ok"}
 
-    move_clock(db, "7 hours")
+    move_clock(db, "25 hours")
+    still = weir("freshness", "--project", str(example), "--dsn", dsn)
+    assert still.exit_code == 0, still.output
+
+    move_clock(db, "27 hours")
     late = weir("freshness", "--project", str(example), "--dsn", dsn, "--json")
     assert late.exit_code == 1
     statuses = {entry["model"]: entry["status"] for entry in json.loads(late.stdout)["results"]["models"]}
@@ -127,3 +130,20 @@ def test_an_sla_column_that_is_not_a_timestamp_names_the_file_and_line(project: 
     last = result.stderr.splitlines()[-1]
     assert last.startswith("weir: models/marts/m.sql:2: sla_column id: ")
     assert last.endswith("; name a timestamp column of the model")
+
+
+def test_a_build_that_skips_an_unchanged_model_confirms_it_is_current(project: Path, db, dsn, weir, write_models):
+    write_models(project, {"models/marts/orders.sql": "-- weir: kind=view, sla=4 hours\nSELECT 1 AS id\n"})
+    assert weir("build", "--project", str(project), "--dsn", dsn).exit_code == 0
+    # The build happened five hours ago: its record says so.
+    db.execute("UPDATE weir.model_state SET built_at = built_at - interval '5 hours'")
+    db.execute("UPDATE weir.build_result SET finished_at = finished_at - interval '5 hours'")
+    stale = weir("freshness", "--project", str(project), "--dsn", dsn)
+    assert stale.exit_code == 1 and stale.stdout.splitlines()[-1] == "1 breach of 1 models"
+
+    again = weir("build", "--project", str(project), "--dsn", dsn)  # nothing changed: the view is skipped
+    assert again.exit_code == 0
+    assert db.execute("SELECT status FROM weir.build_result ORDER BY run_id DESC LIMIT 1").fetchone() == ("skipped",)
+    fresh = weir("freshness", "--project", str(project), "--dsn", dsn)
+    assert fresh.exit_code == 0, fresh.output
+    assert fresh.stdout.splitlines()[-1] == "0 breaches of 1 models"

@@ -77,6 +77,28 @@ def test_one_task_per_model_with_its_upstream_and_one_per_check(weir, tmp_path: 
     assert (raw[1] if orchestrator == "airflow" else raw) == []  # reads only sources: after the migrations
 
 
+@pytest.mark.parametrize("orchestrator", ["airflow", "dagster"])
+def test_models_with_an_sla_are_watched_and_those_without_are_not(weir, tmp_path: Path, orchestrator: str) -> None:
+    project = tmp_path / "project"
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "setup.cfg").write_text("[weir]\n")
+    (project / "models" / "marts" / "watched.sql").write_text(
+        "-- weir: kind=table, sla=90 minutes, sla_column=loaded_at\nSELECT now() AS loaded_at\n")
+    (project / "models" / "marts" / "unwatched.sql").write_text("-- weir: kind=view\nSELECT 1 AS one\n")
+    out = tmp_path / f"{orchestrator}.py"
+    assert weir("--project", str(project), "dag", orchestrator, "--out", str(out)).exit_code == 0
+    text = out.read_text()
+    assert assigned(text, "SLAS") == {"marts.watched": "1:30:00"}
+    if orchestrator == "airflow":
+        assert 'task_id="freshness"' in text and 'weir("freshness", *watched)' in text
+    else:
+        assert "[freshness_check(model) for model in SLAS]" in text
+
+    (project / "models" / "marts" / "watched.sql").write_text("-- weir: kind=table\nSELECT now() AS loaded_at\n")
+    assert weir("--project", str(project), "dag", orchestrator, "--out", str(out)).exit_code == 0
+    assert assigned(out.read_text(), "SLAS") == {}
+
+
 def test_retries_come_from_the_settings(weir, tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "models" / "marts").mkdir(parents=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from runner.project import Project
 
@@ -26,6 +29,7 @@ RUFF = Path(sys.executable).parent / "ruff"
 PROJECT = Project.load(ROOT)
 MODELS = len(PROJECT.models)  # the example's, whatever it holds today
 CHECKS = len(PROJECT.checks)
+WATCHED = sorted(model.qualified for model in PROJECT.models if model.sla is not None)  # setup.cfg: every model
 
 
 def orchestrator_python(venv: str) -> Path:
@@ -35,10 +39,10 @@ def orchestrator_python(venv: str) -> Path:
     return python
 
 
-def warehouse(weir, dsn: str) -> None:
+def warehouse(weir, dsn: str, project: Path = ROOT) -> None:
     """Migrate the test database and load the example's sample data at scale 1000."""
-    assert weir("--dsn", dsn, "--project", str(ROOT), "migrate").exit_code == 0
-    loaded = weir("--dsn", dsn, "--project", str(ROOT), "sample", "load", "--scale", "1000")
+    assert weir("--dsn", dsn, "--project", str(project), "migrate").exit_code == 0
+    loaded = weir("--dsn", dsn, "--project", str(project), "sample", "load", "--scale", "1000")
     assert loaded.exit_code == 0, loaded.output
 
 
@@ -97,8 +101,9 @@ def test_airflow_dag_loads_and_runs_the_warehouse(weir, db: psycopg.Connection, 
     assert report["import_errors"] == {}
     assert report["dag_ids"] == ["weir"] and report["schedule"] == "@daily"
     upstream = report["upstream"]
-    assert len(upstream) == 1 + MODELS + CHECKS
+    assert len(upstream) == 1 + MODELS + CHECKS + 1
     assert upstream["migrate"] == []
+    assert len(WATCHED) == MODELS and upstream["freshness"] == WATCHED
     assert upstream["staging.stg_orders"] == ["migrate"]
     assert upstream["marts.fact_order_items"] == ["marts.dim_customer", "staging.stg_order_items",
                                                   "staging.stg_orders"]
@@ -106,7 +111,7 @@ def test_airflow_dag_loads_and_runs_the_warehouse(weir, db: psycopg.Connection, 
     assert upstream["check.raw.orders_not_null"] == ["migrate"]
     assert report["retries"]["marts.fact_order_items"] == 9 and report["retries"]["check.raw.orders_not_null"] == 0
     assert report["run_state"] == "success"
-    assert set(report["states"].values()) == {"success"} and len(report["states"]) == 1 + MODELS + CHECKS
+    assert set(report["states"].values()) == {"success"} and len(report["states"]) == 1 + MODELS + CHECKS + 1
     models, checks = built_and_checked(db)
     assert len(models) == MODELS and {status for _, status in models} == {"success"}
     assert len(checks) == CHECKS and {status for _, status in checks} <= {"pass", "warn"}
@@ -128,13 +133,14 @@ def test_dagster_definitions_materialize_every_asset_and_check(
 
     assert report["is_definitions"] is True
     assert len(report["assets"]) == 1 + MODELS and "weir/migrations" in report["assets"]
-    assert len(report["checks"]) == CHECKS
+    assert len(report["checks"]) == CHECKS + len(WATCHED)
     assert "marts/fact_order_items:marts_fact_customer_version" in report["checks"]
+    assert "marts/fact_order_items:freshness" in report["checks"]
     assert "weir/migrations:raw_orders_not_null" in report["checks"]
     assert report["schedules"] == {"weir_schedule": "@daily"}
     assert report["success"] is True
     assert report["materialized"] == report["assets"]
-    assert len(report["evaluations"]) == CHECKS
+    assert len(report["evaluations"]) == CHECKS + len(WATCHED)
     assert all(evaluation["passed"] for evaluation in report["evaluations"].values())
     models, checks = built_and_checked(db)
     assert len(models) == MODELS and {status for _, status in models} == {"success"}
@@ -145,6 +151,93 @@ def test_dagster_definitions_materialize_every_asset_and_check(
     assert again["success"] is True and again["materialized"] == report["assets"]
     models, _ = built_and_checked(db)
     assert {status for _, status in models} == {"skipped"}
+
+
+def broken_example(tmp_path: Path) -> tuple[Path, Path]:
+    """Copy the example with one more model that fails when built, and an on_failure command
+    appending each alert it receives to a file; return the project and that file."""
+    example = tmp_path / "example"
+    for directory in ("migrations", "models", "checks", "seeds", "unit_tests"):
+        shutil.copytree(ROOT / directory, example / directory)
+    received = tmp_path / "alerts.jsonl"
+    setup = (ROOT / "setup.cfg").read_text()
+    sinks = f"[weir]\non_failure = cat >> {shlex.quote(str(received))}; echo >> {shlex.quote(str(received))}\n"
+    # A task of the broken model is not tried again: one alert per failure, and no waiting.
+    setup = setup.replace("\nretry_tries = 10\n", "\nretry_tries = 1\n")
+    (example / "setup.cfg").write_text(setup.replace("[weir]\n", sinks, 1))
+    (example / "models" / "marts" / "broken.sql").write_text("-- weir: kind=table\nSELECT 1 / 0 AS one\n")
+    return example, received
+
+
+def alerts_received(received: Path) -> list[tuple[str, str, str]]:
+    """Return (command, kind, model) of every event the on_failure command received."""
+    events = []
+    for line in received.read_text().splitlines():
+        if line.strip():
+            document = json.loads(line)
+            events += [(document["command"], event["kind"], event["model"]) for event in document["events"]]
+    return events
+
+
+@pytest.mark.slow
+def test_airflow_failures_and_sla_breaches_reach_weirs_alert_sinks(
+    weir, db: psycopg.Connection, dsn: str, tmp_path: Path
+) -> None:
+    python = orchestrator_python(".venv-airflow")
+    example, received = broken_example(tmp_path)
+    warehouse(weir, dsn, example)
+    dags = tmp_path / "dags"
+    assert weir("--project", str(example), "dag", "airflow", "--out", str(dags / "weir_airflow.py")).exit_code == 0
+    home = tmp_path / "airflow-home"
+    env = child_env(dsn, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                    AIRFLOW__CORE__DAGS_FOLDER=str(dags), WEIR_BIN=str(python.parent / "weir"))
+    migrated = subprocess.run([str(python.parent / "airflow"), "db", "migrate"], env=env, capture_output=True,
+                              text=True, timeout=600)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+
+    report = run_report([str(python), str(HERE / "run_airflow_dag.py"), str(dags)], env, tmp_path)
+
+    assert report["run_state"] == "failed"
+    assert report["states"]["marts.broken"] == "failed"
+    assert report["states"]["marts.dim_product"] == "success"
+    assert report["states"]["freshness"] == "failed"  # it ran after the failure, and found the breach
+    events = alerts_received(received)
+    assert ("build", "model-failed", "marts.broken") in events
+    assert ("freshness", "sla-breach", "marts.broken") in events
+    assert not [event for event in events if event[2] not in ("marts.broken", None)]
+
+
+@pytest.mark.slow
+def test_dagster_failures_and_sla_breaches_reach_weirs_alert_sinks(
+    weir, db: psycopg.Connection, dsn: str, tmp_path: Path
+) -> None:
+    python = orchestrator_python(".venv-dagster")
+    example, received = broken_example(tmp_path)
+    warehouse(weir, dsn, example)
+    module = tmp_path / "defs" / "weir_dagster.py"
+    assert weir("--project", str(example), "dag", "dagster", "--out", str(module)).exit_code == 0
+    env = child_env(dsn, DAGSTER_HOME=str(tmp_path / "dagster-home"))
+    (tmp_path / "dagster-home").mkdir()
+
+    report = run_report([str(python), str(HERE / "run_dagster.py"), str(module)], env, tmp_path)
+
+    assert report["success"] is False
+    assert "marts/broken" not in report["materialized"] and "marts/dim_product" in report["materialized"]
+    assert report["evaluations"]["marts/dim_product:freshness"]["passed"] is True
+    events = alerts_received(received)
+    assert ("dagster marts.broken", "model-failed", "marts.broken") in events
+    assert not [event for event in events if event[2] not in ("marts.broken", None)]
+
+    # A day and three hours later, nothing has been built since: every freshness check breaches and alerts.
+    moment = db.execute("SELECT (now() + interval '27 hours')::text").fetchone()[0]
+    db.execute(sql.SQL("ALTER DATABASE {} SET weir.now = {}").format(sql.Identifier(db.info.dbname),
+                                                                      sql.Literal(moment)))
+    received.write_text("")
+    late = run_report([str(python), str(HERE / "run_dagster.py"), str(module), "--checks-only"], env, tmp_path)
+    assert late["materialized"] == []
+    assert late["evaluations"]["marts/dim_product:freshness"]["passed"] is False
+    breaches = {model for command, kind, model in alerts_received(received) if kind == "sla-breach"}
+    assert "marts.dim_product" in breaches and "marts.fact_order_items" in breaches
 
 
 @pytest.mark.slow
@@ -167,8 +260,8 @@ def test_a_second_schedule_is_a_second_dag_and_job(tmp_path: Path) -> None:
                         tmp_path)
     assert report["import_errors"] == {}
     assert report["schedules"] == {"weir": "@daily", "weir_hourly": "@hourly"}
-    assert report["tasks"]["weir_hourly"] == ["check.reconciliation.daily_sales_vs_fact", "marts.agg_daily_sales",
-                                              "migrate"]
+    assert report["tasks"]["weir_hourly"] == ["check.reconciliation.daily_sales_vs_fact", "freshness",
+                                              "marts.agg_daily_sales", "migrate"]
     assert "marts.agg_daily_sales" not in report["tasks"]["weir"]
 
     module = tmp_path / "weir_dagster.py"
