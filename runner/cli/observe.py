@@ -55,6 +55,22 @@ def freshness(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> 
     ctx.exit(exit_code)
 
 
+@cli.command()
+@click.argument("message")
+@click.option("--kind", default="task-failed", show_default=True,
+              help="The event's kind, as the sinks' filters and the payload's `kind` see it.")
+@click.option("--severity", type=click.Choice(["error", "warn"]), default="error", show_default=True)
+@click.option("--model", "model", metavar="SCHEMA.NAME", help="The model the event is about, if any.")
+@shared_options
+@click.pass_context
+def alert(ctx: click.Context, message: str, kind: str, severity: str, model: str | None) -> None:
+    """Send MESSAGE to the alert sinks setup.cfg names, as one event; for an orchestrator's failure callback."""
+    from runner.observe.alerts import Event, notify
+
+    weir_project = project_for(ctx)
+    notify(weir_project.settings.alerts, [Event(kind, severity, " ".join(message.split()), model=model)], "alert")
+
+
 def observe_options(command: F) -> F:
     """Add --metrics, --log-format, --progress and -q to build, check and run."""
     options = (

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +53,21 @@ PROJECT = os.environ.get("WEIR_PROJECT") or str(
     (Path(__file__).parent / PROJECT_DIR).resolve()
 )
 
+
+def alert_failure(context: dict) -> None:
+    """Send Weir's sinks a task that failed for good without weir alerting for it.
+
+    weir exits 1 on a failed model, check or SLA after sending its own alerts; any other
+    end (a project error, a killed or timed-out task, weir missing) is said here.
+    """
+    failure = str(context.get("exception") or "unknown failure")
+    if failure.rstrip(".").endswith("non-zero exit code 1"):
+        return
+    task = context["task_instance"]
+    message = f"Airflow task {{task.dag_id}}.{{task.task_id}} failed for good: {{failure}}"
+    subprocess.run([WEIR, "--project", PROJECT, "alert", message], check=False)
+
+
 # A failed model task is tried again as weir tries a step that met a transient fault:
 # setup.cfg's retry_tries, retry_base_delay doubling up to retry_max_delay. A failed
 # check is a verdict on the data, not a fault: its task is not retried (weir itself
@@ -62,6 +78,7 @@ DEFAULT_ARGS = {{
     "retry_delay": timedelta(seconds={base_delay!r}),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(seconds={max_delay!r}),
+    "on_failure_callback": alert_failure,
 }}
 '''
 

@@ -103,3 +103,25 @@ def test_a_run_stopped_by_a_database_error_alerts_run_failed(project: Path, dsn,
                     env={"WEIR_TEST_WEBHOOK": webhook.url})
     assert mistyped.exit_code == 2
     assert len(webhook.received) == 1  # a usage error is not an alert
+
+
+def test_weir_alert_sends_one_event_to_each_sink_at_its_severity(
+    project: Path, weir, webhook, hook_command
+) -> None:
+    command, events_file = hook_command
+    (project / "setup.cfg").write_text("[weir]\n" + SINKS.format(command=command))
+    sent = weir("alert", "Airflow task weir.marts.orders   failed for good", "--model", "marts.orders",
+                "--project", str(project), env={"WEIR_TEST_WEBHOOK": webhook.url})
+    assert sent.exit_code == 0 and sent.output == ""
+    (payload,) = webhook.received
+    assert (payload["command"], payload["severity"]) == ("alert", "error")
+    assert [(event["kind"], event["message"], event["model"]) for event in payload["events"]] == [
+        ("task-failed", "Airflow task weir.marts.orders failed for good", "marts.orders")]
+    assert json.loads(events_file.read_text())["events"] == payload["events"]
+
+    events_file.unlink()
+    warned = weir("alert", "late", "--severity", "warn", "--kind", "note", "--project", str(project),
+                  env={"WEIR_TEST_WEBHOOK": webhook.url})
+    assert warned.exit_code == 0
+    assert webhook.received[1]["events"][0]["kind"] == "note"
+    assert not events_file.exists()  # the command's min severity is error

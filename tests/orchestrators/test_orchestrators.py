@@ -171,21 +171,18 @@ def broken_example(tmp_path: Path) -> tuple[Path, Path]:
 
 def alerts_received(received: Path) -> list[tuple[str, str, str]]:
     """Return (command, kind, model) of every event the on_failure command received."""
-    events = []
-    for line in received.read_text().splitlines():
-        if line.strip():
-            document = json.loads(line)
-            events += [(document["command"], event["kind"], event["model"]) for event in document["events"]]
-    return events
+    return [(document["command"], event["kind"], event["model"])
+            for document in alert_documents(received) for event in document["events"]]
 
 
-@pytest.mark.slow
-def test_airflow_failures_and_sla_breaches_reach_weirs_alert_sinks(
-    weir, db: psycopg.Connection, dsn: str, tmp_path: Path
-) -> None:
+def alert_documents(received: Path) -> list[dict[str, Any]]:
+    """Return every payload the on_failure command received."""
+    return [json.loads(line) for line in received.read_text().splitlines() if line.strip()]
+
+
+def airflow_run(weir, dsn: str, example: Path, tmp_path: Path) -> dict[str, Any]:
+    """Export the example's DAG, migrate Airflow's metadata, run the DAG once with dag.test(); return its report."""
     python = orchestrator_python(".venv-airflow")
-    example, received = broken_example(tmp_path)
-    warehouse(weir, dsn, example)
     dags = tmp_path / "dags"
     assert weir("--project", str(example), "dag", "airflow", "--out", str(dags / "weir_airflow.py")).exit_code == 0
     home = tmp_path / "airflow-home"
@@ -194,8 +191,17 @@ def test_airflow_failures_and_sla_breaches_reach_weirs_alert_sinks(
     migrated = subprocess.run([str(python.parent / "airflow"), "db", "migrate"], env=env, capture_output=True,
                               text=True, timeout=600)
     assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return run_report([str(python), str(HERE / "run_airflow_dag.py"), str(dags)], env, tmp_path)
 
-    report = run_report([str(python), str(HERE / "run_airflow_dag.py"), str(dags)], env, tmp_path)
+
+@pytest.mark.slow
+def test_airflow_failures_and_sla_breaches_reach_weirs_alert_sinks(
+    weir, db: psycopg.Connection, dsn: str, tmp_path: Path
+) -> None:
+    example, received = broken_example(tmp_path)
+    warehouse(weir, dsn, example)
+
+    report = airflow_run(weir, dsn, example, tmp_path)
 
     assert report["run_state"] == "failed"
     assert report["states"]["marts.broken"] == "failed"
@@ -205,6 +211,27 @@ def test_airflow_failures_and_sla_breaches_reach_weirs_alert_sinks(
     assert ("build", "model-failed", "marts.broken") in events
     assert ("freshness", "sla-breach", "marts.broken") in events
     assert not [event for event in events if event[2] not in ("marts.broken", None)]
+
+
+@pytest.mark.slow
+def test_an_airflow_task_that_fails_without_weir_alerting_is_sent_by_its_failure_callback(
+    weir, db: psycopg.Connection, dsn: str, tmp_path: Path
+) -> None:
+    example, received = broken_example(tmp_path)
+    (example / "models" / "marts" / "broken.sql").unlink()
+    # Not a timestamp: weir freshness stops with exit 2, a project error it does not alert for.
+    (example / "models" / "marts" / "stamped.sql").write_text("-- weir: kind=table, sla_column=one\nSELECT 1 AS one\n")
+    warehouse(weir, dsn, example)
+
+    report = airflow_run(weir, dsn, example, tmp_path)
+
+    assert report["states"]["freshness"] == "failed"
+    assert {state for task, state in report["states"].items() if task != "freshness"} == {"success"}
+    (alerted,) = alert_documents(received)
+    (event,) = alerted["events"]
+    assert (alerted["command"], event["kind"], event["severity"]) == ("alert", "task-failed", "error")
+    assert event["message"].startswith("Airflow task weir.freshness failed for good: ")
+    assert event["message"].endswith("non-zero exit code 2.")
 
 
 @pytest.mark.slow
