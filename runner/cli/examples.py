@@ -78,6 +78,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("weir freshness", "every model's lag against its SLA; exit 1 on a breach"),
         ("weir freshness marts.fct_orders --json", "one model, as JSON"),
     ),
+    "alert": (
+        ("weir alert \"nightly load is late\" --severity warn", "tell the alert sinks"),
+        ("weir alert \"task weir.marts.fact_orders killed\" --model marts.fact_orders", "what a failure callback sends"),
+    ),
     "seed": (
         ("weir seed", "load every seed whose CSV changed"),
         ("weir seed --show-types --select ref.countries", "the column types it loads with"),

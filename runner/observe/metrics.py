@@ -7,12 +7,9 @@ the old one, so a scrape never sees half a file (the textfile collector's conven
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -101,22 +98,6 @@ def run_metrics(
     metrics.gauge("weir_run_success", "1 when the run succeeded (exit code 0), else 0.", run, 1 if ok else 0)
     metrics.gauge("weir_run_finished_timestamp_seconds", "When the run finished, in Unix time.", run, time.time())
     return metrics
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in its directory, renamed over it."""
-    directory = path.parent if str(path.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # the collector usually runs as another user
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _escape(text: str) -> str:

@@ -11,8 +11,9 @@ import psycopg
 
 from runner.errors import WeirError
 from runner.observe.alerts import ERROR, Event, build_events, check_events, notify
-from runner.observe.metrics import run_metrics, write_atomically
+from runner.observe.metrics import run_metrics
 from runner.observe.sla import Freshness, freshness
+from runner.reports.files import write_atomically
 
 if TYPE_CHECKING:
     from runner.build.report import BuildReport
@@ -65,7 +66,7 @@ class Outcome:
         if self.metrics_path is not None:
             metrics = run_metrics(self.command, seconds, ok, self.build, self.retries, self.checks, self.freshness)
             try:
-                write_atomically(self.metrics_path, metrics.text())
+                write_atomically(self.metrics_path, metrics.text().encode())
             except OSError as exc:
                 print(f"weir: --metrics {self.metrics_path}: cannot be written: {exc.strerror}; check the directory",
                       file=sys.stderr)
