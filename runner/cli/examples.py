@@ -80,7 +80,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "alert": (
         ("weir alert \"nightly load is late\" --severity warn", "tell the alert sinks"),
-        ("weir alert \"task weir.marts.fact_orders killed\" --model marts.fact_orders", "what a failure callback sends"),
+        ("weir alert \"task weir.marts.fact_orders killed\" --model marts.fact_orders", "a failure callback's"),
     ),
     "seed": (
         ("weir seed", "load every seed whose CSV changed"),

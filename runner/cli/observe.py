@@ -80,8 +80,8 @@ def observe_options(command: F) -> F:
         click.option("--log-format", "log_format", type=click.Choice(["text", "json"]), default="text",
                      show_default=True, help="json: one JSON event per step on stderr, for log shippers."),
         click.option("--progress", "progress", type=click.Choice(["auto", "live", "lines", "off"]), default="auto",
-                     show_default=True, help="auto: a live line on a terminal, nothing otherwise; lines: one line"
-                                             " per finished step."),
+                     show_default=True, help="auto: a live line on a terminal, one line per finished step"
+                                             " otherwise (lines); off: none."),
         click.option("-q", "--quiet", is_flag=True, help="Show no progress."),
     )
     for option in reversed(options):

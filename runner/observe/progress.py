@@ -2,8 +2,8 @@
 
 - On a terminal: one line, rewritten in place, naming each running model and check with its
   elapsed time (a ticker thread redraws it), and one line per finished model or check.
-- Off a terminal: nothing by default (the command's output stays as it was); `--progress
-  lines` prints one line per finished step, for CI logs.
+- Off a terminal (a CI log, an orchestrator's task log): one line per finished model or
+  check, as it finishes, so a long run shows where it is before its table.
 - `--log-format json`: one JSON object per line on stderr for each step (started, finished,
   retried, waiting), for log shippers, instead of the text.
 - `-q`: none of it.
@@ -36,7 +36,7 @@ class Progress:
         if quiet or self.json:
             mode = "off"
         elif mode == "auto":
-            mode = "live" if tty else "off"
+            mode = "live" if tty else "lines"
         self.mode = mode  # live | lines | off
         self.running: dict[str, float] = {}  # step -> when it started (monotonic)
         self.lock = threading.Lock()

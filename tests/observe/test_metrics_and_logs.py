@@ -91,13 +91,13 @@ def test_progress_is_a_live_line_on_a_terminal_and_finished_lines_off_it() -> No
         shown.build_event(BuildEvent("finished", "marts.a", result=done))
     assert terminal.getvalue().endswith("success  marts.a (0.25s, 5 rows)\n")
 
-    piped, lines, quiet = io.StringIO(), io.StringIO(), Terminal()
-    for stream, options in ((piped, {}), (lines, {"mode": "lines"}), (quiet, {"quiet": True})):
+    piped, off, quiet = io.StringIO(), io.StringIO(), Terminal()
+    for stream, options in ((piped, {}), (off, {"mode": "off"}), (quiet, {"quiet": True})):
         with Progress("build", stream=stream, **options) as shown:  # type: ignore[arg-type]
             shown.build_event(BuildEvent("started", "marts.a"))
             shown.build_event(BuildEvent("finished", "marts.a", result=done))
-    assert (piped.getvalue(), quiet.getvalue()) == ("", "")  # output off a terminal stays as it was
-    assert lines.getvalue() == "        success  marts.a (0.25s, 5 rows)\n"
+    assert piped.getvalue() == "        success  marts.a (0.25s, 5 rows)\n"  # off a terminal: a line per step
+    assert (off.getvalue(), quiet.getvalue()) == ("", "")
 
 
 def test_a_metrics_file_that_cannot_be_written_is_said_and_the_run_goes_on(project: Path, dsn, weir, write_files):
