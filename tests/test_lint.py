@@ -52,6 +52,7 @@ def test_the_example_fails_lint_when_dim_customer_stops_masking_the_email(tmp_pa
         " (raw.customers.email -> staging.stg_customers.email -> marts.dim_customer.email); mask it"
         " (weir.mask_email, weir.mask_phone, weir.redact, weir.pii_hash) or, if marts.dim_customer may hold it,"
         ' declare it: -- weir: pii="email"']
+    assert result.stdout in (REPO / "README.md").read_text()  # as the README's PII section shows it
 
 
 # (forward SQL, transactional, the rules squawk should report at line 2): whether the file runs
