@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,32 @@ def test_the_example_project_lints_clean(lint):
     result = lint(REPO)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert ": 0 refused; squawk read 5 forward migration(s): 0 finding(s)" in result.stderr
+    assert ": 0 refused; squawk read 6 forward migration(s): 0 finding(s)" in result.stderr
+
+
+EXAMPLE = ("migrations", "models", "checks", "seeds", "unit_tests")
+
+
+def test_the_example_fails_lint_when_dim_customer_stops_masking_the_email(tmp_path: Path, lint):
+    """The example tags raw.customers.email PII (migration 0006); dim_customer masks it: without the mask it leaks."""
+    for name in EXAMPLE:
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "setup.cfg", tmp_path / "setup.cfg")
+    assert lint(tmp_path).exit_code == 0
+    model = tmp_path / "models" / "marts" / "dim_customer.sql"
+    text = model.read_text()
+    masked = "    weir.mask_email(c.email) AS email"
+    assert text.count(masked) == 1
+    model.write_text(text.replace(masked, "    c.email"))
+    line = text[:text.index(masked)].count("\n") + 1
+    result = lint(tmp_path)
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines() == [
+        f"models/marts/dim_customer.sql:{line}: column email carries PII unmasked"
+        " (raw.customers.email -> staging.stg_customers.email -> marts.dim_customer.email); mask it"
+        " (weir.mask_email, weir.mask_phone, weir.redact, weir.pii_hash) or, if marts.dim_customer may hold it,"
+        ' declare it: -- weir: pii="email"']
+    assert result.stdout in (REPO / "README.md").read_text()  # as the README's PII section shows it
 
 
 # (forward SQL, transactional, the rules squawk should report at line 2): whether the file runs

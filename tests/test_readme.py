@@ -27,6 +27,8 @@ def test_the_library_example_migrates_builds_and_checks(db: psycopg.Connection, 
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("0001_raw_schema ") and printed[0].endswith(" ms")
-    assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == 5
+    migrations = len(list(ROOT.joinpath("migrations").glob("*.rollback.sql")))
+    assert migrations == 6
+    assert db.execute("SELECT count(*) FROM weir.migration").fetchone()[0] == migrations
     assert db.execute("SELECT to_regclass('marts.fact_order_items') IS NOT NULL").fetchone()[0]
-    assert "'success': 10" in printed[5]
+    assert "'success': 10" in printed[migrations]

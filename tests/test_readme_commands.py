@@ -154,9 +154,9 @@ def built(scenario: Scenario) -> None:
 
 
 def unsafe_plan_migration(scenario: Scenario) -> None:
-    (scenario.project / "migrations" / "0006_plan.sql").write_text(
+    (scenario.project / "migrations" / "0007_plan.sql").write_text(
         "-- every customer gets a plan\n\nALTER TABLE raw.customers\nADD COLUMN plan text NOT NULL;\n")
-    (scenario.project / "migrations" / "0006_plan.rollback.sql").write_text(
+    (scenario.project / "migrations" / "0007_plan.rollback.sql").write_text(
         "ALTER TABLE raw.customers DROP COLUMN plan;\n")
 
 
@@ -189,7 +189,8 @@ SCENARIOS: dict[str, Callable[[Scenario], None]] = {
     "PGPASSWORD=... weir status -> ...": nothing,
     "weir seed --show-types -> seed           column        type    from": nothing,
     "weir seed -> weir: seeds/ref/countries.csv:4:4: the row has more values than the header's 3 columns; remove the extra ones, or quote a value that holds a comma": ragged_seed,  # noqa: E501
-    "weir lint -> migrations/0006_plan.sql:4:1: adding-required-field: Adding a new column that is `NOT NULL` and has no default value to an existing table effectively makes it required. Make the field nullable or add a non-VOLATILE DEFAULT": unsafe_plan_migration,  # noqa: E501
+    'weir grants --role analyst -> CREATE SCHEMA IF NOT EXISTS "marts_masked";': built,
+    "weir lint -> migrations/0007_plan.sql:4:1: adding-required-field: Adding a new column that is `NOT NULL` and has no default value to an existing table effectively makes it required. Make the field nullable or add a non-VOLATILE DEFAULT": unsafe_plan_migration,  # noqa: E501
 }
 # Blocks about the embedded server, which a scratch database on the test server cannot show.
 NOT_RUN = {"weir db status -> running: pid 5022, socket /home/me/warehouse/.weir/pgdata, port 5432"}

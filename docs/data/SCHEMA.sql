@@ -25,12 +25,12 @@ CREATE TABLE marts.agg_daily_sales (
 CREATE TABLE marts.dim_customer (
     customer_key bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
     customer_id bigint NOT NULL,
-    email text,
     full_name text,
     city text,
     country text,
     created_at timestamp with time zone,
     updated_at timestamp with time zone,
+    email text,
     valid_from timestamp with time zone NOT NULL,
     valid_to timestamp with time zone,
     is_current boolean GENERATED ALWAYS AS (valid_to IS NULL) STORED NOT NULL,
@@ -267,9 +267,7 @@ COMMENT ON COLUMN marts.dim_customer.customer_key IS 'Surrogate key of one versi
 
 COMMENT ON COLUMN marts.dim_customer.customer_id IS 'Natural key: the customer in the source system.';
 
-COMMENT ON COLUMN marts.dim_customer.email IS 'E-mail address in this version.';
-
-COMMENT ON COLUMN marts.dim_customer.full_name IS 'Name in this version.';
+COMMENT ON COLUMN marts.dim_customer.full_name IS 'PII(redact) Name in this version.';
 
 COMMENT ON COLUMN marts.dim_customer.city IS 'City in this version: orders placed while it was current keep it.';
 
@@ -278,6 +276,8 @@ COMMENT ON COLUMN marts.dim_customer.country IS 'Country in this version.';
 COMMENT ON COLUMN marts.dim_customer.created_at IS 'When the customer was first written in the source.';
 
 COMMENT ON COLUMN marts.dim_customer.updated_at IS 'The source''s updated_at that opened this version.';
+
+COMMENT ON COLUMN marts.dim_customer.email IS 'E-mail address in this version, masked: j***@example.com.';
 
 COMMENT ON COLUMN marts.dim_customer.valid_from IS 'When this version became current (Weir, scd2).';
 
@@ -359,9 +359,9 @@ COMMENT ON TABLE raw.customers IS 'One row per customer account. Customers move 
 
 COMMENT ON COLUMN raw.customers.customer_id IS 'Surrogate key of the source system; natural key of dim_customer.';
 
-COMMENT ON COLUMN raw.customers.email IS 'Login e-mail address, lower case, unique.';
+COMMENT ON COLUMN raw.customers.email IS 'PII(email) Login e-mail address, lower case, unique.';
 
-COMMENT ON COLUMN raw.customers.full_name IS 'Name as the customer entered it.';
+COMMENT ON COLUMN raw.customers.full_name IS 'PII(redact) Name as the customer entered it.';
 
 COMMENT ON COLUMN raw.customers.city IS 'City of the current delivery address.';
 
@@ -429,9 +429,9 @@ COMMENT ON VIEW staging.stg_customers IS 'Customers as the source system has the
 
 COMMENT ON COLUMN staging.stg_customers.customer_id IS 'The customer''s key in the source system (raw.customers).';
 
-COMMENT ON COLUMN staging.stg_customers.email IS 'E-mail address; unique per customer.';
+COMMENT ON COLUMN staging.stg_customers.email IS 'PII(email) E-mail address; unique per customer.';
 
-COMMENT ON COLUMN staging.stg_customers.full_name IS 'Name as the customer gave it.';
+COMMENT ON COLUMN staging.stg_customers.full_name IS 'PII(redact) Name as the customer gave it.';
 
 COMMENT ON COLUMN staging.stg_customers.city IS 'City of the customer''s current address.';
 

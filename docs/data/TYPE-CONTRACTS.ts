@@ -153,13 +153,9 @@ export interface MartsDimCustomer {
    */
   customerId: string;
   /**
-   * email text
-   * E-mail address in this version.
-   */
-  email: string | null;
-  /**
    * full_name text
-   * Name in this version.
+   * PII(redact) Name in this version.
+   * @pii personal data: mask it before it leaves
    */
   fullName: string | null;
   /**
@@ -183,6 +179,11 @@ export interface MartsDimCustomer {
    */
   updatedAt: string | null;
   /**
+   * email text
+   * E-mail address in this version, masked: j***@example.com.
+   */
+  email: string | null;
+  /**
    * valid_from timestamp with time zone NOT NULL
    * When this version became current (Weir, scd2).
    */
@@ -203,12 +204,12 @@ export interface MartsDimCustomer {
 export const MartsDimCustomerFields = {
   customerKey: "customer_key",
   customerId: "customer_id",
-  email: "email",
   fullName: "full_name",
   city: "city",
   country: "country",
   createdAt: "created_at",
   updatedAt: "updated_at",
+  email: "email",
   validFrom: "valid_from",
   validTo: "valid_to",
   isCurrent: "is_current",
@@ -220,12 +221,12 @@ export const MartsDimCustomerFields = {
  */
 export interface CreateMartsDimCustomerDTO {
   customerId: string;
-  email?: string | null;
   fullName?: string | null;
   city?: string | null;
   country?: string | null;
   createdAt?: string | null;
   updatedAt?: string | null;
+  email?: string | null;
   validFrom: string;
   validTo?: string | null;
 }
@@ -233,12 +234,12 @@ export interface CreateMartsDimCustomerDTO {
 /** A change to a row of marts.dim_customer: any field but the primary key and generated columns. */
 export interface UpdateMartsDimCustomerDTO {
   customerId?: string;
-  email?: string | null;
   fullName?: string | null;
   city?: string | null;
   country?: string | null;
   createdAt?: string | null;
   updatedAt?: string | null;
+  email?: string | null;
   validFrom?: string;
   validTo?: string | null;
 }
@@ -576,12 +577,14 @@ export interface RawCustomers {
   customerId: string;
   /**
    * email text NOT NULL
-   * Login e-mail address, lower case, unique.
+   * PII(email) Login e-mail address, lower case, unique.
+   * @pii personal data: mask it before it leaves
    */
   email: string;
   /**
    * full_name text NOT NULL
-   * Name as the customer entered it.
+   * PII(redact) Name as the customer entered it.
+   * @pii personal data: mask it before it leaves
    */
   fullName: string;
   /**
@@ -922,12 +925,14 @@ export interface StagingStgCustomers {
   customerId: string | null;
   /**
    * email text
-   * E-mail address; unique per customer.
+   * PII(email) E-mail address; unique per customer.
+   * @pii personal data: mask it before it leaves
    */
   email: string | null;
   /**
    * full_name text
-   * Name as the customer gave it.
+   * PII(redact) Name as the customer gave it.
+   * @pii personal data: mask it before it leaves
    */
   fullName: string | null;
   /**

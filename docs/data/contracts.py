@@ -120,11 +120,8 @@ class MartsDimCustomer(TypedDict):
     # customer_id bigint NOT NULL
     # Natural key: the customer in the source system.
     customer_id: int
-    # email text
-    # E-mail address in this version.
-    email: str | None
     # full_name text
-    # Name in this version.
+    # PII(redact) Name in this version.
     full_name: str | None
     # city text
     # City in this version: orders placed while it was current keep it.
@@ -138,6 +135,9 @@ class MartsDimCustomer(TypedDict):
     # updated_at timestamp with time zone
     # The source's updated_at that opened this version.
     updated_at: datetime.datetime | None
+    # email text
+    # E-mail address in this version, masked: j***@example.com.
+    email: str | None
     # valid_from timestamp with time zone NOT NULL
     # When this version became current (Weir, scd2).
     valid_from: datetime.datetime
@@ -152,12 +152,12 @@ class MartsDimCustomer(TypedDict):
 MartsDimCustomerFields: Final[dict[str, str]] = {
     "customerKey": "customer_key",
     "customerId": "customer_id",
-    "email": "email",
     "fullName": "full_name",
     "city": "city",
     "country": "country",
     "createdAt": "created_at",
     "updatedAt": "updated_at",
+    "email": "email",
     "validFrom": "valid_from",
     "validTo": "valid_to",
     "isCurrent": "is_current",
@@ -167,24 +167,24 @@ MartsDimCustomerFields: Final[dict[str, str]] = {
 # generated and identity-always columns are left out.
 class CreateMartsDimCustomerDTO(TypedDict, total=False):
     customer_id: Required[int]
-    email: str | None
     full_name: str | None
     city: str | None
     country: str | None
     created_at: datetime.datetime | None
     updated_at: datetime.datetime | None
+    email: str | None
     valid_from: Required[datetime.datetime]
     valid_to: datetime.datetime | None
 
 # A change to a row of marts.dim_customer: any field but the primary key and generated columns.
 class UpdateMartsDimCustomerDTO(TypedDict, total=False):
     customer_id: int
-    email: str | None
     full_name: str | None
     city: str | None
     country: str | None
     created_at: datetime.datetime | None
     updated_at: datetime.datetime | None
+    email: str | None
     valid_from: datetime.datetime
     valid_to: datetime.datetime | None
 
@@ -436,10 +436,10 @@ class RawCustomers(TypedDict):
     # Surrogate key of the source system; natural key of dim_customer.
     customer_id: int
     # email text NOT NULL
-    # Login e-mail address, lower case, unique.
+    # PII(email) Login e-mail address, lower case, unique.
     email: str
     # full_name text NOT NULL
-    # Name as the customer entered it.
+    # PII(redact) Name as the customer entered it.
     full_name: str
     # city text NOT NULL
     # City of the current delivery address.
@@ -700,10 +700,10 @@ class StagingStgCustomers(TypedDict):
     # The customer's key in the source system (raw.customers).
     customer_id: int | None
     # email text
-    # E-mail address; unique per customer.
+    # PII(email) E-mail address; unique per customer.
     email: str | None
     # full_name text
-    # Name as the customer gave it.
+    # PII(redact) Name as the customer gave it.
     full_name: str | None
     # city text
     # City of the customer's current address.

@@ -1,5 +1,8 @@
 -- weir: kind=view, tags="staging customers"
 -- weir: description="Customers as the source system has them now, one row per account (raw.customers)."
+-- weir: pii="email:email full_name"
+-- Staging may hold the source's personal data as it is (the pii directive says so, and how a
+-- masked view shows each column): only dim_customer reads it, and masks what analysts see.
 SELECT
     c.customer_id, -- The customer's key in the source system (raw.customers).
     c.email, -- E-mail address; unique per customer.

@@ -84,6 +84,11 @@ def _masked(origin: Origin) -> bool:
 
 
 def column_line(model: Model, column: str) -> int:
-    """Return the line of the model file where `column` first appears in the SELECT, else where the SELECT starts."""
-    match = re.search(rf"(?<![\w.$]){re.escape(column)}(?![\w$])", model.sql, re.IGNORECASE)
+    """Return the line of the model file where `column` first appears in the SELECT, else where the SELECT starts.
+
+    A bare name (`email`, `AS email`) is looked for first; failing that, a qualified one (`c.email`).
+    """
+    name = re.escape(column)
+    match = (re.search(rf"(?<![\w.$]){name}(?![\w$])", model.sql, re.IGNORECASE)
+             or re.search(rf"(?<![\w$])\w+\.{name}(?![\w$])", model.sql, re.IGNORECASE))
     return model.sql_line + (model.sql.count("\n", 0, match.start()) if match else 0)

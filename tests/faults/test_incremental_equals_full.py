@@ -69,12 +69,14 @@ CHANGES = {
 _SET_SEQUENCE = ("SELECT setval(pg_get_serial_sequence('raw.order_items', 'order_item_id'), max(order_item_id))"
                  " FROM raw.order_items")
 _CUSTOMER = "customer_id, email, full_name, city, country, created_at, updated_at"
+# dim_customer stores the e-mail masked: the source's goes through the same mask.
+_SOURCE_CUSTOMER = _CUSTOMER.replace("email", "weir.mask_email(email)")
 _CURRENT_VERSION_NOT_SOURCE = f"""
 SELECT count(*) FROM (
     (SELECT {_CUSTOMER} FROM marts.dim_customer WHERE is_current
-     EXCEPT ALL SELECT {_CUSTOMER} FROM staging.stg_customers)
+     EXCEPT ALL SELECT {_SOURCE_CUSTOMER} FROM staging.stg_customers)
     UNION ALL
-    (SELECT {_CUSTOMER} FROM staging.stg_customers
+    (SELECT {_SOURCE_CUSTOMER} FROM staging.stg_customers
      EXCEPT ALL SELECT {_CUSTOMER} FROM marts.dim_customer WHERE is_current)
 ) AS differences
 """

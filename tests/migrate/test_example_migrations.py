@@ -10,6 +10,7 @@ import pytest
 from runner.db.execute import run_in_transaction, run_outside_transaction
 from runner.migrate.verify import verify_migrations
 from runner.project.migrations import Migration, read_migrations
+from runner.project.pii import source_pii
 from runner.project.settings import Timeouts
 from runner.project.sqlfile import SqlFile
 
@@ -55,6 +56,11 @@ WHERE c.relnamespace = 'raw'::regnamespace AND c.relkind = 'r'
 def example_migrations() -> list[Migration]:
     """Read the repository's own migrations/ as Weir does."""
     return read_migrations(ROOT / "migrations", ROOT)
+
+
+def by_id(migration_id: str) -> Migration:
+    """Return the example migration `migration_id`."""
+    return next(m for m in example_migrations() if m.id == migration_id)
 
 
 def run(db: psycopg.Connection, sql_file: SqlFile, display: str, transactional: bool) -> None:
@@ -116,6 +122,7 @@ def test_every_migration_reads_and_has_a_rollback():
         "0003_orders",
         "0004_order_items",
         "0005_orders_ordered_at_index",
+        "0006_customers_personal_data",
     ]
     assert all(m.rollback is not None and m.irreversible is None for m in migrations)
 
@@ -123,14 +130,14 @@ def test_every_migration_reads_and_has_a_rollback():
 def test_only_the_concurrent_index_runs_outside_a_transaction():
     concurrent = [m.id for m in example_migrations() if not m.transactional or not m.rollback_transactional]
     assert concurrent == ["0005_orders_ordered_at_index"]
-    migration = example_migrations()[-1]
+    migration = by_id("0005_orders_ordered_at_index")
     assert not migration.rollback_transactional
     assert migration.forward.statements[0].outside_transaction
 
 
 def test_the_concurrent_index_rerun_replaces_the_invalid_index_a_failed_build_left(db):
-    *earlier, index = example_migrations()
-    for migration in earlier:
+    index = by_id("0005_orders_ordered_at_index")
+    for migration in example_migrations()[:example_migrations().index(index)]:
         run(db, migration.forward, migration.display, migration.transactional)
     db.execute("""
         INSERT INTO raw.customers (customer_id, email, full_name, city, country, created_at, updated_at)
@@ -169,6 +176,27 @@ def test_times_are_timestamptz_and_money_is_integer_cents(raw):
     money = {name: kind for name, kind in types.items() if name.endswith("_cents")}
     assert len(times) == 9 and set(times.values()) == {"timestamp with time zone"}
     assert money == {"products.price_cents": "bigint", "order_items.unit_price_cents": "bigint"}
+
+
+def test_the_personal_columns_are_tagged_pii_and_nothing_else(raw):
+    tagged = raw.execute(
+        "SELECT c.relname || '.' || a.attname, d.description FROM pg_description d"
+        " JOIN pg_class c ON c.oid = d.objoid JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid"
+        " WHERE c.relnamespace = 'raw'::regnamespace AND d.description ~* '^PII' ORDER BY 1").fetchall()
+    assert tagged == [("customers.email", "PII(email) Login e-mail address, lower case, unique."),
+                      ("customers.full_name", "PII(redact) Name as the customer entered it.")]
+    assert {(relation, column, tag.mask) for (relation, column), tag in source_pii(example_migrations()).items()} == {
+        ("raw.customers", "email", "email"), ("raw.customers", "full_name", "redact")}
+
+
+def test_rolling_back_the_pii_tags_restores_the_comments_0002_wrote(raw):
+    tags = by_id("0006_customers_personal_data")
+    assert tags.rollback is not None
+    run(raw, tags.rollback, tags.id + ".rollback.sql", tags.rollback_transactional)
+    assert raw.execute(
+        "SELECT col_description('raw.customers'::regclass, attnum) FROM pg_attribute"
+        " WHERE attrelid = 'raw.customers'::regclass AND attname IN ('email', 'full_name') ORDER BY attname"
+    ).fetchall() == [("Login e-mail address, lower case, unique.",), ("Name as the customer entered it.",)]
 
 
 def test_rolling_them_all_back_leaves_no_raw_schema(raw):

@@ -35,6 +35,7 @@ MUTATIONS = [
     ("marts/dim_customer.sql", "on_delete=close", "on_delete=ignore", "marts/dim_customer__hard_delete"),
     ("marts/agg_customers_by_region.sql", "WHERE c.is_current", "WHERE true", "marts/agg_customers_by_region__regions"),
     ("marts/dim_customer.sql", "    c.city,", "    upper(c.city) AS city,", "marts/dim_customer__moves"),
+    ("marts/dim_customer.sql", "weir.mask_email(c.email) AS email", "c.email", "marts/dim_customer__masked_email"),
 ]
 
 
