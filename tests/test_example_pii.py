@@ -61,7 +61,7 @@ def test_the_analyst_sees_the_example_masked_and_no_base_table(
     built(weir, dsn)
     applied = weir("grants", "--role", analyst, "--apply", "--project", str(ROOT), "--dsn", dsn)
     assert applied.exit_code == 0, applied.output
-    assert applied.stdout == (f"{analyst} sees 14 masked views (5 PII columns masked)"
+    assert applied.stdout == (f"{analyst} sees 15 masked views (5 PII columns masked)"
                               " and no table or view of the base schemas\n")
     first = db.execute("SELECT customer_id, email, full_name, city FROM raw.customers ORDER BY 1 LIMIT 3").fetchall()
     db.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(analyst)))
@@ -73,7 +73,8 @@ def test_the_analyst_sees_the_example_masked_and_no_base_table(
         assert db.execute("SELECT email, full_name FROM raw_masked.customers ORDER BY customer_id LIMIT 1"
                           ).fetchone() == shown[0][1:3]
         assert db.execute("SELECT count(*) FROM marts_masked.fact_order_items").fetchone()[0] > 0
-        for base in ("raw.customers", "staging.stg_customers", "marts.dim_customer"):
+        assert db.execute("SELECT count(*) FROM ref_masked.countries").fetchone()[0] > 0  # seeds too
+        for base in ("raw.customers", "staging.stg_customers", "marts.dim_customer", "ref.countries"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 db.execute(f"SELECT * FROM {base}")
     finally:

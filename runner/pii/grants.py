@@ -1,7 +1,7 @@
 """Masked views and the GRANTs that let an analyst role see them, and nothing else of the warehouse.
 
-For every relation the project manages (migrations' tables and models) in the schemas it
-names, a view `<schema>_masked.<name>` shows each column as is, except the PII ones (a
+For every relation the project manages (migrations' tables, seeds and models) in the schemas
+it names, a view `<schema>_masked.<name>` shows each column as is, except the PII ones (a
 source's `PII(...)` COMMENT, a model's `pii` directive), which it shows through their mask.
 The analyst role gets USAGE on the masked schemas, SELECT on their views and EXECUTE on the
 masks, and loses what it had on the base schemas: a view reads its table with its owner's
@@ -50,7 +50,7 @@ def plan_grants(conn: psycopg.Connection[Any], project: Project, role: str) -> G
     """Return the statements that give `role` masked views of every managed relation, and only those."""
     declared = pii_columns(project)
     schemas = sorted({model.schema for model in project.models} | {relation.split(".")[0] for relation in declared}
-                     | _migration_schemas(project))
+                     | {seed.schema for seed in project.seeds} | _migration_schemas(project))
     catalog = read_catalog(conn, schemas)
     statements: list[sql.Composed] = []
     for schema in catalog.schemas():
