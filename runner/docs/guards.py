@@ -21,7 +21,7 @@ class Guarded:
 
     relations: tuple[str, ...]
     columns: tuple[str, ...]  # "schema.name.column"
-    functions: tuple[str, ...]  # the check library's functions it calls: "not_null", ...
+    functions: tuple[str, ...]  # the weir.* functions it calls: the check library (not_null, ...), masks
 
 
 def guarded(check: Check, catalog: Catalog) -> Guarded:

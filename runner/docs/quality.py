@@ -48,7 +48,7 @@ def _check(ctx: DocsContext, check: Check) -> str:
         ("file", code(check.display)),
         ("guards", ", ".join(code(r) for r in found.relations) or "nothing Weir manages"),
         ("columns", ", ".join(code(c) for c in found.columns)),
-        ("check library", ", ".join(code(f"weir.{f}") for f in found.functions)),
+        ("weir functions", ", ".join(code(f"weir.{f}") for f in found.functions)),
         ("severity", check.severity),
         ("fails when", _thresholds(check)),
         ("on failure", _action(check)),
