@@ -11,13 +11,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql import factories
 
@@ -178,3 +180,12 @@ def _wait_until(condition: Callable[[], Any], seconds: float = 30.0, what: str |
 def wait_until() -> Callable[..., Any]:
     """wait_until(condition, seconds=30.0, what=None) polls until condition() is truthy and returns it."""
     return _wait_until
+
+
+@pytest.fixture
+def analyst(db: psycopg.Connection) -> Iterator[str]:
+    """A role of this test's own (roles are server-wide), dropped with what it was granted."""
+    role = f"analyst_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+    yield role
+    db.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))

@@ -7,8 +7,6 @@ stores the e-mail masked (weir.mask_email, no key) and declares the name. What t
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,15 +14,6 @@ import pytest
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def analyst(db: psycopg.Connection) -> Iterator[str]:
-    """A role of this test's own (roles are server-wide), dropped with what it was granted."""
-    role = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
-    yield role
-    db.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))
 
 
 def built(weir, dsn: str, *commands: tuple[str, ...]) -> None:

@@ -83,20 +83,12 @@ def built_and_checked(db: psycopg.Connection) -> tuple[list[tuple[str, str]], li
 
 @pytest.mark.slow
 def test_airflow_dag_loads_and_runs_the_warehouse(weir, db: psycopg.Connection, dsn: str, tmp_path: Path) -> None:
-    python = orchestrator_python(".venv-airflow")
     warehouse(weir, dsn)
-    dags = tmp_path / "dags"
-    assert weir("--project", str(ROOT), "dag", "airflow", "--out", str(dags / "weir_airflow.py")).exit_code == 0
-    ruff_clean(dags / "weir_airflow.py")
-    home = tmp_path / "airflow-home"
-    env = child_env(dsn, AIRFLOW_HOME=str(home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                    AIRFLOW__CORE__DAGS_FOLDER=str(dags), WEIR_BIN=str(python.parent / "weir"))
-    migrated = subprocess.run([str(python.parent / "airflow"), "db", "migrate"], env=env, capture_output=True,
-                              text=True, timeout=600)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    assert (home / "airflow.db").exists()  # Airflow's metadata stayed in the test's directory
 
-    report = run_report([str(python), str(HERE / "run_airflow_dag.py"), str(dags)], env, tmp_path)
+    report = airflow_run(weir, dsn, ROOT, tmp_path)
+
+    ruff_clean(tmp_path / "dags" / "weir_airflow.py")
+    assert (tmp_path / "airflow-home" / "airflow.db").exists()  # Airflow's metadata stayed in the test's directory
 
     assert report["import_errors"] == {}
     assert report["dag_ids"] == ["weir"] and report["schedule"] == "@daily"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,15 +21,6 @@ PROJECT = {
     "models/marts/contacts.sql": '-- weir: kind=table, pii="email:email"\n'
                                  "SELECT id, email, city FROM raw.people",
 }
-
-
-@pytest.fixture
-def analyst(db: psycopg.Connection) -> Iterator[str]:
-    """A role of this test's own (roles are server-wide), dropped with what it was granted."""
-    role = f"analyst_{uuid.uuid4().hex[:8]}"
-    db.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
-    yield role
-    db.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(role), sql.Identifier(role)))
 
 
 def test_the_analyst_sees_masked_views_and_no_base_table(
