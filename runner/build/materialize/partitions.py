@@ -75,6 +75,32 @@ def add_partitions_for(conn: psycopg.Connection[Any], model: Model, batch: sql.I
     return len(missing)
 
 
+def touched_partitions(
+    conn: psycopg.Connection[Any], model: Model, batch: sql.Identifier
+) -> list[tuple[sql.Identifier, sql.Composable]]:
+    """Return each partition of the model's table that rows of `batch` fall in, with the condition picking them."""
+    partitioning = _partitioning(model)
+    column = sql.Identifier(partitioning.column)
+    touched: list[tuple[sql.Identifier, sql.Composable]] = []
+    if partitioning.is_range:
+        utc = _is_timestamptz(conn, batch, partitioning.column)
+        value = sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else column
+        periods = execute(conn, sql.SQL(
+            "SELECT s::date, (s + {step})::date"
+            " FROM (SELECT DISTINCT date_trunc({unit}, {value}) AS s FROM {batch}) AS p ORDER BY 1"
+        ).format(step=sql.SQL("{}::interval").format(sql.Literal(f"1 {partitioning.granularity}")),
+                 unit=sql.Literal(partitioning.granularity), value=value, batch=batch)).fetchall()
+        for start, end in periods:
+            rows = sql.SQL("{c} >= {low} AND {c} < {high}").format(
+                c=column, low=_bound(start, utc), high=_bound(end, utc))
+            touched.append((sql.Identifier(model.schema, partition_name(model.name, partitioning, start)), rows))
+    else:
+        for (value,) in execute(conn, sql.SQL("SELECT DISTINCT {} FROM {} ORDER BY 1").format(column, batch)):
+            touched.append((sql.Identifier(model.schema, partition_name(model.name, partitioning, value)),
+                            sql.SQL("{} = {}").format(column, sql.Literal(value))))
+    return touched
+
+
 def rename_partitions(conn: psycopg.Connection[Any], model: Model, built: str) -> None:
     """Rename the partitions (and their indexes) named after `built` after the model, once it is swapped in."""
     table = sql.Identifier(model.schema, model.name)
@@ -131,10 +157,7 @@ def _missing(
     if partitioning.is_range:
         # Periods of a timestamptz are cut in UTC, whatever the session's time zone, so every
         # build agrees on where a day or month starts and a partition's name means one range.
-        column_type = first_row(execute(
-            conn, "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
-            (rows.as_string(conn), partitioning.column)))[0]
-        utc = column_type == "timestamp with time zone"
+        utc = _is_timestamptz(conn, rows, partitioning.column)
         value = sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else column
         unit = sql.Literal(partitioning.granularity)
         step = sql.SQL("{}::interval").format(sql.Literal(f"1 {partitioning.granularity}"))
@@ -155,6 +178,13 @@ def _missing(
             if name not in existing:
                 wanted.append((name, sql.SQL("FOR VALUES IN ({})").format(sql.Literal(value))))
     return wanted
+
+
+def _is_timestamptz(conn: psycopg.Connection[Any], rows: sql.Identifier, column: str) -> bool:
+    column_type = first_row(execute(
+        conn, "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+        (rows.as_string(conn), column)))[0]
+    return bool(column_type == "timestamp with time zone")
 
 
 def _bound(day: date, utc: bool) -> sql.Composable:
