@@ -38,6 +38,7 @@ from psycopg import sql
 
 from runner.migrate import migrate
 from runner.project import Project
+from runner.retention import Removed
 from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
@@ -167,8 +168,12 @@ def _measure(
         as_of = next_month + timedelta(days=400)  # the cutoff: the start of the next month
         seconds, removed = _retain_in_process(parted, parted_project, as_of)
         results.setdefault("weir retain (library)", []).append(seconds)
-        if removed != rows:
-            sys.exit(f"weir retain removed {removed} rows of {month:%Y-%m}, which holds {rows}")
+        results.setdefault("  exact count(*) of the partition", []).append(removed.count_seconds)
+        results.setdefault("  DETACH, DROP, history row, commit", []).append(removed.locked_seconds)
+        results.setdefault("  the rest: run record, listing, round trips", []).append(
+            seconds - removed.count_seconds - removed.locked_seconds)
+        if removed.rows != rows:
+            sys.exit(f"weir retain removed {removed.rows} rows of {month:%Y-%m}, which holds {rows}")
         print(f"  month {month:%Y-%m}: load {_load_average()}; {rows:,} rows; DELETE"
               f" {results['DELETE through psql (floor)'][-1]:.3f} s, weir retain {seconds:.4f} s")
     return results
@@ -179,7 +184,7 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _retain_in_process(conninfo: str, project_dir: Path, as_of: date) -> tuple[float, int]:
+def _retain_in_process(conninfo: str, project_dir: Path, as_of: date) -> tuple[float, Removed]:
     """Time `weir retain` as the library runs it in a warm process: the removal itself."""
     from runner.db.connection import connect
     from runner.retention import retain
@@ -192,7 +197,7 @@ def _retain_in_process(conninfo: str, project_dir: Path, as_of: date) -> tuple[f
         report = retain(conn, project, select=("marts.fact_order_items",), as_of=when)
         seconds = time.perf_counter() - started
     (removed,) = report.removed
-    return seconds, removed.rows
+    return seconds, removed
 
 
 def _weir(command: str, conninfo: str, project: Path) -> float:
@@ -211,8 +216,8 @@ def _print(results: dict[str, list[float]]) -> None:
     for label, values in results.items():
         shown = ", ".join(f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" for value in values)
         median = medians[label]
-        print(f"  {label:40} median {median:,.4f}   ({shown})" if isinstance(median, float)
-              else f"  {label:40} median {median:,}   ({shown})")
+        print(f"  {label:46} median {median:,.4f}   ({shown})" if isinstance(values[0], float)
+              else f"  {label:46} median {median:,.0f}   ({shown})")
     incremental = medians["partitioned incremental build"] / medians["plain incremental build"]
     retention = medians["weir retain (library)"] / medians["DELETE through psql (floor)"]
     print(f"load average now: {_load_average()}")

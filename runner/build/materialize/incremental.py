@@ -46,7 +46,6 @@ from runner.build.materialize.partitions import (
     add_partitions_for,
     build_partitioned,
     rename_partitions,
-    touched_partitions,
 )
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.swap import new_name, swap_in
@@ -163,8 +162,9 @@ def _upsert_batch(
     require_columns(model, columns, "unique_key", keys)
     require_columns(model, columns, "watermark", [watermark])
     check_keys(conn, model, batch, keys, "unique_key")
+    touched: list[tuple[sql.Identifier, sql.Composable]] = []
     if model.partition_by is not None:
-        added = add_partitions_for(conn, model, batch, timeouts)
+        added, touched = add_partitions_for(conn, model, batch, timeouts)
         note = "; ".join(text for text in (note, f"{added} new partition(s)" if added else "") if text)
     if sql_changed:  # the header may declare an index the table does not have yet
         note = "; ".join([note, *add_missing_indexes(conn, model, timeouts)])
@@ -190,7 +190,6 @@ def _upsert_batch(
             **parts, first_key=sql.Identifier("old", keys[0]))))
     else:
         inserted = updated = 0
-        touched = touched_partitions(conn, model, batch)
         for partition, rows in touched:
             counts = first_row(execute(conn, sql.SQL(_UPSERT).format(
                 **{**parts, "target": partition}, rows=rows if len(touched) > 1 else sql.SQL("true"))))
