@@ -4,17 +4,17 @@
 
 On one server (--dsn, $WEIR_BENCH_DSN, else the system PostgreSQL at 127.0.0.1:5432, else
 the embedded one) a database is migrated and loaded with SCALE order items (with --reuse it
-is kept, and a later run with the same SCALE starts from it: a 10M load takes minutes) and
-cloned twice: one is built by the example project as it is, the other by a copy whose
-fact_order_items is partitioned by month of order_date (its unique key gains order_date,
-which a line never changes) and keeps 400 days. Then RUNS times: the same change batch on
-both and a timed incremental `weir build` of each (the whole CLI, one process, in turns);
-then RUNS times the oldest month goes: on the plain copy by the DELETE of its rows through
-psql (the floor), on the partitioned one by `weir retain` (the library call in a warm
-process: what removing a month costs, not Python's start). Medians are printed with the
-load average of the machine. Targets (issue 22): the partitioned incremental build no
-slower than the plain one; retention within 1% of the DELETE's time. It measures, it does
-not test.
+is kept, and a later run with the same SCALE starts from it: a 10M load takes minutes;
+--drop-source drops it) and cloned twice: one is built by the example project as it is, the
+other by a copy whose fact_order_items is partitioned by month of order_date (its unique key
+gains order_date, which a line never changes) and keeps 400 days. Then RUNS times: the same
+change batch on both and a timed incremental `weir build` of each (the whole CLI, one
+process each, the first of the two alternating); then RUNS times the oldest month goes: on
+the plain copy by the DELETE of its rows through psql (the floor), on the partitioned one by
+`weir retain` (the library call in a warm process: what removing a month costs, not
+Python's start), with where its time went. Medians are printed with the load average of
+the machine. Targets (issue 22): the partitioned incremental build no slower than the plain
+one; retention within 1% of the DELETE's time. It measures, it does not test.
 """
 
 from __future__ import annotations
@@ -143,7 +143,8 @@ def _measure(
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 sample_data.change_batch(conn, run, fraction)
                 conn.execute("VACUUM ANALYZE")
-        for label, conninfo, project in (("plain", plain, ROOT), ("partitioned", parted, parted_project)):
+        pair = [("plain", plain, ROOT), ("partitioned", parted, parted_project)]
+        for label, conninfo, project in pair if run % 2 else pair[::-1]:  # neither always goes first
             results.setdefault(f"{label} incremental build", []).append(_weir("build", conninfo, project))
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 for model, seconds in conn.execute(_MODEL_SECONDS).fetchall():

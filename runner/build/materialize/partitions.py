@@ -144,10 +144,13 @@ def _periods(conn: psycopg.Connection[Any], model: Model, rows: sql.Identifier) 
     if partitioning.is_range:
         # Periods of a timestamptz are cut in UTC, whatever the session's time zone, so every
         # build agrees on where a day or month starts and a partition's name means one range.
-        utc = _is_timestamptz(conn, rows, partitioning.column)
+        column_type = _column_type(conn, rows, partitioning.column)
+        utc = column_type == "timestamp with time zone"
+        # date_trunc() of a date would convert it to a timestamptz in the session's time zone
+        # first, row by row: as a timestamp it gives the same day, in about half the time.
+        local = sql.SQL("{}::timestamp" if column_type == "date" else "{}").format(column)
         value = sql.SQL("date_trunc({}, {})::date").format(
-            sql.Literal(partitioning.granularity),
-            sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else column)
+            sql.Literal(partitioning.granularity), sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else local)
     # ORDER BY puts a NULL last; DISTINCT keeps one.
     found = [row[0] for row in execute(conn, sql.SQL("SELECT DISTINCT {} FROM {} ORDER BY 1").format(value, rows))]
     if found and found[-1] is None:
@@ -203,11 +206,10 @@ def _next(start: date, partitioning: Partitioning) -> date:
     return date(start.year + 1, 1, 1)
 
 
-def _is_timestamptz(conn: psycopg.Connection[Any], rows: sql.Identifier, column: str) -> bool:
-    column_type = first_row(execute(
+def _column_type(conn: psycopg.Connection[Any], rows: sql.Identifier, column: str) -> str:
+    return str(first_row(execute(
         conn, "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
-        (rows.as_string(conn), column)))[0]
-    return bool(column_type == "timestamp with time zone")
+        (rows.as_string(conn), column)))[0])
 
 
 def _bound(day: date, utc: bool) -> sql.Composable:
