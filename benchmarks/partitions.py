@@ -1,29 +1,36 @@
 """Partitioned fact against the plain one: incremental build, and retention against DELETE.
 
-    .venv/bin/python benchmarks/partitions.py SCALE [--dsn DSN] [--fraction 0.01]
+    .venv/bin/python benchmarks/partitions.py SCALE [--dsn DSN] [--fraction 0.01] [--runs 3] [--reuse]
 
 On one server (--dsn, $WEIR_BENCH_DSN, else the system PostgreSQL at 127.0.0.1:5432, else
-the embedded one) a database is migrated and loaded with SCALE order items and cloned twice:
-one is built by the example project as it is, the other by a copy whose fact_order_items is
-partitioned by month of order_date (its unique key gains order_date, which a line never
-changes) and keeps 400 days. Then, on both, the same change batch and a timed incremental
-`weir build`; then the oldest month goes: on the partitioned copy by `weir retain` (the
-library call in this process, and the whole CLI), on the plain one by the DELETE of the same
-rows through psql (the floor). Targets (issue 22): the partitioned incremental build no slower
-than the plain one; retention within 1% of the DELETE's time. It measures, it does not test.
+the embedded one) a database is migrated and loaded with SCALE order items (with --reuse it
+is kept, and a later run with the same SCALE starts from it: a 10M load takes minutes;
+--drop-source drops it) and cloned twice: one is built by the example project as it is, the
+other by a copy whose fact_order_items is partitioned by month of order_date (its unique key
+gains order_date, which a line never changes) and keeps 400 days. Then RUNS times: the same
+change batch on both and a timed incremental `weir build` of each (the whole CLI, one
+process each, the first of the two alternating); then RUNS times the oldest month goes: on
+the plain copy by the DELETE of its rows through psql (the floor), on the partitioned one by
+`weir retain` (the library call in a warm process: what removing a month costs, not
+Python's start), with where its time went. Medians are printed with the load average of
+the machine. Targets (issue 22): the partitioned incremental build no slower than the plain
+one; retention within 1% of the DELETE's time. It measures, it does not test.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from common import ROOT, compile_weir, database_conninfo, find_server, verdict
@@ -31,21 +38,21 @@ from psycopg import sql
 
 from runner.migrate import migrate
 from runner.project import Project
+from runner.retention import Removed
 from runner.sample import data as sample_data
 
 BIN = Path(sys.executable).parent
 _OWNER = re.sub(r"[^a-z0-9]+", "_", ROOT.name.lower())
-SOURCE_DB, PLAIN_DB, PARTITIONED_DB = (f"weir_bench_part_{kind}_{_OWNER}" for kind in ("source", "plain", "parted"))
+PLAIN_DB, PARTITIONED_DB = (f"weir_bench_part_{kind}_{_OWNER}" for kind in ("plain", "parted"))
 FACT = "models/marts/fact_order_items.sql"
 HEADER = "-- weir: kind=incremental, unique_key=order_item_id, watermark=updated_at, lookback=1 hour"
 PARTITIONED_HEADER = ('-- weir: kind=incremental, unique_key="order_item_id order_date", watermark=updated_at,'
                       ' lookback=1 hour\n-- weir: partition_by="month(order_date)", retain="400 days"')
-
-
 _MODEL_SECONDS = """
 SELECT model, seconds FROM weir.build_result WHERE run_id = (SELECT max(run_id) FROM weir.build_result)
 AND status = 'success' ORDER BY model
 """
+_FACT_MODELS = ("marts.fact_order_items", "marts.agg_daily_sales")
 
 
 def main() -> None:
@@ -53,33 +60,63 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scale", type=int, help="order items to load, e.g. 10000000")
     parser.add_argument("--dsn", help="server to use (an administrative connection); default $WEIR_BENCH_DSN")
-    parser.add_argument("--fraction", type=float, default=0.01, help="share of rows the change batch touches")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--fraction", type=float, default=0.01, help="share of rows each change batch touches")
+    parser.add_argument("--runs", type=int, default=3, help="incremental builds and months removed (median of)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the loaded database and start from it next time (drop it with --drop-source)")
+    parser.add_argument("--drop-source", action="store_true", help="drop the kept loaded database and stop")
+    parser.add_argument("--keep", action="store_true", help="keep the two built databases afterwards")
     args = parser.parse_args()
     compile_weir()
     server = find_server(args.dsn)
-    print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%}")
+    source = f"weir_bench_part_source_{args.scale}_{_OWNER}"
+    admin = psycopg.connect(server.conninfo, autocommit=True)
+    if args.drop_source:
+        _drop(admin, source)
+        return
+    print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%};"
+          f" {args.runs} runs")
     with tempfile.TemporaryDirectory() as temporary:
         partitioned_project = _partitioned_copy(Path(temporary))
-        admin = psycopg.connect(server.conninfo, autocommit=True)
         try:
-            for name in (SOURCE_DB, PLAIN_DB, PARTITIONED_DB):
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SOURCE_DB)))
-            with psycopg.connect(database_conninfo(server.conninfo, SOURCE_DB), autocommit=True) as conn:
-                migrate(conn, Project.load(ROOT))
-                sample_data.load(conn, args.scale)
-                conn.execute("VACUUM ANALYZE")
+            for name in (PLAIN_DB, PARTITIONED_DB):
+                _drop(admin, name)
+            _load(admin, server.conninfo, source, args.scale, reuse=args.reuse)
             for name in (PLAIN_DB, PARTITIONED_DB):
                 admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(SOURCE_DB)))
+                    sql.Identifier(name), sql.Identifier(source)))
             plain, parted = (database_conninfo(server.conninfo, name) for name in (PLAIN_DB, PARTITIONED_DB))
-            results = _measure(server.psql, plain, parted, partitioned_project, args.fraction)
+            results = _measure(server.psql, plain, parted, partitioned_project, args.fraction, args.runs)
         finally:
-            for name in (SOURCE_DB, PLAIN_DB, PARTITIONED_DB) if not args.keep else ():
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            for name in (PLAIN_DB, PARTITIONED_DB) if not args.keep else ():
+                _drop(admin, name)
+            if not args.reuse:
+                _drop(admin, source)
             admin.close()
     _print(results)
+
+
+def _drop(admin: psycopg.Connection[Any], name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _load(admin: psycopg.Connection[Any], conninfo: str, source: str, scale: int, *, reuse: bool) -> None:
+    """Create `source`, migrated and loaded with `scale` order items, unless `reuse` finds it loaded already."""
+    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (source,)).fetchone()
+    if reuse and exists:
+        with psycopg.connect(database_conninfo(conninfo, source), autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('weir.sample_loaded') IS NOT NULL").fetchone()[0]:
+                print(f"  reusing {source}")
+                return
+    _drop(admin, source)
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(source)))
+    started = time.perf_counter()
+    with psycopg.connect(database_conninfo(conninfo, source), autocommit=True) as conn:
+        migrate(conn, Project.load(ROOT))
+        sample_data.load(conn, scale)
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CREATE TABLE weir.sample_loaded ()")  # the load finished: safe to reuse
+    print(f"  loaded {source} in {time.perf_counter() - started:.0f} s")
 
 
 def _partitioned_copy(directory: Path) -> Path:
@@ -93,57 +130,75 @@ def _partitioned_copy(directory: Path) -> Path:
     return project
 
 
-def _measure(psql: str, plain: str, parted: str, parted_project: Path, fraction: float) -> dict[str, float]:
-    results: dict[str, float] = {}
+def _measure(
+    psql: str, plain: str, parted: str, parted_project: Path, fraction: float, runs: int
+) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {}
     for conninfo, project in ((plain, ROOT), (parted, parted_project)):
         _weir("build", conninfo, project)
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-            sample_data.change_batch(conn, 1, fraction)
-    for label, conninfo, project in (("plain incremental", plain, ROOT),
-                                     ("partitioned incremental", parted, parted_project)):
-        results[label] = _weir("build", conninfo, project)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            models = conn.execute(_MODEL_SECONDS).fetchall()
-        print(f"  {label}: " + ", ".join(f"{model} {seconds:.3f}" for model, seconds in models))
+    for run in range(1, runs + 1):
+        for conninfo in (plain, parted):
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                sample_data.change_batch(conn, run, fraction)
+                conn.execute("VACUUM ANALYZE")
+        pair = [("plain", plain, ROOT), ("partitioned", parted, parted_project)]
+        for label, conninfo, project in pair if run % 2 else pair[::-1]:  # neither always goes first
+            results.setdefault(f"{label} incremental build", []).append(_weir("build", conninfo, project))
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                for model, seconds in conn.execute(_MODEL_SECONDS).fetchall():
+                    if model in _FACT_MODELS:
+                        results.setdefault(f"  {label} {model}", []).append(float(seconds))
+        print(f"  run {run}: load {_load_average()}; " + ", ".join(
+            f"{label.strip()} {values[-1]:.3f}" for label, values in results.items()))
     with psycopg.connect(parted, autocommit=True) as conn:
-        first_month = conn.execute("SELECT date_trunc('month', min(order_date))::date FROM marts.fact_order_items"
+        first: date = conn.execute("SELECT date_trunc('month', min(order_date))::date FROM marts.fact_order_items"
                                    ).fetchone()[0]
-        next_month = conn.execute("SELECT (%s::date + interval '1 month')::date", (first_month,)).fetchone()[0]
-        rows = conn.execute("SELECT count(*) FROM marts.fact_order_items WHERE order_date < %s",
-                            (next_month,)).fetchone()[0]
-    as_of = next_month + timedelta(days=400)  # the cutoff: the start of the second month
-    results["rows of the oldest month"] = rows
-    started = time.perf_counter()
-    subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", plain, "-c",
-                    f"DELETE FROM marts.fact_order_items WHERE order_date < '{next_month}'"], check=True)
-    results["DELETE through psql (floor)"] = time.perf_counter() - started
-    results["weir retain (library)"] = _retain_in_process(parted, parted_project, as_of)
-    with psycopg.connect(parted, autocommit=True) as conn:
-        left = conn.execute("SELECT count(*) FROM marts.fact_order_items WHERE order_date < %s",
-                            (next_month,)).fetchone()[0]
-    if left:
-        sys.exit(f"weir retain left {left} rows of the oldest month")
+    for run in range(runs):
+        month = _add_months(first, run)
+        next_month = _add_months(first, run + 1)
+        with psycopg.connect(parted, autocommit=True) as conn:
+            rows = conn.execute("SELECT count(*) FROM marts.fact_order_items WHERE order_date < %s",
+                                (next_month,)).fetchone()[0]
+        results.setdefault("rows of the oldest month", []).append(rows)
+        started = time.perf_counter()
+        subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", plain, "-c",
+                        f"DELETE FROM marts.fact_order_items WHERE order_date < '{next_month}'"], check=True)
+        results.setdefault("DELETE through psql (floor)", []).append(time.perf_counter() - started)
+        as_of = next_month + timedelta(days=400)  # the cutoff: the start of the next month
+        seconds, removed = _retain_in_process(parted, parted_project, as_of)
+        results.setdefault("weir retain (library)", []).append(seconds)
+        results.setdefault("  exact count(*) of the partition", []).append(removed.count_seconds)
+        results.setdefault("  DETACH, DROP, history row, commit", []).append(removed.locked_seconds)
+        results.setdefault("  the rest: run record, listing, round trips", []).append(
+            seconds - removed.count_seconds - removed.locked_seconds)
+        if removed.rows != rows:
+            sys.exit(f"weir retain removed {removed.rows} rows of {month:%Y-%m}, which holds {rows}")
+        print(f"  month {month:%Y-%m}: load {_load_average()}; {rows:,} rows; DELETE"
+              f" {results['DELETE through psql (floor)'][-1]:.3f} s, weir retain {seconds:.4f} s")
     return results
 
 
-def _retain_in_process(conninfo: str, project_dir: Path, as_of: object) -> float:
-    """Time `weir retain` as the library runs it in a warm process: the removal itself."""
-    from datetime import datetime
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
+
+def _retain_in_process(conninfo: str, project_dir: Path, as_of: date) -> tuple[float, Removed]:
+    """Time `weir retain` as the library runs it in a warm process: the removal itself."""
     from runner.db.connection import connect
     from runner.retention import retain
 
     project = Project.load(project_dir)
     project.models  # noqa: B018 - read before timing
-    when = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)  # type: ignore[arg-type]
+    when = datetime.combine(as_of, datetime.min.time(), tzinfo=UTC)
     with connect(conninfo, "weir retain") as conn:
         started = time.perf_counter()
         report = retain(conn, project, select=("marts.fact_order_items",), as_of=when)
         seconds = time.perf_counter() - started
     (removed,) = report.removed
-    print(f"  weir retain removed {removed.rows:,} rows in partitions {', '.join(removed.partitions)}")
-    return seconds
+    return seconds, removed
 
 
 def _weir(command: str, conninfo: str, project: Path) -> float:
@@ -153,11 +208,20 @@ def _weir(command: str, conninfo: str, project: Path) -> float:
     return time.perf_counter() - started
 
 
-def _print(results: dict[str, float]) -> None:
-    for label, value in results.items():
-        print(f"  {label:32} {value:,.3f}" if isinstance(value, float) else f"  {label:32} {value:,}")
-    incremental = results["partitioned incremental"] / results["plain incremental"]
-    retention = results["weir retain (library)"] / results["DELETE through psql (floor)"]
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _print(results: dict[str, list[float]]) -> None:
+    medians = {label: statistics.median(values) for label, values in results.items()}
+    for label, values in results.items():
+        shown = ", ".join(f"{value:,.4f}" if isinstance(value, float) else f"{value:,}" for value in values)
+        median = medians[label]
+        print(f"  {label:46} median {median:,.4f}   ({shown})" if isinstance(values[0], float)
+              else f"  {label:46} median {median:,.0f}   ({shown})")
+    incremental = medians["partitioned incremental build"] / medians["plain incremental build"]
+    retention = medians["weir retain (library)"] / medians["DELETE through psql (floor)"]
+    print(f"load average now: {_load_average()}")
     print(f"partitioned / plain incremental build: {incremental:.2f}x (target <= 1.0: {verdict(incremental <= 1.0)})")
     print(f"retention / DELETE of the same rows: {retention:.2%} (target <= 1%: {verdict(retention <= 0.01)})")
 

@@ -7,9 +7,13 @@ same transaction (runner.state.retention), so a crash loses nothing that should 
 forgets nothing it removed:
 
 - a model partitioned by range on the retained column loses whole partitions whose every
-  row is older than the cutoff: detached and dropped (or attached to `<name>__archive`),
-  O(1) whatever their size; rows in the partition that holds the cutoff stay until it all
-  expires;
+  row is older than the cutoff: counted exactly (the history records the truth; the count
+  takes no lock that blocks anyone), then detached and dropped (or attached to
+  `<name>__archive`) in a transaction that holds the table's lock for milliseconds; rows
+  in the partition that holds the cutoff stay until it all expires. What is left is not
+  free: at its commit PostgreSQL truncates the dropped partition's files, which ext4
+  mounted with `discard` does at about 0.23 ms per MB (23 ms for a 425,000-row month,
+  210 ms for 4.1M rows), and the exact count reads the partition (20 and 95-135 ms);
 - any other model loses its old rows in batches of `batch` rows (DELETE by tableoid and
   ctid, or moved to `<name>__archive` in the same statement), each under lock_timeout, so
   no batch holds its locks for long and readers are never blocked (DELETE takes ROW
@@ -18,7 +22,6 @@ forgets nothing it removed:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +47,13 @@ class RetentionStopped(ModelFailed):
 
 ARCHIVE_SUFFIX = "__archive"
 BATCH = 10_000
-_UPPER_BOUND = re.compile(r"TO \('([^']+)'\)")
+# The partitions whose upper bound is at or before the cutoff: each of their rows has expired.
+_EXPIRED_PARTITIONS = r"""
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent = %s::regclass
+AND substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']+)''\)')::timestamptz <= %s
+ORDER BY 1
+"""
 
 
 @dataclass
@@ -57,6 +66,8 @@ class Removed:
     partitions: list[str] = field(default_factory=list)
     archived: bool = False
     seconds: float = 0.0
+    count_seconds: float = 0.0  # counting the rows of whole partitions before they go
+    locked_seconds: float = 0.0  # from detaching partitions to the commits that dropped them
 
 
 @dataclass
@@ -130,23 +141,22 @@ def _drop_partitions(
 ) -> None:
     assert model.retain is not None
     table = sql.Identifier(model.schema, model.name)
-    children = execute(conn, "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits AS i"
-                             " JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass ORDER BY 1",
-                       (table.as_string(conn),)).fetchall()
-    for name, bound in children:
-        upper = _UPPER_BOUND.search(bound or "")
-        if upper is None:
-            continue
-        expired = one_row(execute(conn, "SELECT %s::timestamptz <= %s", (upper.group(1), cutoff)))[0]
-        if not expired:
-            continue
+    expired = execute(conn, _EXPIRED_PARTITIONS, (table.as_string(conn), cutoff)).fetchall()
+    for name, bound in expired:
         child = sql.Identifier(model.schema, name)
+        locked = [0.0]
 
-        def remove(child: sql.Identifier = child, name: str = name, bound: str = bound) -> int:
+        def remove(
+            child: sql.Identifier = child, name: str = name, bound: str = bound, locked: list[float] = locked
+        ) -> int:
             assert model.retain is not None
+            # Exact, and before the lock: counting takes only ACCESS SHARE, so it blocks no one.
+            started = time.perf_counter()
             rows: int = one_row(execute(conn, sql.SQL("SELECT count(*) FROM {}").format(child)))[0]
+            done.count_seconds += time.perf_counter() - started
             if dry_run:
                 return rows
+            locked[0] = time.perf_counter()
             execute(conn, sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(table, child))
             if model.retain.archive:
                 archive = _archive(conn, model, partitioned=True)
@@ -158,6 +168,8 @@ def _drop_partitions(
             return rows
 
         done.rows += _briefly(conn, model, timeouts, remove, f"remove partition {name}")
+        if locked[0]:  # from DETACH to the commit, which unlinks the dropped partition's files
+            done.locked_seconds += time.perf_counter() - locked[0]
         done.partitions.append(name)
 
 

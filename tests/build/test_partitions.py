@@ -67,6 +67,53 @@ def test_an_incremental_fact_is_partitioned_by_month_with_partitions_ahead(
         "fact_p202401": 1, "fact_p202409": 1}
 
 
+def test_a_list_partitioned_batch_counts_new_and_changed_rows_per_partition_and_runs_without_jit(
+    tmp_path: Path, write_models, db: psycopg.Connection, dsn: str, weir
+) -> None:
+    db.execute(SOURCE)
+    write_models(tmp_path, {"models/marts/fact.sql": (
+        '-- weir: kind=incremental, unique_key="country id", watermark=updated_at, partition_by="list(country)"\n'
+        "SELECT country, id, amount, updated_at, current_setting('jit') AS jit FROM raw.events"
+        " WHERE updated_at > weir.since('marts.fact')")})
+    built = weir("build", "--project", str(tmp_path), "--dsn", dsn)
+    assert built.exit_code == 0, built.output
+    server_jit = db.execute("SELECT current_setting('jit')").fetchone()[0]
+    assert db.execute("SELECT DISTINCT jit FROM marts.fact").fetchall() == [(server_jit,)]  # a rebuild keeps it
+    db.execute("INSERT INTO raw.events (id, at, country, amount) VALUES (6, now(), 'SE', 6), (7, now(), 'DE', 7)")
+    db.execute("UPDATE raw.events SET amount = 50, updated_at = now() WHERE id IN (1, 2)")  # one NO, one DE
+    again = weir("build", "--project", str(tmp_path), "--dsn", dsn)
+    assert again.exit_code == 0, again.output
+    assert [line.split()[3:5] for line in again.stdout.splitlines() if line.startswith("marts.fact ")] == [
+        ["2", "2"]]  # inserted 6 (a new partition) and 7, updated 1 and 2
+    assert db.execute("SELECT id, amount, jit FROM marts.fact WHERE updated_at > now() - interval '1 hour'"
+                      " AND (id > 5 OR amount = 50) ORDER BY id").fetchall() == [
+        (1, 50, "off"), (2, 50, "off"), (6, 6, "off"), (7, 7, "off")]
+    assert db.execute("SELECT country, count(*) FROM marts.fact GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("DE", 3), ("NO", 3), ("SE", 1)]
+
+
+def test_a_date_column_is_partitioned_by_its_own_days_whatever_the_session_time_zone(
+    tmp_path: Path, write_models, db: psycopg.Connection, dsn: str, weir
+) -> None:
+    db.execute(SOURCE)
+    write_models(tmp_path, {"models/marts/fact.sql": (
+        '-- weir: kind=incremental, unique_key="id day", watermark=updated_at, partition_by="month(day)"\n'
+        "SELECT id, (at AT TIME ZONE 'UTC')::date AS day, amount, updated_at FROM raw.events"
+        " WHERE updated_at > weir.since('marts.fact')")})
+    assert weir("build", "--project", str(tmp_path), "--dsn", dsn).exit_code == 0
+    # the last day of a month and the first of the next, in a session far east of UTC
+    db.execute("INSERT INTO raw.events (id, at, country, amount) VALUES"
+               " (6, '2024-07-31 12:00+00', 'DE', 6), (7, '2024-08-01 00:30+00', 'DE', 7)")
+    db.execute("UPDATE raw.events SET amount = 50, updated_at = now() WHERE id = 1")
+    again = weir("build", "--project", str(tmp_path), "--dsn", dsn, env={"PGTZ": "Pacific/Kiritimati"})
+    assert again.exit_code == 0, again.output
+    assert [line.split()[3:5] for line in again.stdout.splitlines() if line.startswith("marts.fact ")] == [
+        ["2", "1"]]
+    assert db.execute("SELECT id, tableoid::regclass::text FROM marts.fact WHERE id IN (1, 6, 7) ORDER BY id"
+                      ).fetchall() == [(1, "marts.fact_p202401"), (6, "marts.fact_p202407"), (7, "marts.fact_p202408")]
+    assert dict(partitions(db, "marts.fact"))["fact_p202408"] == "FOR VALUES FROM ('2024-08-01') TO ('2024-09-01')"
+
+
 def test_a_full_rebuild_swaps_in_a_new_partitioned_table_named_after_the_model(
     tmp_path: Path, write_models, db: psycopg.Connection, dsn: str, weir
 ) -> None:

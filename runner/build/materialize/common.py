@@ -298,14 +298,17 @@ def key_problem(conn: psycopg.Connection[Any], relation: sql.Composable, keys: l
     columns = sql.SQL(", ").join(sql.Identifier(key) for key in keys)
     shown = "(" + ", ".join(keys) + ")"
     any_null = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(key)) for key in keys)
-    key_value = sql.Identifier(keys[0]) if len(keys) == 1 else sql.SQL("ROW({})").format(columns)
     # One pass answers "is anything wrong?"; the samples below are looked up only when it is.
     # count(DISTINCT) sorts the keys: on a 320,000-row batch that took 58 ms where hashing
-    # them in a GROUP BY took 200 ms, with or without the memory to avoid spilling.
+    # them in a GROUP BY took 200 ms, with or without the memory to avoid spilling. Of a
+    # composite key only the first column is counted: when it alone is unique, so is the key
+    # (the GROUP BY below settles the other case exactly). Sorting ROW(a, b) compares records
+    # field by field through the generic record comparison: 870 ms for the 370,000-row batch
+    # of a partitioned fact keyed on (order_item_id, order_date), where its first column took 120 ms.
     wrong = first_row(execute(
         conn,
         sql.SQL("SELECT count(*) FILTER (WHERE {}) > 0 OR count(*) <> count(DISTINCT {}) FROM {}").format(
-            any_null, key_value, relation
+            any_null, sql.Identifier(keys[0]), relation
         ),
     ))[0]
     if not wrong:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -49,7 +50,7 @@ def build_partitioned(conn: psycopg.Connection[Any], model: Model, built: str, s
     table = sql.Identifier(model.schema, built)
     execute(conn, sql.SQL("CREATE TABLE {} (LIKE {}) PARTITION BY {} ({})").format(
         table, STAGE, method, sql.Identifier(partitioning.column)))
-    for name, bounds in _missing(conn, model, built, STAGE):
+    for name, bounds in _missing(conn, model, built, _periods(conn, model, STAGE)):
         execute(conn, sql.SQL("CREATE TABLE {} PARTITION OF {} {}").format(
             sql.Identifier(model.schema, name), table, bounds))
     execute(conn, sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, STAGE))
@@ -57,9 +58,16 @@ def build_partitioned(conn: psycopg.Connection[Any], model: Model, built: str, s
     return rows
 
 
-def add_partitions_for(conn: psycopg.Connection[Any], model: Model, batch: sql.Identifier, timeouts: Timeouts) -> int:
-    """Attach to the model's live table every partition the rows of `batch` need; return how many."""
-    missing = _missing(conn, model, model.name, batch)
+def add_partitions_for(
+    conn: psycopg.Connection[Any], model: Model, batch: sql.Identifier, timeouts: Timeouts
+) -> tuple[int, list[tuple[sql.Identifier, sql.Composable]]]:
+    """Attach to the model's live table every partition the rows of `batch` need.
+
+    Return how many were attached, and each partition the rows fall in with the condition
+    that picks its rows out of `batch`.
+    """
+    periods = _periods(conn, model, batch)
+    missing = _missing(conn, model, model.name, periods)
     table = sql.Identifier(model.schema, model.name)
     for name, bounds in missing:
         child = sql.Identifier(model.schema, name)
@@ -72,7 +80,16 @@ def add_partitions_for(conn: psycopg.Connection[Any], model: Model, batch: sql.I
                 conn, sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(table, child, bounds)),
             what=f"attach a partition to {model.qualified}", mode=SHARE_UPDATE_EXCLUSIVE,
         )
-    return len(missing)
+    partitioning = _partitioning(model)
+    column = sql.Identifier(partitioning.column)
+    touched: list[tuple[sql.Identifier, sql.Composable]] = []
+    for value in periods.values:
+        picks: sql.Composable = sql.SQL("{} = {}").format(column, sql.Literal(value))
+        if partitioning.is_range:
+            picks = sql.SQL("{c} >= {low} AND {c} < {high}").format(
+                c=column, low=_bound(value, periods.utc), high=_bound(_next(value, partitioning), periods.utc))
+        touched.append((sql.Identifier(model.schema, partition_name(model.name, partitioning, value)), picks))
+    return len(missing), touched
 
 
 def rename_partitions(conn: psycopg.Connection[Any], model: Model, built: str) -> None:
@@ -110,51 +127,89 @@ def partition_name(table: str, partitioning: Partitioning, value: Any) -> str:
     return derived_name(table, suffix)
 
 
-def _missing(
-    conn: psycopg.Connection[Any], model: Model, table: str, rows: sql.Identifier
-) -> list[tuple[str, sql.Composable]]:
-    """Return (name, FOR VALUES clause) of each partition of `table` the `rows` need and it lacks."""
+@dataclass(frozen=True)
+class _Periods:
+    """The periods (their first days) or list values that rows hold, in order; `utc` when cut in UTC."""
+
+    values: list[Any]
+    utc: bool
+
+
+def _periods(conn: psycopg.Connection[Any], model: Model, rows: sql.Identifier) -> _Periods:
+    """Return the periods or values `rows` hold, in one pass; a NULL in the partition column raises ModelFailed."""
     partitioning = _partitioning(model)
     column = sql.Identifier(partitioning.column)
-    nulls = first_row(execute(conn, sql.SQL("SELECT count(*) FROM {} WHERE {} IS NULL").format(rows, column)))[0]
-    if nulls:
+    utc = False
+    value: sql.Composable = column
+    if partitioning.is_range:
+        # Periods of a timestamptz are cut in UTC, whatever the session's time zone, so every
+        # build agrees on where a day or month starts and a partition's name means one range.
+        column_type = _column_type(conn, rows, partitioning.column)
+        utc = column_type == "timestamp with time zone"
+        # date_trunc() of a date would convert it to a timestamptz in the session's time zone
+        # first, row by row: as a timestamp it gives the same day, in about half the time.
+        local = sql.SQL("{}::timestamp" if column_type == "date" else "{}").format(column)
+        value = sql.SQL("date_trunc({}, {})::date").format(
+            sql.Literal(partitioning.granularity), sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else local)
+    # ORDER BY puts a NULL last; DISTINCT keeps one.
+    found = [row[0] for row in execute(conn, sql.SQL("SELECT DISTINCT {} FROM {} ORDER BY 1").format(value, rows))]
+    if found and found[-1] is None:
+        nulls = first_row(execute(conn, sql.SQL("SELECT count(*) FROM {} WHERE {} IS NULL").format(rows, column)))[0]
         raise ModelFailed(
             f"{model.display}:{model.sql_line}: {nulls} row(s) have a NULL {partitioning.column}, the partition"
             f" column of {model.qualified}, and no partition holds NULL; filter or coalesce them in the SELECT"
         )
+    return _Periods(found, utc)
+
+
+def _missing(
+    conn: psycopg.Connection[Any], model: Model, table: str, periods: _Periods
+) -> list[tuple[str, sql.Composable]]:
+    """Return (name, FOR VALUES clause) of each partition of `table` that `periods` need and it lacks.
+
+    For a range, that is every period from the first to `AHEAD` after the last, gaps included.
+    """
+    partitioning = _partitioning(model)
     existing = {row[0] for row in execute(
         conn, "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
               " WHERE n.nspname = %s AND c.relname LIKE %s",
         (model.schema, table.replace("_", r"\_") + r"\_p%"),
     )}
     wanted: list[tuple[str, sql.Composable]] = []
+    if not periods.values:
+        return wanted
     if partitioning.is_range:
-        # Periods of a timestamptz are cut in UTC, whatever the session's time zone, so every
-        # build agrees on where a day or month starts and a partition's name means one range.
-        column_type = first_row(execute(
-            conn, "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
-            (rows.as_string(conn), partitioning.column)))[0]
-        utc = column_type == "timestamp with time zone"
-        value = sql.SQL("({} AT TIME ZONE 'UTC')").format(column) if utc else column
-        unit = sql.Literal(partitioning.granularity)
-        step = sql.SQL("{}::interval").format(sql.Literal(f"1 {partitioning.granularity}"))
-        starts = execute(conn, sql.SQL(
-            "SELECT s::date, (s + {step})::date FROM (SELECT date_trunc({unit}, min({c})) AS low,"
-            " date_trunc({unit}, max({c})) AS high FROM {rows}) AS r,"
-            " generate_series(r.low, r.high + {step} * {ahead}, {step}) AS s"
-        ).format(step=step, unit=unit, c=value, rows=rows, ahead=sql.Literal(AHEAD))).fetchall()
-        for start, end in starts:
+        start, last = periods.values[0], periods.values[-1]
+        for _ in range(AHEAD):
+            last = _next(last, partitioning)
+        while start <= last:
+            end = _next(start, partitioning)
             name = partition_name(table, partitioning, start)
             if name not in existing:
                 wanted.append((name, sql.SQL("FOR VALUES FROM ({}) TO ({})").format(
-                    _bound(start, utc), _bound(end, utc))))
+                    _bound(start, periods.utc), _bound(end, periods.utc))))
+            start = end
     else:
-        distinct = sql.SQL("SELECT DISTINCT {} FROM {} ORDER BY 1").format(column, rows)
-        for (value,) in execute(conn, distinct):
+        for value in periods.values:
             name = partition_name(table, partitioning, value)
             if name not in existing:
                 wanted.append((name, sql.SQL("FOR VALUES IN ({})").format(sql.Literal(value))))
     return wanted
+
+
+def _next(start: date, partitioning: Partitioning) -> date:
+    """Return the first day of the period after the one starting on `start`."""
+    if partitioning.granularity == "day":
+        return start + timedelta(days=1)
+    if partitioning.granularity == "month":
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return date(start.year + 1, 1, 1)
+
+
+def _column_type(conn: psycopg.Connection[Any], rows: sql.Identifier, column: str) -> str:
+    return str(first_row(execute(
+        conn, "SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+        (rows.as_string(conn), column)))[0])
 
 
 def _bound(day: date, utc: bool) -> sql.Composable:
