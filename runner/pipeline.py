@@ -69,7 +69,9 @@ class PipelineReport:
             lines.append(f"test:    {counts}" + ("" if self.unit_tests.ok else "; nothing built"))
         if self.build is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.build.counts().items() if n) or "no models"
-            lines.append(f"build:   {counts}")
+            window = self.build.lock_window
+            released = "" if window is None else f"; released atomically, lock window {window * 1000:.0f} ms"
+            lines.append(f"build:   {counts}{released}")
         if self.checks is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.checks.counts().items() if n) or "no checks"
             lines.append(f"check:   {counts}")
@@ -143,6 +145,7 @@ def run_pipeline(
     project: Project,
     *,
     threads: int = 1,
+    atomic: bool | None = None,
     on_progress: Callable[[str], None] = lambda message: None,
     on_build_event: Callable[[BuildEvent], None] | None = None,
     on_check_result: Callable[[CheckResult], None] | None = None,
@@ -177,7 +180,7 @@ def run_pipeline(
         if project.settings.models_dir.is_dir():
             with _stage(report, "build"):
                 report.build = build(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
-                                     on_event=on_build_event)
+                                     atomic=atomic, on_event=on_build_event)
         if project.settings.checks_dir.is_dir():
             with _stage(report, "check"):
                 report.checks = run_checks(reconnect.run(lambda tried: session.ensure()), project, threads=threads,

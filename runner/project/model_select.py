@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from psycopg import sql as psycopg_sql
 
 from runner.errors import ProjectFileError
 from runner.project.sqlfile import SelectRules, error_offset, json_node, one_select, parse_json
@@ -19,6 +23,9 @@ from runner.project.statements import parse_error_text
 
 if TYPE_CHECKING:
     from runner.project.parse_cache import ParseCache
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_DOTTED = re.compile(rf"{_NAME}(?:\s*\.\s*{_NAME})*")  # a relation's name as written at its position
 
 _CLOCK_FUNCTIONS = frozenset(
     {"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "random",
@@ -44,6 +51,7 @@ class Reference:
     schema: str | None
     name: str
     location: int  # character offset in the SELECT
+    aliased: bool = False  # written with an alias (`FROM t AS x`): a replacement name needs none
 
 
 @dataclass
@@ -200,7 +208,9 @@ def _walk(value: object, ctes: frozenset[str], found: Found) -> None:
     if kind == "RangeVar":
         if "schemaname" not in node and node["relname"] in ctes:
             return
-        found.references.append(Reference(node.get("schemaname"), node["relname"], node.get("location", 0)))
+        found.references.append(
+            Reference(node.get("schemaname"), node["relname"], node.get("location", 0), "alias" in node)
+        )
         return
     if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:
         raise _DataModifyingCte(node["ctename"], node.get("location", 0))
@@ -253,6 +263,41 @@ def resolve(reference: Reference, by_name: dict[str, list[tuple[str, str]]]) -> 
     if len(candidates) == 1:
         return candidates[0]
     return ("", reference.name)  # a source found through search_path when the build runs
+
+
+def renamed_relations(
+    text: str,
+    display: str,
+    sql_line: int,
+    relations: frozenset[tuple[str, str]],
+    renamed: Mapping[tuple[str, str], tuple[str, str]],
+) -> str:
+    """Return the SELECT `text` reading `renamed[relation]` wherever it names a relation of `renamed`.
+
+    Rewritten by the parser's positions, not by searching the text: a name in a string, a
+    comment or a column is left alone. `relations` are the SELECT's resolved relations (an
+    unqualified name is matched to one of them). A replaced name without an alias gets the
+    old name as its alias, so `t.column` still means the same column; line breaks are kept,
+    so PostgreSQL's error positions still map to the file's lines.
+    """
+    if not renamed:
+        return text
+    spans: list[tuple[int, int, str]] = []
+    # Parsed anew, not from the parse cache, which does not keep whether a name has an alias.
+    for reference in extract(text, display, sql_line).references:
+        target = renamed.get(match_relation(reference, relations))
+        match = _DOTTED.match(text, reference.location)
+        if target is None or match is None:
+            continue
+        written = psycopg_sql.Identifier(*target).as_string(None)
+        if not reference.aliased:
+            written += " AS " + psycopg_sql.Identifier(reference.name).as_string(None)
+        spans.append((match.start(), match.end(), written + "\n" * text.count("\n", match.start(), match.end())))
+    parts, position = [], 0
+    for start, end, written in sorted(spans):
+        parts += [text[position:start], written]
+        position = end
+    return "".join(parts) + text[position:]
 
 
 def match_relation(reference: Reference, relations: frozenset[tuple[str, str]]) -> tuple[str, str]:
