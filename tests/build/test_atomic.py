@@ -1,0 +1,188 @@
+"""Atomic builds (`--atomic`) on the example warehouse: readers see one version of the marts, never two.
+
+Real PostgreSQL throughout; where a test must catch the build at its release, it holds a
+lock the release needs and polls pg_locks until the build waits for it (no sleeps).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from runner.build.graph import ModelGraph
+from runner.build.report import BuildEvent
+from runner.build.run import build
+from runner.db.connection import connect
+from runner.migrate import migrate
+from runner.project import Project
+from runner.sample import data as sample_data
+
+ROOT = Path(__file__).resolve().parents[2]
+SCALE = 4000
+# Every line's total is in the daily rollup once: as revenue, or as cancelled.
+TOTALS = """
+SELECT (SELECT coalesce(sum(line_total_cents), 0) FROM marts.fact_order_items),
+       (SELECT coalesce(sum(revenue_cents + cancelled_cents), 0) FROM marts.agg_daily_sales),
+       (SELECT count(*) FILTER (WHERE order_status <> 'cancelled') FROM marts.fact_order_items),
+       (SELECT coalesce(sum(order_lines), 0) FROM marts.agg_daily_sales)
+"""
+SHADOWS = r"""
+SELECT count(*) FROM pg_class WHERE relname LIKE '%\_\_weir\_%' AND relkind IN ('r', 'p', 'v', 'm')
+"""
+MARTS = ("marts.dim_customer", "marts.dim_product", "marts.dim_date", "marts.fact_order_items",
+         "marts.agg_daily_sales", "marts.agg_customers_by_region")
+# Waiting for a lock on the relation: the build's release, caught at its swap.
+WAITING_ON = """
+SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass AND pid <> pg_backend_pid()
+"""
+WAITING_QUERY = """
+SELECT a.query FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid)
+WHERE NOT l.granted AND l.relation = %s::regclass
+"""
+
+
+@pytest.fixture
+def warehouse(db: psycopg.Connection, dsn: str) -> tuple[psycopg.Connection, str]:
+    """The example warehouse migrated, loaded, built once, and changed by a batch since."""
+    migrate(db, Project.load(ROOT))
+    sample_data.load(db, SCALE)
+    with connect(dsn, "weir build") as conn:
+        assert build(conn, Project.load(ROOT)).ok
+    sample_data.change_batch(db, 1)
+    return db, dsn
+
+
+def versions(conn: psycopg.Connection) -> dict[str, Any]:
+    """Each mart's relfilenode (a view: its definition) and a digest of its rows."""
+    found = {}
+    for name in MARTS:
+        node = conn.execute("SELECT relfilenode, relkind FROM pg_class WHERE oid = %s::regclass", (name,)).fetchone()
+        rows = conn.execute(f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {name} AS t")
+        found[name] = (node, rows.fetchone()[0])
+    return found
+
+
+def test_a_reader_never_sees_two_versions_during_an_atomic_build(warehouse, wait_until):
+    conn, dsn = warehouse
+    before = conn.execute(TOTALS).fetchone()
+    stop, seen, disagreed = threading.Event(), [], []
+
+    def read() -> None:
+        with psycopg.connect(dsn, autocommit=True) as reader:
+            while not stop.is_set():
+                fact, rollup, lines, rollup_lines = reader.execute(TOTALS).fetchone()
+                seen.append((fact, lines))
+                if fact != rollup or lines != rollup_lines:
+                    disagreed.append((fact, rollup, lines, rollup_lines))
+
+    # A lock on a table the release swaps holds the build at its release while the reader reads on.
+    holder = psycopg.connect(dsn)
+    holder.execute("SELECT count(*) FROM marts.dim_product")
+    events: list[BuildEvent] = []
+    reader = threading.Thread(target=read)
+    reader.start()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        with connect(dsn, "weir build") as build_conn:
+            outcome["report"] = build(build_conn, Project.load(ROOT), atomic=True, on_event=events.append)
+
+    builder = threading.Thread(target=run)
+    try:
+        builder.start()
+        wait_until(lambda: conn.execute(WAITING_ON, ("marts.dim_product",)).fetchone()[0], what="the release waits")
+        at_release = len(seen)
+        wait_until(lambda: len(seen) >= at_release + 20, what="20 reads during the release")
+        during = conn.execute(TOTALS).fetchone()
+        assert during == before  # nothing released yet, though fact and rollup are built
+        holder.rollback()
+        builder.join()
+        read = len(seen)
+        wait_until(lambda: len(seen) > read + 1, what="reads after the release")
+    finally:
+        holder.close()
+        stop.set()
+        reader.join()
+    report = outcome["report"]
+    assert report.ok, report.errors
+    assert report.lock_window is not None and report.lock_window > 0
+    assert [event for event in events if event.kind == "released"]
+    built = {result.model: result for result in report.results}
+    assert built["marts.fact_order_items"].inserted + built["marts.fact_order_items"].updated > 0
+    after = conn.execute(TOTALS).fetchone()
+    assert after != before and after[0] == after[1]
+    assert disagreed == []
+    assert len(seen) > 40 and seen[0] == (before[0], before[2]) and seen[-1] == (after[0], after[2])
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+
+
+def test_a_failure_in_the_last_model_releases_nothing(warehouse, tmp_path, weir):
+    conn, dsn = warehouse
+    project = tmp_path / "project"
+    for part in ("migrations", "models", "checks", "seeds"):
+        shutil.copytree(ROOT / part, project / part)
+    shutil.copy(ROOT / "setup.cfg", project / "setup.cfg")
+    order = [model.qualified for model in ModelGraph(Project.load(project).models).select((), ())]
+    assert order[-1] == "marts.dim_product"
+    path = project / "models" / "marts" / "dim_product.sql"
+    path.write_text(path.read_text().replace("FROM staging.stg_products AS p", "FROM staging.stg_products AS p\n"
+                                             "WHERE 1 / (p.product_id - p.product_id) = 1"))
+    before = versions(conn)
+    result = weir("--project", str(project), "--dsn", dsn, "build", "--atomic")
+    assert result.exit_code == 1, result.output
+    assert "models/marts/dim_product.sql:" in result.output and "division by zero" in result.output
+    assert "nothing released (--atomic)" in result.output
+    assert versions(conn) == before
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+    rows = {line.split()[0]: line.split()[2] for line in result.output.splitlines() if line.startswith(("marts.", "staging."))}
+    assert rows.pop("marts.dim_product") == "failed"
+    assert set(rows.values()) == {"upstream-failed"} and len(rows) == 9
+
+
+@pytest.mark.parametrize("phase", ["shadow build", "release"])
+def test_killed_during_an_atomic_build_then_rerun_converges_with_no_shadows(warehouse, wait_until, phase):
+    conn, dsn = warehouse
+    before = versions(conn)
+    # Shadow build: a lock on a source only the last model reads; release: one on a table it swaps.
+    locked = "raw.products" if phase == "shadow build" else "marts.dim_product"
+    holder = psycopg.connect(dsn)
+    holder.execute(f"LOCK TABLE {locked} IN {'ACCESS EXCLUSIVE' if phase == 'shadow build' else 'ACCESS SHARE'} MODE")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "runner.cli", "--project", str(ROOT), "--dsn", dsn, "build",
+                                "--atomic"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: conn.execute(WAITING_ON, (locked,)).fetchone()[0], what=f"the build waits at its {phase}")
+        if phase == "shadow build":  # dim_product, built aside from it, is the last model
+            assert "dim_product__weir_new" in conn.execute(WAITING_QUERY, (locked,)).fetchone()[0]
+            assert conn.execute(SHADOWS).fetchone()[0] == 0  # not visible outside the build's transaction
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        holder.close()
+    assert process.returncode == -9
+    wait_until(lambda: conn.execute(
+        "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchone()[0], what="the killed build's session to end")
+    assert versions(conn) == before
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+    with connect(dsn, "weir build") as build_conn:
+        report = build(build_conn, Project.load(ROOT), atomic=True)
+    assert report.ok, report.errors
+    fact, rollup, lines, rollup_lines = conn.execute(TOTALS).fetchone()
+    assert fact == rollup and lines == rollup_lines
+    assert conn.execute(
+        "SELECT (SELECT count(*) FROM raw.order_items) = (SELECT count(*) FROM marts.fact_order_items)"
+    ).fetchone()[0]
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+    with connect(dsn, "weir build") as build_conn:  # converged: nothing left to do
+        again = build(build_conn, Project.load(ROOT), atomic=True)
+    assert {result.status for result in again.results} == {"skipped"}
