@@ -143,7 +143,8 @@ def test_a_failure_in_the_last_model_releases_nothing(warehouse, tmp_path, weir)
     assert "nothing released (--atomic)" in result.output
     assert versions(conn) == before
     assert conn.execute(SHADOWS).fetchone()[0] == 0
-    rows = {line.split()[0]: line.split()[2] for line in result.output.splitlines() if line.startswith(("marts.", "staging."))}
+    table = [line.split() for line in result.output.splitlines() if line.startswith(("marts.", "staging."))]
+    rows = {words[0]: words[2] for words in table}
     assert rows.pop("marts.dim_product") == "failed"
     assert set(rows.values()) == {"upstream-failed"} and len(rows) == 9
 
