@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from runner.build.build_one import build_once
@@ -38,6 +39,7 @@ from runner.build.materialize.model import comment_statement
 from runner.build.materialize.swap import Deferred, deferring_swaps, new_name, swap_in
 from runner.build.materialize.view import build_view, shadow_view
 from runner.build.report import BuildEvent, ModelResult
+from runner.db.ddl_locks import back_off
 from runner.db.errors import primary_message
 from runner.db.retry import Retry
 from runner.db.statements import execute
@@ -144,10 +146,40 @@ def _release(
     pending: list[Deferred],
     results: Mapping[str, ModelResult],
 ) -> float:
-    """Swap in what was built aside and replace the view models, in build order; return when it began to lock."""
-    originals = {model.qualified: model for model in selected}
+    """Swap in what was built aside and replace the view models; return when it began to lock.
+
+    A reader locking two of the swapped relations in another order than the build can
+    deadlock with the release; PostgreSQL then cancels one of the two. When that is the
+    release, it rolls back to its savepoint (keeping what the build did), backs off and
+    tries again, up to lock_retries times.
+    """
     timeouts = ctx.project.settings.timeouts
     began = time.perf_counter()
+    for attempt in range(timeouts.lock_retries + 1):
+        try:
+            with conn.transaction():
+                _swap_all(conn, ctx, selected, pending, results)
+            return began
+        except psycopg.errors.DeadlockDetected as exc:
+            if attempt == timeouts.lock_retries:
+                raise _Stop(ModelResult(pending[0].model.qualified if pending else "release", "release", "failed",
+                                        error=f"release: {primary_message(exc)}" + NOTHING_RELEASED)) from None
+            ctx.emit(BuildEvent("retrying", None, f"release: {primary_message(exc)}; trying again"
+                                f" (try {attempt + 2} of {timeouts.lock_retries + 1})"))
+            back_off(attempt)
+    raise AssertionError("unreachable")
+
+
+def _swap_all(
+    conn: psycopg.Connection[Any],
+    ctx: BuildContext,
+    selected: list[Model],
+    pending: list[Deferred],
+    results: Mapping[str, ModelResult],
+) -> None:
+    """Drop the views aside, swap in each relation built aside and replace each view model, in build order."""
+    originals = {model.qualified: model for model in selected}
+    timeouts = ctx.project.settings.timeouts
     views = [sql.Identifier(item.model.schema, item.built) for item in pending if item.kind == "view"]
     if views:  # only this run read them
         execute(conn, sql.SQL("DROP VIEW {}").format(sql.SQL(", ").join(views)))
@@ -158,15 +190,15 @@ def _release(
                 swap_in(conn, item.model, item.built, timeouts)
             elif results[original.qualified].status == "success":  # a view model built: its new definition
                 build_view(conn, original, False, None, timeouts)
+        except psycopg.errors.DeadlockDetected:
+            raise
         except (WeirError, psycopg.Error) as exc:
             message = str(exc) if isinstance(exc, WeirError) else f"{original.display}: {primary_message(exc)}"
-            failed = ModelResult(original.qualified, original.kind, "failed",
-                                 error=message + NOTHING_RELEASED)
-            raise _Stop(failed) from None
+            raise _Stop(ModelResult(original.qualified, original.kind, "failed", error=message + NOTHING_RELEASED)
+                        ) from None
     built = [originals[name] for name, result in results.items() if result.status == "success"]
     if built:
         execute(conn, sql.SQL(";\n").join(comment_statement(model) for model in built))
-    return began
 
 
 def _rolled_back(ctx: BuildContext, selected: list[Model], failed: ModelResult) -> list[ModelResult]:

@@ -149,6 +149,36 @@ def test_a_failure_in_the_last_model_releases_nothing(warehouse, tmp_path, weir)
     assert set(rows.values()) == {"upstream-failed"} and len(rows) == 9
 
 
+def test_a_release_that_deadlocks_with_a_reader_tries_again(warehouse, wait_until):
+    conn, dsn = warehouse
+    # The reader holds dim_product; the release swaps dim_date first, then waits for dim_product;
+    # the reader then asks for dim_date. Only the build looks for the deadlock in time.
+    holder = psycopg.connect(dsn)
+    holder.execute("SET deadlock_timeout = '1min'")
+    holder.execute("SELECT count(*) FROM marts.dim_product")
+    events: list[BuildEvent] = []
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        with connect(dsn, "weir build") as build_conn:
+            outcome["report"] = build(build_conn, Project.load(ROOT), atomic=True, on_event=events.append)
+
+    builder = threading.Thread(target=run)
+    builder.start()
+    try:
+        wait_until(lambda: conn.execute(WAITING_ON, ("marts.dim_product",)).fetchone()[0], what="the release waits")
+        dates = holder.execute("SELECT count(*) FROM marts.dim_date").fetchone()
+        holder.commit()
+    finally:
+        holder.close()
+        builder.join()
+    assert dates[0] > 0
+    report = outcome["report"]
+    assert report.ok, report.errors
+    retried = [event.message for event in events if event.kind == "retrying"]
+    assert len(retried) == 1 and retried[0].startswith("release: deadlock detected; trying again (try 2 of ")
+
+
 @pytest.mark.parametrize("phase", ["shadow build", "release"])
 def test_killed_during_an_atomic_build_then_rerun_converges_with_no_shadows(warehouse, wait_until, phase):
     conn, dsn = warehouse
