@@ -217,3 +217,38 @@ def test_killed_during_an_atomic_build_then_rerun_converges_with_no_shadows(ware
     with connect(dsn, "weir build") as build_conn:  # converged: nothing left to do
         again = build(build_conn, Project.load(ROOT), atomic=True)
     assert {result.status for result in again.results} == {"skipped"}
+
+
+def _example_copy(tmp_path: Path, settings: str) -> Path:
+    """A copy of the example project whose setup.cfg [weir] section ends with `settings`."""
+    project = tmp_path / "project"
+    for part in ("migrations", "models", "checks", "seeds"):
+        shutil.copytree(ROOT / part, project / part)
+    (project / "setup.cfg").write_text((ROOT / "setup.cfg").read_text().replace("[weir]\n", f"[weir]\n{settings}\n"))
+    return project
+
+
+def test_the_atomic_setting_makes_it_the_default_and_no_atomic_turns_it_off(warehouse, tmp_path, weir):
+    conn, dsn = warehouse
+    project = _example_copy(tmp_path, "atomic = true")
+    metrics = tmp_path / "weir.prom"
+    result = weir("--project", str(project), "--dsn", dsn, "build", "--log-format", "json", "--metrics", str(metrics))
+    assert result.exit_code == 0, result.output
+    released = [line for line in result.output.splitlines() if '"event": "released"' in line]
+    assert len(released) == 1 and '"lock_window_ms": ' in released[0]
+    assert "\nweir_release_lock_window_seconds " in metrics.read_text()
+    assert "released atomically, lock window " in result.output
+    sample_data.change_batch(conn, 2)
+    plain = weir("--project", str(project), "--dsn", dsn, "build", "--no-atomic")
+    assert plain.exit_code == 0, plain.output
+    assert "released atomically" not in plain.output
+    assert [line.split()[2] for line in plain.output.splitlines() if line.startswith("marts.fact_order_items")] == [
+        "success"]
+
+
+def test_a_malformed_atomic_setting_is_refused_naming_it(tmp_path, weir):
+    project = _example_copy(tmp_path, "atomic = sometimes")
+    result = weir("--project", str(project), "ls")
+    assert result.exit_code == 2
+    assert result.output.strip().endswith(
+        "setup.cfg: [weir] atomic = sometimes is not true or false; write atomic = true or false")
