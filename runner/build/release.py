@@ -69,12 +69,18 @@ class _Stop(Exception):
         self.result = result
 
 
-def refuse_unsupported(selected: list[Model]) -> None:
-    """Raise ConfigError for a model an atomic build cannot build yet: a partitioned one."""
+def refuse_unsupported(selected: list[Model], gates: Mapping[str, tuple[Check, ...]]) -> None:
+    """Raise ConfigError for a model an atomic build cannot build yet: a partitioned one, or one a gate quarantines."""
     for model in selected:
         if model.partition_by is not None:
             raise ConfigError(
                 f"{model.display}:1: --atomic does not build partitioned models yet ({model.qualified});"
+                " build it without --atomic, or leave it out with --exclude"
+            )
+        quarantining = [check for check in gates.get(model.qualified, ()) if check.quarantine]
+        if quarantining:
+            raise ConfigError(
+                f"{quarantining[0].display}:1: --atomic does not run quarantine gates yet (on {model.qualified});"
                 " build it without --atomic, or leave it out with --exclude"
             )
 

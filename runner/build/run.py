@@ -71,7 +71,7 @@ def build(
     selected = graph.select(options.select, options.exclude)
     atomic = project.settings.atomic if atomic is None else atomic
     if atomic:
-        refuse_unsupported(selected)
+        refuse_unsupported(selected, project.gates)
     gates = project.gates
     emit = on_event or _ignore
     settings = project.settings

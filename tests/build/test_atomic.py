@@ -252,3 +252,14 @@ def test_a_malformed_atomic_setting_is_refused_naming_it(tmp_path, weir):
     assert result.exit_code == 2
     assert result.output.strip().endswith(
         "setup.cfg: [weir] atomic = sometimes is not true or false; write atomic = true or false")
+
+
+def test_a_partitioned_model_is_refused_with_atomic_before_anything_runs(project, dsn, db, write_models, weir):
+    write_models(project, {"models/marts/events.sql": '-- weir: kind=table, partition_by="list(country)"\n'
+                                                      "SELECT 1 AS id, 'de' AS country\n"})
+    result = weir("--project", str(project), "--dsn", dsn, "build", "--atomic")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "weir: models/marts/events.sql:1: --atomic does not build partitioned models yet (marts.events);"
+        " build it without --atomic, or leave it out with --exclude")
+    assert db.execute("SELECT to_regnamespace('marts') IS NULL AND to_regnamespace('weir') IS NULL").fetchone()[0]
