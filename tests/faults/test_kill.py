@@ -64,7 +64,8 @@ def survives_kill(databases, weir_process, count_statements, content, leftovers,
                 assert content(conn) == expected.content
         finally:
             databases.drop(name)
-        record_trial("kill", command=command[0], state=state, statement=point, of=expected.statements,
+        shown = " ".join(word for word in command if word != "--threads" and not word.isdigit())
+        record_trial("kill", command=shown, state=state, statement=point, of=expected.statements,
                      mode=mode, killed=killed.returncode == -9)
 
     trial()
