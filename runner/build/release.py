@@ -25,7 +25,7 @@ next atomic build starts (`drop_leftovers`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -45,11 +45,14 @@ from runner.db.retry import Retry
 from runner.db.statements import execute
 from runner.errors import ConfigError, ProjectFileError, RunLockLost, WeirError
 from runner.project import Check
-from runner.project.model_select import extract, renamed_relations
+from runner.project.model_select import extract, renamed_names, renamed_relations
 from runner.project.models import Model
 from runner.state import builds
 
 Shadows = dict[tuple[str, str], tuple[str, str]]
+# Called before the release, in the build's transaction, with what was built aside: a
+# message (naming what failed) stops the release and rolls everything back, None lets it go.
+BeforeRelease = Callable[[psycopg.Connection[Any], Shadows], str | None]
 NOTHING_RELEASED = "; nothing released (--atomic): every model keeps its previous version"
 
 _LEFTOVERS = """
@@ -96,8 +99,13 @@ def drop_leftovers(conn: psycopg.Connection[Any], selected: list[Model]) -> list
     return [f"{schema}.{name}" for schema, name, _ in rows]
 
 
-def build_atomic(ctx: BuildContext, selected: list[Model]) -> tuple[list[ModelResult], float | None]:
+def build_atomic(
+    ctx: BuildContext, selected: list[Model], before_release: BeforeRelease | None = None,
+) -> tuple[list[ModelResult], float | None]:
     """Build `selected` (in build order) in one transaction and release them together.
+
+    `before_release` (`weir run --atomic`: the run's checks) is called after the last model,
+    in the transaction, with what the run built aside; a message from it releases nothing.
 
     Returns each model's result and the release's lock window in seconds (None when a
     failure rolled everything back: then the failed model says why, the others were not released).
@@ -110,6 +118,11 @@ def build_atomic(ctx: BuildContext, selected: list[Model]) -> tuple[list[ModelRe
                 atomic = replace(ctx, gates=_ShadowGates(ctx.gates, pending))
                 for model in selected:
                     results[model.qualified] = _build(atomic, conn, model, pending)
+            if before_release is not None:
+                failure = before_release(conn, _shadows(pending))
+                if failure is not None:
+                    raise _Stop(ModelResult(failure.split(":", 1)[0], "check", "failed",
+                                            error=failure + NOTHING_RELEASED))
             began = _release(conn, ctx, selected, pending, results)
         window = time.perf_counter() - began
     except _Stop as stop:
@@ -210,6 +223,8 @@ def _swap_all(
 def _rolled_back(ctx: BuildContext, selected: list[Model], failed: ModelResult) -> list[ModelResult]:
     """Record the failure and that no other model was released; return every model's result."""
     results = []
+    if all(model.qualified != failed.model for model in selected):  # a check of `weir run --atomic`
+        results.append(failed)
     for model in selected:
         if model.qualified == failed.model:
             result = failed
@@ -233,7 +248,7 @@ class _ShadowGates(Mapping[str, tuple[Check, ...]]):
 
     def __getitem__(self, name: str) -> tuple[Check, ...]:
         shadows = _shadows(self.pending)
-        return tuple(replace(check, sql=_check_reading(check, shadows)) for check in self.gates[name])
+        return tuple(replace(check, sql=check_reading(check, shadows)) for check in self.gates[name])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.gates)
@@ -242,11 +257,17 @@ class _ShadowGates(Mapping[str, tuple[Check, ...]]):
         return len(self.gates)
 
 
-def _check_reading(check: Check, shadows: Shadows) -> str:
-    """Return the check's SELECT reading the relations built aside; names in strings are left as they are."""
+def check_reading(check: Check, shadows: Shadows) -> str:
+    """Return the check's SELECT reading the relations built aside.
+
+    Relations it reads in FROM are renamed (renamed_relations), and so are the row types
+    and the schema-qualified string constants that name one (`NULL::marts.x`, `'marts.x'`:
+    how the check library is told which relation to check; renamed_names). Any other
+    string is left as written.
+    """
     try:
         named = extract(check.sql, check.display, check.sql_line).references
     except ProjectFileError:
         return check.sql
     relations = frozenset((reference.schema or "", reference.name) for reference in named)
-    return renamed_relations(check.sql, check.display, check.sql_line, relations, shadows)
+    return renamed_names(renamed_relations(check.sql, check.display, check.sql_line, relations, shadows), shadows)

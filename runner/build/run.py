@@ -26,7 +26,7 @@ from psycopg import sql
 from runner.build.context import BuildContext, BuildOptions
 from runner.build.freshness import opaque_calls, survey_run
 from runner.build.graph import ModelGraph
-from runner.build.release import build_atomic, drop_leftovers, refuse_unsupported
+from runner.build.release import BeforeRelease, build_atomic, drop_leftovers, refuse_unsupported
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.schedule import run_models
 from runner.build.seeds import SeedResult, load_seeds
@@ -54,6 +54,7 @@ def build(
     threads: int = 1,
     atomic: bool | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
+    before_release: BeforeRelease | None = None,
 ) -> BuildReport:
     """Build the selected models of `project` on the database of `conn` (an autocommit connection).
 
@@ -62,7 +63,8 @@ def build(
     or a selector is wrong, LockHeld when another build holds the lock past lock_wait.
     Failed models do not raise: they are in the report, whose `.ok` is then False.
     `atomic` (None: the project's `atomic` setting) builds all in one transaction and releases
-    every new version at once, or none (runner.build.release); `threads` does not apply then.
+    every new version at once, or none (runner.build.release); `threads` does not apply then,
+    and `before_release` (ignored otherwise) may stop the release (`weir run --atomic`'s checks).
     """
     if threads < 1:
         raise ConfigError(f"--threads {threads}: use 1 or more")
@@ -99,7 +101,7 @@ def build(
         status = "interrupted"
         try:
             if atomic:
-                results, window = build_atomic(ctx, selected)
+                results, window = build_atomic(ctx, selected, before_release)
                 report = BuildReport(run_id, results, lock_window=window)
             else:
                 report = BuildReport(run_id, run_models(ctx, selected))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql as psycopg_sql
 
 from runner.errors import ProjectFileError
-from runner.project.sqlfile import SelectRules, error_offset, json_node, one_select, parse_json
+from runner.project.sqlfile import SelectRules, error_offset, json_node, json_nodes, one_select, parse_json
 from runner.project.statements import parse_error_text
 
 if TYPE_CHECKING:
@@ -306,3 +306,57 @@ def match_relation(reference: Reference, relations: frozenset[tuple[str, str]]) 
         return (reference.schema or "", reference.name)
     matches = [relation for relation in relations if relation[1] == reference.name]
     return matches[0] if len(matches) == 1 else ("", reference.name)
+
+
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")  # a plain string constant as written at its position
+
+
+def renamed_names(text: str, renamed: Mapping[tuple[str, str], tuple[str, str]]) -> str:
+    """Return `text` with the names a check's library calls give relations of `renamed` replaced.
+
+    Two spellings are rewritten, by the parser's positions: a row type (`NULL::marts.x`, as
+    the row-level checks of the check library take it) and a plain string constant naming
+    the relation exactly, schema-qualified (`'marts.x'`, or `'marts.x'::regclass`). Relations
+    in FROM are left to renamed_relations; any other string or name is left as written.
+    """
+    from pglast import parser  # see runner.project.sqlfile.split_statements
+
+    if not renamed:
+        return text
+    try:
+        statements, char_offset = parse_json(text)
+    except parser.ParseError:
+        return text
+    spans: list[tuple[int, int, str]] = []
+    for kind, node in json_nodes(statements):
+        if kind == "A_Const" and "sval" in node:
+            target = renamed.get(_qualified(str(node["sval"].get("sval", ""))))
+            match = _LITERAL.match(text, char_offset(node.get("location", 0)))
+            if target is not None and match is not None:
+                spans.append((match.start(), match.end(), psycopg_sql.Literal(".".join(
+                    psycopg_sql.Identifier(part).as_string(None) for part in target)).as_string(None)))
+        type_name = node.get("typeName") if kind == "TypeCast" else None
+        if isinstance(type_name, dict):
+            names = [part.get("String", {}).get("sval") for part in type_name.get("names", [])]
+            target = renamed.get((names[0], names[1])) if len(names) == 2 else None
+            match = _DOTTED.match(text, char_offset(type_name.get("location", 0)))
+            if target is not None and match is not None:
+                spans.append((match.start(), match.end(), psycopg_sql.Identifier(*target).as_string(None)
+                              + "\n" * text.count("\n", match.start(), match.end())))
+    parts, position = [], 0
+    for start, end, written in sorted(spans):
+        parts += [text[position:start], written]
+        position = end
+    return "".join(parts) + text[position:]
+
+
+def _qualified(name: str) -> tuple[str, str]:
+    """Return (schema, name) of a `schema.name` string, quoted parts unquoted; ("", "") for anything else."""
+    match = re.fullmatch(rf"({_NAME})\.({_NAME})", name)
+    if match is None:
+        return ("", "")
+
+    def unquoted(part: str) -> str:
+        return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+
+    return (unquoted(match.group(1)), unquoted(match.group(2)))

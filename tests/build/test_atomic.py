@@ -21,6 +21,7 @@ import pytest
 from runner.build.graph import ModelGraph
 from runner.build.report import BuildEvent
 from runner.build.run import build
+from runner.checks.library import install_library
 from runner.db.connection import connect
 from runner.migrate import migrate
 from runner.project import Project
@@ -263,3 +264,84 @@ def test_a_partitioned_model_is_refused_with_atomic_before_anything_runs(project
         "weir: models/marts/events.sql:1: --atomic does not build partitioned models yet (marts.events);"
         " build it without --atomic, or leave it out with --exclude")
     assert db.execute("SELECT to_regnamespace('marts') IS NULL AND to_regnamespace('weir') IS NULL").fetchone()[0]
+
+
+# `weir run --atomic`: the checks run against what the run built aside, before anything is released.
+LAST_CHECKS = """
+SELECT r.check_name, r.status, r.violations FROM weir.check_result AS r
+WHERE r.run_id = (SELECT max(run_id) FROM weir.check_run)
+"""
+PRICES = "SELECT string_agg(DISTINCT list_price_cents::text, ', ') FROM marts.dim_product"
+DIGEST = "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM marts.dim_product AS t"
+
+
+def _run_copy(tmp_path: Path, check: str, severity: str = "error") -> Path:
+    """A copy of the example project with one more check, checks/marts/new_data.sql, of `severity`."""
+    project = _example_copy(tmp_path, "")
+    (project / "checks" / "marts" / "new_data.sql").write_text(f"-- weir: severity={severity}\n{check}\n")
+    return project
+
+
+@pytest.mark.parametrize("kind", ["relation", "library"])
+def test_run_atomic_a_check_failing_on_the_new_data_releases_nothing(warehouse, tmp_path, weir, kind):
+    conn, dsn = warehouse
+    sample_data.change_batch(conn, 2, 0.3)  # reprices some of the 40 products: dim_product's rows change
+    if kind == "relation":  # reads dim_product in FROM: fails when its rows change
+        digest = conn.execute(DIGEST).fetchone()[0]
+        check = f"SELECT 1 WHERE ({DIGEST}) <> '{digest}'"
+    else:  # the check library, given the row type: fails when a price the live dim_product lacks appears
+        prices = conn.execute(PRICES).fetchone()[0]
+        check = f"SELECT * FROM weir.accepted_values(NULL::marts.dim_product, 'list_price_cents', ARRAY[{prices}])"
+    install_library(conn)
+    assert conn.execute(f"SELECT count(*) FROM ({check}) AS c").fetchone()[0] == 0  # passes on the live marts
+    project = _run_copy(tmp_path, check)
+    before = versions(conn)
+    result = weir("--project", str(project), "--dsn", dsn, "run", "--atomic")
+    assert result.exit_code == 1, result.output
+    failed = [line for line in result.output.splitlines() if "nothing released (--atomic)" in line]
+    assert len(failed) == 1 and "checks/marts/new_data.sql: check failed on this run's new versions" in failed[0]
+    assert versions(conn) == before
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+    recorded = {name: (status, count) for name, status, count in conn.execute(LAST_CHECKS)}
+    assert recorded.pop("marts/new_data")[0] == "fail"
+    assert recorded and {status for status, _ in recorded.values()} <= {"pass", "warn"}
+    # Every model of the build is recorded as not released, the check as what failed.
+    statuses = {model: status for model, status in conn.execute(
+        "SELECT model, status FROM weir.build_result WHERE run_id = (SELECT max(run_id) FROM weir.build_run)")}
+    assert set(statuses.values()) == {"upstream-failed"}, statuses
+    # Without the check, the same run releases the new versions.
+    (project / "checks" / "marts" / "new_data.sql").unlink()
+    again = weir("--project", str(project), "--dsn", dsn, "run", "--atomic")
+    assert again.exit_code == 0, again.output
+    assert versions(conn)["marts.dim_product"][1] != before["marts.dim_product"][1]
+
+
+def test_run_atomic_a_failing_warn_check_does_not_stop_the_release(warehouse, tmp_path, weir):
+    conn, dsn = warehouse
+    sample_data.change_batch(conn, 2, 0.3)
+    digest = conn.execute(DIGEST).fetchone()[0]
+    project = _run_copy(tmp_path, f"SELECT 1 WHERE ({DIGEST}) <> '{digest}'", severity="warn")
+    before = versions(conn)
+    result = weir("--project", str(project), "--dsn", dsn, "run", "--atomic")
+    assert result.exit_code == 0, result.output
+    assert "released atomically, lock window " in result.output
+    assert versions(conn)["marts.dim_product"][1] != before["marts.dim_product"][1]
+    assert dict((name, status) for name, status, _ in conn.execute(LAST_CHECKS))["marts/new_data"] == "warn"
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
+
+
+def test_run_atomic_passing_checks_release_and_are_recorded_once(warehouse, tmp_path, weir):
+    conn, dsn = warehouse
+    # A library check naming the relation in a string: it reads the dim_product built aside.
+    check = "SELECT * FROM weir.row_count_between('marts.dim_product', 1, 100000000)"
+    project = _run_copy(tmp_path, check)
+    runs = conn.execute("SELECT count(*) FROM weir.check_run").fetchone()[0] if conn.execute(
+        "SELECT to_regclass('weir.check_run')").fetchone()[0] else 0
+    result = weir("--project", str(project), "--dsn", dsn, "run", "--atomic")
+    assert result.exit_code == 0, result.output
+    assert "released atomically" in result.output and "check:   " in result.output
+    assert conn.execute("SELECT count(*) FROM weir.check_run").fetchone()[0] == runs + 1
+    recorded = {name: status for name, status, _ in conn.execute(LAST_CHECKS)}
+    assert recorded["marts/new_data"] == "pass"
+    assert len(recorded) == len(Project.load(project).checks)
+    assert conn.execute(SHADOWS).fetchone()[0] == 0
