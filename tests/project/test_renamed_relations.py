@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.project.model_select import renamed_relations
+from runner.project.model_select import renamed_names, renamed_relations
 
 ASIDE = {("marts", "fact"): ("marts", "fact__weir_new"), ("marts", "Dim"): ("marts", "Dim__weir_new")}
 RELATIONS = frozenset({("marts", "fact"), ("marts", "Dim"), ("raw", "orders")})
@@ -37,3 +37,25 @@ def test_an_unqualified_name_resolved_to_a_relation_is_rewritten() -> None:
 
 def test_nothing_aside_leaves_the_text_as_it_is() -> None:
     assert renamed_relations("SELECT * FROM marts.fact", "m.sql", 1, RELATIONS, {}) == "SELECT * FROM marts.fact"
+
+
+@pytest.mark.parametrize(("written", "rewritten"), [
+    ("SELECT * FROM weir.unique_rows(NULL::marts.x, 'id')",
+     'SELECT * FROM weir.unique_rows(NULL::"marts"."x__weir_new", \'id\')'),
+    ("SELECT * FROM weir.row_count_between('marts.x', 1, 9)",
+     "SELECT * FROM weir.row_count_between('\"marts\".\"x__weir_new\"', 1, 9)"),
+    ("SELECT 'Marts.X'::regclass", "SELECT '\"marts\".\"x__weir_new\"'::regclass"),
+    ("SELECT '\"marts\".\"x\"'::regclass", "SELECT '\"marts\".\"x__weir_new\"'::regclass"),
+    ("SELECT NULL::marts.\n  x", 'SELECT NULL::"marts"."x__weir_new"\n'),
+])
+def test_row_types_and_qualified_strings_naming_a_relation_aside_are_rewritten(written: str, rewritten: str) -> None:
+    assert renamed_names(written, {("marts", "x"): ("marts", "x__weir_new")}) == rewritten
+
+
+@pytest.mark.parametrize("written", [
+    "SELECT 'x', 'marts.y', 'marts.x.z', 'a marts.x', NULL::marts.y, 1::int",
+    "SELECT E'marts.x', $$marts.x$$ -- 'marts.x'",
+    "SELECT * FROM weir.unique_rows(NULL::\"Marts\".x, 'marts.X x')",
+])
+def test_other_strings_and_types_are_left_alone(written: str) -> None:
+    assert renamed_names(written, {("marts", "x"): ("marts", "x__weir_new")}) == written
