@@ -130,6 +130,7 @@ bench: $(STAMP) ## Measure Weir against psql (the floor) and print ratios
 	$(BIN)/python benchmarks/warm_library.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/partitions.py $(BENCH_SCALE)
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/atomic.py 2000000
 
 bench-unit: $(STAMP) ## Time 100 unit tests (weir test) on the embedded server; target <= 5 s
 	$(BIN)/python benchmarks/unit_tests.py

@@ -93,9 +93,14 @@ def build(
     exclude: Iterable[str] = (),
     full_refresh: bool = False,
     threads: int = 1,
+    atomic: bool | None = None,
 ) -> BuildReport:
-    """Build the selected models (all by default), doing only what changed; a failed model is in the report."""
-    return _build(conn, project, select=select, exclude=exclude, full_refresh=full_refresh, threads=threads)
+    """Build the selected models (all by default), doing only what changed; a failed model is in the report.
+
+    `atomic` releases every new version at once or none (None: the project's `atomic` setting).
+    """
+    return _build(conn, project, select=select, exclude=exclude, full_refresh=full_refresh, threads=threads,
+                  atomic=atomic)
 
 
 def check(
@@ -105,9 +110,11 @@ def check(
     return run_checks(conn, project, select=select, threads=threads)
 
 
-def run(conn: psycopg.Connection[Any], project: Project, *, threads: int = 1) -> PipelineReport:
-    """Migrate, build and check, as `weir run`; a failed migration stops it and is in the report."""
-    return run_pipeline(conn, project, threads=threads)
+def run(
+    conn: psycopg.Connection[Any], project: Project, *, threads: int = 1, atomic: bool | None = None
+) -> PipelineReport:
+    """Migrate, build and check, as `weir run` (`atomic` as in build); a failed migration is in the report."""
+    return run_pipeline(conn, project, threads=threads, atomic=atomic)
 
 
 def freshness(conn: psycopg.Connection[Any], project: Project, *, select: Iterable[str] = ()) -> list[Freshness]:

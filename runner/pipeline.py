@@ -2,6 +2,11 @@
 
 A failing unit test (runner.unittests) stops the run before anything is built.
 
+With --atomic the checks run inside the build's transaction, after its last model and
+before its release, reading what the run built aside (runner.build.release.check_reading):
+a failing check of severity error releases nothing, so every model keeps its previous
+version. Their results are recorded after the transaction ends, whichever way it ended.
+
 Each stage is idempotent, so re-running after a failure converges: applied
 migrations are not re-applied, unchanged models are skipped, checks only read.
 """
@@ -11,20 +16,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from runner.build.graph import ModelGraph
+from runner.build.release import Shadows, check_reading
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.run import build
 from runner.checks import CheckReport, CheckResult, run_checks
+from runner.checks.run import check_in_transaction, prepare_checks, record_results
 from runner.db.retry import Retry, RunSession
 from runner.errors import EXIT_FAIL, EXIT_OK, MigrationFailed, WeirError
 from runner.migrate import StepResult, migrate
-from runner.project import Project
+from runner.project import Check, Project
 
 if TYPE_CHECKING:
     from runner.reports.junit import Suite
@@ -69,7 +76,9 @@ class PipelineReport:
             lines.append(f"test:    {counts}" + ("" if self.unit_tests.ok else "; nothing built"))
         if self.build is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.build.counts().items() if n) or "no models"
-            lines.append(f"build:   {counts}")
+            window = self.build.lock_window
+            released = "" if window is None else f"; released atomically, lock window {window * 1000:.0f} ms"
+            lines.append(f"build:   {counts}{released}")
         if self.checks is not None:
             counts = ", ".join(f"{n} {status}" for status, n in self.checks.counts().items() if n) or "no checks"
             lines.append(f"check:   {counts}")
@@ -143,6 +152,7 @@ def run_pipeline(
     project: Project,
     *,
     threads: int = 1,
+    atomic: bool | None = None,
     on_progress: Callable[[str], None] = lambda message: None,
     on_build_event: Callable[[BuildEvent], None] | None = None,
     on_check_result: Callable[[CheckResult], None] | None = None,
@@ -174,11 +184,21 @@ def run_pipeline(
                     report.unit_test_error = str(exc)
             if report.unit_test_error or (report.unit_tests is not None and not report.unit_tests.ok):
                 return report
+        in_release: _ChecksBeforeRelease | None = None
         if project.settings.models_dir.is_dir():
             with _stage(report, "build"):
-                report.build = build(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
-                                     on_event=on_build_event)
-        if project.settings.checks_dir.is_dir():
+                conn = reconnect.run(lambda tried: session.ensure())
+                if (project.settings.atomic if atomic is None else atomic) and project.settings.checks_dir.is_dir():
+                    in_release = _ChecksBeforeRelease(prepare_checks(conn, project, threads), project, on_check_start,
+                                                      on_check_result)
+                report.build = build(conn, project, threads=threads, atomic=atomic, on_event=on_build_event,
+                                     before_release=in_release)
+        if in_release is not None and in_release.results is not None:
+            # Run in the build's transaction, before its release: recorded now that it has ended.
+            report.started["check"], report.seconds["check"] = in_release.started, in_release.seconds
+            report.checks = record_results(reconnect.run(lambda tried: session.ensure()), in_release.results,
+                                           threads, in_release.seconds)
+        elif project.settings.checks_dir.is_dir():
             with _stage(report, "check"):
                 report.checks = run_checks(reconnect.run(lambda tried: session.ensure()), project, threads=threads,
                                            on_progress=on_progress, on_result=on_check_result,
@@ -186,6 +206,32 @@ def run_pipeline(
     finally:
         session.close()
     return report
+
+
+class _ChecksBeforeRelease:
+    """`weir run --atomic`'s checks: run on the build's connection before its release, against what it built aside."""
+
+    def __init__(self, checks: list[Check], project: Project, on_start: Callable[[str], None] | None,
+                 on_result: Callable[[CheckResult], None] | None) -> None:
+        self.checks, self.timeout = checks, project.settings.check_timeout
+        self.on_start, self.on_result = on_start or (lambda name: None), on_result or (lambda result: None)
+        self.results: list[CheckResult] | None = None  # None until they ran (a failed model stops the build first)
+        self.started, self.seconds = datetime.now(), 0.0
+
+    def __call__(self, conn: psycopg.Connection[Any], shadows: Shadows) -> str | None:
+        """Run every check; return `file: why` of the first failing one of severity error, or None."""
+        self.started, began, self.results = datetime.now(), time.perf_counter(), []
+        for check in self.checks:
+            self.on_start(check.name)
+            result = check_in_transaction(conn, replace(check, sql=check_reading(check, shadows)), self.timeout)
+            self.results.append(result)
+            self.on_result(result)
+        self.seconds = time.perf_counter() - began
+        for result in self.results:
+            if result.severity == "error" and result.status in ("fail", "error"):
+                why = result.error_text if result.status == "error" else f"{result.count} violation(s)"
+                return f"{result.display}: check {result.status}ed on this run's new versions ({why})"
+        return None
 
 
 @contextmanager

@@ -48,7 +48,7 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         ctx.session.ensure,
     )
     try:
-        return retry.run(lambda retries: _build_once(ctx, model, started, retry))
+        return retry.run(lambda retries: build_once(ctx, model, started, retry))
     except RunLockLost:
         raise
     except (WeirError, psycopg.Error) as exc:
@@ -67,8 +67,8 @@ def build_one(ctx: BuildContext, model: Model) -> ModelResult:
         return result
 
 
-def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -> ModelResult:
-    """Build `model` once, in one transaction with its record; raise what stopped it."""
+def build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -> ModelResult:
+    """Build `model` once, in one transaction with its record (a savepoint in the caller's); raise what stopped it."""
     gates = ctx.gates.get(model.qualified, ())
     conn = ctx.workers.get()
     with ctx.workers.busy(model.qualified, conn):
@@ -97,6 +97,8 @@ def _build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) -
             timeouts = ctx.project.settings.timeouts  # how long DDL may queue the model's readers
             built = materialize(conn, model, full_refresh=full_refresh, run_id=ctx.run_id, prepared=True,
                                 timeouts=timeouts)
+            # Asked again: in an atomic build the gates read the relation just built aside (runner.build.release).
+            gates = ctx.gates.get(model.qualified, ())
             built = run_gates(conn, model, gates, built, run_id=ctx.run_id, timeouts=timeouts)
             # A view or table is replaced whole, so its content may differ even with 0 rows
             # now; an incremental or scd2 model changed only where it says it did.

@@ -41,6 +41,7 @@ class BuildReport:
 
     run_id: int | None
     results: list[ModelResult] = field(default_factory=list)
+    lock_window: float | None = None  # an atomic build's release: seconds from its first lock to COMMIT
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,7 @@ class BuildReport:
         return {
             "run_id": self.run_id,
             "counts": self.counts(),
+            **({"lock_window_seconds": round(self.lock_window, 4)} if self.lock_window is not None else {}),
             "models": [
                 {"model": r.model, "kind": r.kind, "status": r.status, "inserted": r.inserted, "updated": r.updated,
                  "deleted": r.deleted, "seconds": round(r.seconds, 3), "error": r.error, "note": r.note or None}
@@ -91,7 +93,8 @@ class BuildReport:
 class BuildEvent:
     """Progress of a build, for a callback: the lock waited for, a seed loaded, a model started, retried, finished."""
 
-    kind: str  # "waiting" | "seed" | "started" | "retrying" | "finished"
+    kind: str  # "waiting" | "seed" | "cleanup" | "started" | "retrying" | "finished" | "released"
     model: str | None = None
     message: str = ""
     result: ModelResult | None = None
+    lock_window: float | None = None  # "released": seconds from the release's first lock to COMMIT

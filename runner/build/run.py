@@ -26,6 +26,7 @@ from psycopg import sql
 from runner.build.context import BuildContext, BuildOptions
 from runner.build.freshness import opaque_calls, survey_run
 from runner.build.graph import ModelGraph
+from runner.build.release import BeforeRelease, build_atomic, drop_leftovers, refuse_unsupported
 from runner.build.report import BuildEvent, BuildReport
 from runner.build.schedule import run_models
 from runner.build.seeds import SeedResult, load_seeds
@@ -51,7 +52,9 @@ def build(
     exclude: Iterable[str] = (),
     full_refresh: bool = False,
     threads: int = 1,
+    atomic: bool | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
+    before_release: BeforeRelease | None = None,
 ) -> BuildReport:
     """Build the selected models of `project` on the database of `conn` (an autocommit connection).
 
@@ -59,12 +62,18 @@ def build(
     Raises ProjectFileError or ConfigError before touching the database when a model file
     or a selector is wrong, LockHeld when another build holds the lock past lock_wait.
     Failed models do not raise: they are in the report, whose `.ok` is then False.
+    `atomic` (None: the project's `atomic` setting) builds all in one transaction and releases
+    every new version at once, or none (runner.build.release); `threads` does not apply then,
+    and `before_release` (ignored otherwise) may stop the release (`weir run --atomic`'s checks).
     """
     if threads < 1:
         raise ConfigError(f"--threads {threads}: use 1 or more")
     options = BuildOptions(tuple(select), tuple(exclude), full_refresh, threads)
     graph = ModelGraph(project.models, project.seeds)
     selected = graph.select(options.select, options.exclude)
+    atomic = project.settings.atomic if atomic is None else atomic
+    if atomic:
+        refuse_unsupported(selected, project.gates)
     gates = project.gates
     emit = on_event or _ignore
     settings = project.settings
@@ -76,6 +85,9 @@ def build(
         if any(model.qualified in gates for model in selected):
             prepare_gates(conn)
         _ensure_schemas(conn, sorted({model.schema for model in selected}))
+        if atomic:
+            for name in drop_leftovers(conn, selected):
+                emit(BuildEvent("cleanup", None, f"dropped {name}, left behind by an interrupted build"))
         if gates:
             masks = pii_masks(conn, project)
             gates = {name: tuple(with_masks(checks, masks)) for name, checks in gates.items()} if masks else gates
@@ -88,7 +100,11 @@ def build(
         ctx = BuildContext(project, graph, options, run_id, session, workers, gates, opaque, emit, survey)
         status = "interrupted"
         try:
-            report = BuildReport(run_id, run_models(ctx, selected))
+            if atomic:
+                results, window = build_atomic(ctx, selected, before_release)
+                report = BuildReport(run_id, results, lock_window=window)
+            else:
+                report = BuildReport(run_id, run_models(ctx, selected))
             status = "success" if report.ok else "failed"
         finally:
             _finish(ctx, status)

@@ -111,6 +111,57 @@ def run_checks(
             session.close()
 
 
+def prepare_checks(conn: psycopg.Connection[Any], project: Project, threads: int = 1) -> list[Check]:
+    """Set up what running every check of `project` needs (library, masking, history); return the checks.
+
+    For `weir run --atomic`, which runs them in its build's transaction (check_in_transaction)
+    and records their results after it ends (record_results): the setup writes, so it comes first.
+    """
+    checks = with_masks(checks_to_run(project, (), threads), pii_masks(conn, project))
+    install_library(conn)
+    install_masking(conn, checks=checks)
+    ensure_check_state(conn)
+    return checks
+
+
+def check_in_transaction(conn: psycopg.Connection[Any], check: Check, timeout: str) -> CheckResult:
+    """Run `check` on `conn`, in its open transaction, in a read-only savepoint that is always rolled back.
+
+    It sees what the transaction has done (an atomic build's relations built aside). Its
+    result is not recorded: the transaction may yet roll back (record_results does, after).
+    """
+    started = time.perf_counter()
+    _tolerate_infinity(conn)
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET LOCAL transaction_read_only = on")
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", (timeout,))
+            count = count_violations(conn, check)
+            sample = sample_violations(conn, check, values=True) if count else Sample()
+    except CheckQueryFailed as failed:
+        return _error(check, _message(failed.location, failed.error, timeout), started)
+    except psycopg.Error as exc:  # one of Weir's own statements around the check
+        return _error(check, _message(f"{check.display}:{check.sql_line}", exc, timeout), started)
+    status, threshold = check.status_for(count)
+    return CheckResult(
+        name=check.name, display=check.display, status=status, severity=check.severity, count=count,
+        seconds=time.perf_counter() - started, columns=sample.columns, rows=sample.values, sample=sample.objects,
+        threshold=threshold, description=check.description, tags=check.tags,
+    )
+
+
+def record_results(conn: psycopg.Connection[Any], results: list[CheckResult], threads: int,
+                   seconds: float) -> CheckReport:
+    """Append results run elsewhere (check_in_transaction) to the check history as one run; return its report."""
+    results = sorted(results, key=lambda result: result.name)
+    run_id = start_check_run(conn, (), threads, len(results))
+    for result in results:
+        record_check_result(conn, run_id, result)
+    report = CheckReport(run_id, results, seconds)
+    finish_check_run(conn, run_id, report.status, report.counts())
+    return report
+
+
 def _selectors(select: Iterable[str]) -> tuple[str, ...]:
     return (select,) if isinstance(select, str) else tuple(select)
 
@@ -126,6 +177,10 @@ def _prepare_connection(conn: psycopg.Connection[Any]) -> None:
     # A result row is history, not data: waiting for each one's WAL flush cost more than the
     # checks themselves on small runs. The run's closing update, on the main connection, flushes.
     conn.execute("SET synchronous_commit = off")
+    _tolerate_infinity(conn)
+
+
+def _tolerate_infinity(conn: psycopg.Connection[Any]) -> None:
     for name, base in (("date", DateLoader), ("timestamp", TimestampLoader), ("timestamptz", TimestamptzLoader)):
         conn.adapters.register_loader(name, _infinity_tolerant(base))
 
@@ -230,22 +285,7 @@ class _Runner:
         return count, sample
 
     def _message(self, location: str, exc: psycopg.Error) -> str:
-        """Return `path:line: message; what to do` for a check PostgreSQL could not run."""
-        primary, sqlstate, hint = primary_message(exc), exc.sqlstate or "", hint_of(exc)
-        if sqlstate == "57014" and "statement timeout" in primary:
-            return (f"{location}: ran longer than check_timeout ({self.timeout}) and was cancelled;"
-                    " make the check faster or raise [weir] check_timeout in setup.cfg")
-        if sqlstate == "25006":
-            what = "a check only reads: move the change to a migration or a model"
-        elif hint:
-            what = hint
-        elif sqlstate in ("42P01", "3F000"):
-            what = "fix the name, or create it first (weir migrate, weir build)"
-        elif transient_reason(exc) in CONNECTION_FAULTS:
-            what = "the connection was lost; check the server and run the check again"
-        else:
-            what = "fix the check's SQL"
-        return f"{location}: {primary}; {what}"
+        return _message(location, exc, self.timeout)
 
     def _record_elsewhere(self, result: CheckResult) -> None:
         """Record a result on the run's own connection: this thread's is lost or could not be opened."""
@@ -255,6 +295,25 @@ class _Runner:
             lambda tried: record_check_result(self.session.conn, self.run_id, result)
         )
 
+
+
+def _message(location: str, exc: psycopg.Error, timeout: str) -> str:
+    """Return `path:line: message; what to do` for a check PostgreSQL could not run."""
+    primary, sqlstate, hint = primary_message(exc), exc.sqlstate or "", hint_of(exc)
+    if sqlstate == "57014" and "statement timeout" in primary:
+        return (f"{location}: ran longer than check_timeout ({timeout}) and was cancelled;"
+                " make the check faster or raise [weir] check_timeout in setup.cfg")
+    if sqlstate == "25006":
+        what = "a check only reads: move the change to a migration or a model"
+    elif hint:
+        what = hint
+    elif sqlstate in ("42P01", "3F000"):
+        what = "fix the name, or create it first (weir migrate, weir build)"
+    elif transient_reason(exc) in CONNECTION_FAULTS:
+        what = "the connection was lost; check the server and run the check again"
+    else:
+        what = "fix the check's SQL"
+    return f"{location}: {primary}; {what}"
 
 
 def _error(check: Check, message: str, started: float) -> CheckResult:

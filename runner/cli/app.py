@@ -88,6 +88,15 @@ _SHARED = (
 )
 
 
+def atomic_option(command: F) -> F:
+    """Accept --atomic / --no-atomic (build and run); unset, the project's `atomic` setting decides."""
+    return click.option(
+        "--atomic/--no-atomic", default=None,
+        help="Release every model's new version at once, or none (one transaction; --threads does not apply)."
+        "  [default: setup.cfg [weir] atomic, else no]",
+    )(command)
+
+
 def shared_options(command: F) -> F:
     """Accept --project, --dsn and --debug on a subcommand too, as well as before it."""
     for option in reversed(_SHARED):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from runner.cli.app import cli, connected_target, connection_for, project_for, shared_options
+from runner.cli.app import atomic_option, cli, connected_target, connection_for, project_for, shared_options
 from runner.cli.models import report_build, watched_build_event
 from runner.cli.observe import observe_options, observed
 
@@ -60,14 +60,15 @@ def check(ctx: click.Context, select: tuple[str, ...], threads: int, junit: Path
 @cli.command("run")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build models and run checks on this many connections.")
+@atomic_option
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write a JUnit XML report: a suite each for migrate, build and check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON document instead of text.")
 @observe_options
 @shared_options
 @click.pass_context
-def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool, metrics: Path | None,
-            log_format: str, progress: str, quiet: bool) -> None:
+def run_all(ctx: click.Context, threads: int, atomic: bool | None, junit: Path | None, as_json: bool,
+            metrics: Path | None, log_format: str, progress: str, quiet: bool) -> None:
     """Migrate, build (with gates), then check: what CI and `make check` call."""
     from runner.checks.report import render_text
     from runner.cli.reporting import reported
@@ -80,7 +81,7 @@ def run_all(ctx: click.Context, threads: int, junit: Path | None, as_json: bool,
         with observed(weir_project, "run", metrics, log_format, progress, quiet) as (shown, outcome), \
                 connection_for(ctx, weir_project, "weir run") as conn:
             envelope.target = connected_target(ctx)
-            report = run_pipeline(conn, weir_project, threads=threads, on_progress=shown.message,
+            report = run_pipeline(conn, weir_project, threads=threads, atomic=atomic, on_progress=shown.message,
                                   on_build_event=watched_build_event(shown), on_check_result=shown.check_result,
                                   on_check_start=shown.check_started)
             outcome.build, outcome.checks, outcome.failure = report.build, report.checks, report.migration_error

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.app import cli, connection_for, project_for, say, shared_options
+from runner.cli.app import atomic_option, cli, connection_for, project_for, say, shared_options
 from runner.cli.observe import observe_options, observed
 from runner.errors import EXIT_FAIL
 
@@ -29,12 +29,13 @@ if TYPE_CHECKING:
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental and scd2 models from scratch.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Build independent models in parallel on this many connections.")
+@atomic_option
 @observe_options
 @shared_options
 @click.pass_context
 def build(
     ctx: click.Context, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, threads: int,
-    metrics: Path | None, log_format: str, progress: str, quiet: bool,
+    atomic: bool | None, metrics: Path | None, log_format: str, progress: str, quiet: bool,
 ) -> None:
     """Build models/ into tables and views, in dependency order, doing only what changed."""
     from runner.build.run import build as build_models
@@ -44,7 +45,7 @@ def build(
     with observed(weir_project, "build", metrics, log_format, progress, quiet) as (shown, outcome):
         with connection_for(ctx, weir_project, "weir build") as conn:
             report = build_models(conn, weir_project, select=select, exclude=exclude, full_refresh=full_refresh,
-                                  threads=threads, on_event=watched_build_event(shown))
+                                  threads=threads, atomic=atomic, on_event=watched_build_event(shown))
             outcome.build = report
             outcome.measure(conn, weir_project)
     report_build(report)
@@ -63,7 +64,7 @@ def watched_build_event(shown: Progress) -> Callable[[BuildEvent], None]:
 
 def report_build_event(event: BuildEvent, say: Callable[[str], None] = say) -> None:
     """Say what a build is waiting for or retrying, and each model's note as it finishes."""
-    if event.kind in ("waiting", "retrying", "seed"):
+    if event.kind in ("waiting", "retrying", "seed", "cleanup", "released"):
         say(event.message)
     elif event.kind == "finished" and event.result and event.result.note and event.result.status != "skipped":
         say(f"{event.result.model}: {event.result.note}")
@@ -77,7 +78,9 @@ def report_build(report: BuildReport) -> None:
 
     click.echo(tabulate(report.rows, headers=HEADERS, tablefmt="simple", floatfmt=".2f"))
     counts = ", ".join(f"{count} {status}" for status, count in report.counts().items() if count)
-    click.echo(f"run {report.run_id}: {counts or 'no models'}")
+    window = report.lock_window
+    released = "" if window is None else f"; released atomically, lock window {window * 1000:.0f} ms"
+    click.echo(f"run {report.run_id}: {counts or 'no models'}{released}")
     for error in report.errors:
         click.echo(f"weir: {error}", err=True)
 

@@ -103,7 +103,7 @@ def with_lock_timeout(
                     f"could not {what} in {attempt + 1} tries of lock_timeout={timeouts.lock_timeout}:"
                     f" {describe_lock_holders(conn, names, mode)}"
                 ) from None
-            _back_off(attempt)
+            back_off(attempt)
     raise AssertionError("unreachable")
 
 
@@ -120,7 +120,8 @@ def describe_lock_holders(conn: psycopg.Connection[Any], relations: Sequence[str
     return f"pid {pid} ({', '.join(about)}) holds a lock on {relation}{others}"
 
 
-def _back_off(attempt: int) -> None:
+def back_off(attempt: int) -> None:
+    """Sleep before retry `attempt` + 1 of DDL that waited too long for a lock."""
     # Readers run freely while Weir sleeps: 0.5 s, 1 s, 2 s, ... up to 8 s, with jitter so two
     # builds blocked by the same transaction do not take turns queueing readers in step.
     time.sleep(min(0.5 * 2**attempt, 8.0) * random.uniform(0.5, 1.0))

@@ -67,6 +67,10 @@ def run_metrics(
         for status in MODEL_STATUSES:
             metrics.gauge("weir_model_status", "1 for the status the model's build ended in, else 0.",
                           {**labels, "status": status}, 1 if result.status == status else 0)
+    if build is not None and build.lock_window is not None:
+        metrics.gauge("weir_release_lock_window_seconds",
+                      "Seconds an atomic build's release held locks, from its first lock to COMMIT.", {},
+                      build.lock_window)
     for check in checks.results if checks else []:
         labels = {"check": check.name, "severity": check.severity}
         if check.count is not None:

@@ -69,8 +69,10 @@ class Progress:
             self.finished(result.model, result.status, result.seconds, model=result.model, kind=result.kind,
                           rows=rows, inserted=result.inserted, updated=result.updated, deleted=result.deleted,
                           error=result.error, note=result.note or None)
-        elif event.kind in ("waiting", "retrying"):
+        elif event.kind in ("waiting", "retrying", "cleanup"):
             self.emit(event.kind, model=event.model, message=event.message)
+        elif event.kind == "released" and event.lock_window is not None:
+            self.emit("released", message=event.message, lock_window_ms=round(event.lock_window * 1000, 1))
         return not self.json
 
     def check_started(self, name: str) -> None:

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql as psycopg_sql
+
 from runner.errors import ProjectFileError
-from runner.project.sqlfile import SelectRules, error_offset, json_node, one_select, parse_json
+from runner.project.sqlfile import SelectRules, error_offset, json_node, json_nodes, one_select, parse_json
 from runner.project.statements import parse_error_text
 
 if TYPE_CHECKING:
     from runner.project.parse_cache import ParseCache
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_DOTTED = re.compile(rf"{_NAME}(?:\s*\.\s*{_NAME})*")  # a relation's name as written at its position
 
 _CLOCK_FUNCTIONS = frozenset(
     {"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timeofday", "random",
@@ -44,6 +51,7 @@ class Reference:
     schema: str | None
     name: str
     location: int  # character offset in the SELECT
+    aliased: bool = False  # written with an alias (`FROM t AS x`): a replacement name needs none
 
 
 @dataclass
@@ -200,7 +208,9 @@ def _walk(value: object, ctes: frozenset[str], found: Found) -> None:
     if kind == "RangeVar":
         if "schemaname" not in node and node["relname"] in ctes:
             return
-        found.references.append(Reference(node.get("schemaname"), node["relname"], node.get("location", 0)))
+        found.references.append(
+            Reference(node.get("schemaname"), node["relname"], node.get("location", 0), "alias" in node)
+        )
         return
     if kind == "CommonTableExpr" and "SelectStmt" not in node["ctequery"]:
         raise _DataModifyingCte(node["ctename"], node.get("location", 0))
@@ -255,9 +265,98 @@ def resolve(reference: Reference, by_name: dict[str, list[tuple[str, str]]]) -> 
     return ("", reference.name)  # a source found through search_path when the build runs
 
 
+def renamed_relations(
+    text: str,
+    display: str,
+    sql_line: int,
+    relations: frozenset[tuple[str, str]],
+    renamed: Mapping[tuple[str, str], tuple[str, str]],
+) -> str:
+    """Return the SELECT `text` reading `renamed[relation]` wherever it names a relation of `renamed`.
+
+    Rewritten by the parser's positions, not by searching the text: a name in a string, a
+    comment or a column is left alone. `relations` are the SELECT's resolved relations (an
+    unqualified name is matched to one of them). A replaced name without an alias gets the
+    old name as its alias, so `t.column` still means the same column; line breaks are kept,
+    so PostgreSQL's error positions still map to the file's lines.
+    """
+    if not renamed:
+        return text
+    spans: list[tuple[int, int, str]] = []
+    # Parsed anew, not from the parse cache, which does not keep whether a name has an alias.
+    for reference in extract(text, display, sql_line).references:
+        target = renamed.get(match_relation(reference, relations))
+        match = _DOTTED.match(text, reference.location)
+        if target is None or match is None:
+            continue
+        written = psycopg_sql.Identifier(*target).as_string(None)
+        if not reference.aliased:
+            written += " AS " + psycopg_sql.Identifier(reference.name).as_string(None)
+        spans.append((match.start(), match.end(), written + "\n" * text.count("\n", match.start(), match.end())))
+    parts, position = [], 0
+    for start, end, written in sorted(spans):
+        parts += [text[position:start], written]
+        position = end
+    return "".join(parts) + text[position:]
+
+
 def match_relation(reference: Reference, relations: frozenset[tuple[str, str]]) -> tuple[str, str]:
     """Return which of a model's resolved `relations` an unqualified reference became."""
     if reference.schema is not None or ("", reference.name) in relations:
         return (reference.schema or "", reference.name)
     matches = [relation for relation in relations if relation[1] == reference.name]
     return matches[0] if len(matches) == 1 else ("", reference.name)
+
+
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")  # a plain string constant as written at its position
+
+
+def renamed_names(text: str, renamed: Mapping[tuple[str, str], tuple[str, str]]) -> str:
+    """Return `text` with the names a check's library calls give relations of `renamed` replaced.
+
+    Two spellings are rewritten, by the parser's positions: a row type (`NULL::marts.x`, as
+    the row-level checks of the check library take it) and a plain string constant naming
+    the relation exactly, schema-qualified (`'marts.x'`, or `'marts.x'::regclass`). Relations
+    in FROM are left to renamed_relations; any other string or name is left as written.
+    """
+    from pglast import parser  # see runner.project.sqlfile.split_statements
+
+    if not renamed:
+        return text
+    try:
+        statements, char_offset = parse_json(text)
+    except parser.ParseError:
+        return text
+    spans: list[tuple[int, int, str]] = []
+    for kind, node in json_nodes(statements):
+        if kind == "A_Const" and "sval" in node:
+            target = renamed.get(_qualified(str(node["sval"].get("sval", ""))))
+            match = _LITERAL.match(text, char_offset(node.get("location", 0)))
+            if target is not None and match is not None:
+                spans.append((match.start(), match.end(), psycopg_sql.Literal(".".join(
+                    psycopg_sql.Identifier(part).as_string(None) for part in target)).as_string(None)))
+        type_name = node.get("typeName") if kind == "TypeCast" else None
+        if isinstance(type_name, dict):
+            names = [part.get("String", {}).get("sval") for part in type_name.get("names", [])]
+            target = renamed.get((names[0], names[1])) if len(names) == 2 else None
+            match = _DOTTED.match(text, char_offset(type_name.get("location", 0)))
+            if target is not None and match is not None:
+                spans.append((match.start(), match.end(), psycopg_sql.Identifier(*target).as_string(None)
+                              + "\n" * text.count("\n", match.start(), match.end())))
+    parts, position = [], 0
+    for start, end, written in sorted(spans):
+        parts += [text[position:start], written]
+        position = end
+    return "".join(parts) + text[position:]
+
+
+def _qualified(name: str) -> tuple[str, str]:
+    """Return (schema, name) of a `schema.name` string, quoted parts unquoted; ("", "") for anything else."""
+    match = re.fullmatch(rf"({_NAME})\.({_NAME})", name)
+    if match is None:
+        return ("", "")
+
+    def unquoted(part: str) -> str:
+        return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+
+    return (unquoted(match.group(1)), unquoted(match.group(2)))

@@ -79,6 +79,8 @@ DEFAULTS = {
     "on_failure": "",
     "on_failure_min_severity": "warn",
     "alert_tries": "3",
+    # weir build/run --atomic by default: every model's new version visible at once, or none (runner.build.release)
+    "atomic": "false",
 }
 
 # PostgreSQL's own interval units for timeouts, so the value can go straight into SET.
@@ -136,6 +138,7 @@ class Settings:
     schedule: str | None = None  # each model's schedule unless its header says (runner.project.cadence)
     sla: timedelta | None = None  # each model's freshness SLA unless its header says
     alerts: Alerts = Alerts()  # where alerts go (runner.observe.alerts)
+    atomic: bool = False  # builds release every model at once, or none, unless --no-atomic
 
     @property
     def seeds_dir(self) -> Path:
@@ -207,6 +210,7 @@ def load_settings(project: Path | None = None) -> Settings:
         schedule=_schedule(path, values["schedule"]),
         sla=_sla(path, values["sla"]),
         alerts=_alerts(path, values),
+        atomic=_boolean(path, "atomic", values["atomic"]),
     )
 
 
@@ -287,6 +291,15 @@ def _seconds(duration: str) -> float:
     number = re.match(r"\d+", duration)
     assert number is not None  # _duration checked the form
     return int(number.group()) * _MILLISECONDS[duration[number.end():]] / 1000
+
+
+def _boolean(path: Path, key: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0", ""):
+        return False
+    raise ConfigError(f"{path}: [weir] {key} = {value.strip()} is not true or false; write {key} = true or false")
 
 
 def _whole_number(path: Path, key: str, value: str, problem: str) -> int:

@@ -64,7 +64,8 @@ def survives_kill(databases, weir_process, count_statements, content, leftovers,
                 assert content(conn) == expected.content
         finally:
             databases.drop(name)
-        record_trial("kill", command=command[0], state=state, statement=point, of=expected.statements,
+        shown = " ".join(word for word in command if word != "--threads" and not word.isdigit())
+        record_trial("kill", command=shown, state=state, statement=point, of=expected.statements,
                      mode=mode, killed=killed.returncode == -9)
 
     trial()
@@ -84,6 +85,17 @@ def test_build_killed_anywhere_then_rerun_builds_what_an_uninterrupted_build_doe
     }
     survives_kill(databases, weir_process, count_statements, content, leftovers, record_trial,
                   ["build", "--threads", "2"], states)
+
+
+def test_atomic_build_killed_anywhere_then_rerun_builds_what_an_uninterrupted_one_does(
+        databases, weir_process, count_statements, content, leftovers, record_trial):
+    # Killed while models are built aside or while the release swaps them: nothing was visible, nothing is left.
+    states = {
+        "first build": databases.warehouse(loaded=True),
+        "after a change batch": databases.warehouse(loaded=True, built=True, batches=1),
+    }
+    survives_kill(databases, weir_process, count_statements, content, leftovers, record_trial,
+                  ["build", "--atomic"], states)
 
 
 def test_check_killed_anywhere_then_rerun_records_the_same_results(

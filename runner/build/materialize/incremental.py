@@ -48,7 +48,7 @@ from runner.build.materialize.partitions import (
     rename_partitions,
 )
 from runner.build.materialize.result import Built, MaterializeResult
-from runner.build.materialize.swap import new_name, swap_in
+from runner.build.materialize.swap import deferred, new_name, swap_in
 from runner.db.statements import execute
 from runner.project.models import Model
 from runner.project.settings import Timeouts
@@ -132,7 +132,9 @@ def _from_scratch(
     if model.partition_by is not None:
         rename_partitions(conn, model, built)
     set_rebuilding(conn, "")
-    high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, model.name))
+    # An atomic build swaps at its end: the rows are still in the table built aside.
+    holder = built if deferred() is not None else model.name
+    high = sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(watermark), sql.Identifier(model.schema, holder))
     result = MaterializeResult(max(rows, 0), 0, 0, True, "; ".join(text for text in (note, *notes) if text))
     return Built(result, high, keep_watermark=False)
 

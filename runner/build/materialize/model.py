@@ -22,6 +22,7 @@ from runner.build.materialize.common import failure_message, first_row
 from runner.build.materialize.incremental import build_incremental
 from runner.build.materialize.result import Built, MaterializeResult
 from runner.build.materialize.scd2 import build_scd2
+from runner.build.materialize.swap import deferred
 from runner.build.materialize.table import build_table
 from runner.build.materialize.view import build_view
 from runner.db.locking import lock_key
@@ -67,7 +68,9 @@ def materialize(
             if not prepared:
                 _ensure_schema(conn, model.schema)
             built = builder(conn, model, full_refresh, previous_build(conn, model.qualified), timeouts)
-            conn.execute(sql.SQL(";\n").join([_comment(model), record_statement(_state(model, built, run_id))]))
+            record = record_statement(_state(model, built, run_id))
+            # An atomic build comments the relation once it has its name, at the end (runner.build.release).
+            conn.execute(record if deferred() is not None else sql.SQL(";\n").join([comment_statement(model), record]))
     except psycopg.Error as exc:
         raise ModelFailed(failure_message(model, exc)) from None
     return built.result
@@ -91,7 +94,7 @@ def _ensure_schema(conn: psycopg.Connection[Any], schema: str) -> None:
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-def _comment(model: Model) -> sql.Composed:
+def comment_statement(model: Model) -> sql.Composed:
     """Return the statement storing the model's description as the relation's comment (or clearing a stale one)."""
     keyword = "VIEW" if model.kind == "view" else "TABLE"
     return sql.SQL("COMMENT ON {} {} IS {}").format(

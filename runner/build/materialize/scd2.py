@@ -149,6 +149,10 @@ def build_scd2(
         _create(conn, model, built, surrogate, keys)
         distribute(conn, model, built)
         create_indexes(conn, model, built)
+        # Filled before the swap: an atomic build swaps only at its end (runner.build.release).
+        inserted, updated, deleted = _first_versions(conn, model, sql.Identifier(model.schema, built), columns,
+                                                     surrogate), 0, 0
+        analyze(conn, model, built, [*keys, "valid_from", "valid_to", "is_current"])
         notes += swap_in(conn, model, built, timeouts)
     else:
         refuse_other_strategy(conn, model, table, surrogate)
@@ -161,10 +165,7 @@ def build_scd2(
         elif sql_changed:
             notes.append("SQL changed: history kept, new versions follow the new SQL")
 
-    if fresh:
-        inserted, updated, deleted = _first_versions(conn, model, table, columns, surrogate), 0, 0
-        analyze(conn, model, model.name, [*keys, "valid_from", "valid_to", "is_current"])
-    else:
+    if not fresh:
         inserted, updated, deleted = _apply(conn, model, table, columns, keys, surrogate, updated_at, check_cols)
     return Built(MaterializeResult(inserted, updated, deleted, fresh, "; ".join(notes)))
 

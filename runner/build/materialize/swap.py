@@ -31,12 +31,16 @@ table are not carried over.
 A dependent view that no longer compiles against the new columns (it reads a dropped column)
 is dropped if it and every view on it are Weir models (their state is forgotten, so the next
 `weir build` builds them again from their files); otherwise the build fails naming the view.
+
+An atomic build (runner.build.release) builds every model first and swaps them all in at the
+end of one transaction: inside `deferring_swaps()`, swap_in only notes what to swap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -76,6 +80,34 @@ WHERE c.oid = %s AND a.grantee <> c.relowner
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """A relation built aside whose swap an atomic build does at its end: a table, or a view (kind "view")."""
+
+    model: Model
+    built: str  # its name, in model.schema
+    kind: str = "swap"  # swap: swap_in at the end; view: a shadow view, the model's view replaced at the end
+
+
+_DEFERRED: ContextVar[list[Deferred] | None] = ContextVar("weir_deferred_swaps", default=None)
+
+
+@contextmanager
+def deferring_swaps() -> Iterator[list[Deferred]]:
+    """Within the block, swap_in and view models only note what to swap, in the list yielded, in build order."""
+    pending: list[Deferred] = []
+    token = _DEFERRED.set(pending)
+    try:
+        yield pending
+    finally:
+        _DEFERRED.reset(token)
+
+
+def deferred() -> list[Deferred] | None:
+    """Return the swaps noted so far inside deferring_swaps(), or None outside it."""
+    return _DEFERRED.get()
+
+
+@dataclass(frozen=True)
 class _Dependent:
     oid: int
     schema: str
@@ -101,7 +133,12 @@ def swap_in(conn: psycopg.Connection[Any], model: Model, built: str, timeouts: T
     the old relation, the swap gives up its locks, backs off and tries again, and the relation
     built aside stays built (runner.db.ddl_locks). Raises ModelFailed naming that reader after
     the last try. Constraints and indexes named after `built` are renamed after the model.
+    Inside deferring_swaps() it only notes the swap.
     """
+    pending = _DEFERRED.get()
+    if pending is not None:
+        pending.append(Deferred(model, built))
+        return []
     return under_lock_timeout(
         conn, model, timeouts, lambda: _swap(conn, model, built), what=f"swap in the new {model.qualified}"
     )

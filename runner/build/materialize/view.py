@@ -21,7 +21,7 @@ from runner.build.materialize.common import (
     under_lock_timeout,
 )
 from runner.build.materialize.result import Built, MaterializeResult
-from runner.build.materialize.swap import new_name, swap_in
+from runner.build.materialize.swap import Deferred, deferred, new_name, swap_in
 from runner.db.statements import execute
 from runner.errors import ModelFailed
 from runner.project.models import Model
@@ -34,6 +34,10 @@ def build_view(
 ) -> Built:
     """Create or replace the model's view; swap a new one in when its columns change incompatibly."""
     rebuilt, note = is_rebuild(model, full_refresh, previous)
+    pending = deferred()
+    if pending is not None:  # an atomic build: its readers in this run read a view aside, replaced at the end
+        shadow_view(conn, model, pending)
+        return Built(MaterializeResult(0, 0, 0, rebuilt, note))
     existing = find_relation(conn, model.schema, model.name)
     if existing is None or existing.kind == "v":
         statement, start = select_statement(
@@ -53,3 +57,10 @@ def build_view(
     run_select(conn, model, sql.SQL("CREATE VIEW {} AS\n").format(sql.Identifier(model.schema, built)))
     notes = swap_in(conn, model, built, timeouts)
     return Built(MaterializeResult(0, 0, 0, rebuilt, join_notes(note, *notes)))
+
+
+def shadow_view(conn: psycopg.Connection[Any], model: Model, pending: list[Deferred]) -> None:
+    """Create the model's view aside, under new_name(model), and note it for the atomic build's end."""
+    built = new_name(model)
+    run_select(conn, model, sql.SQL("CREATE VIEW {} AS\n").format(sql.Identifier(model.schema, built)))
+    pending.append(Deferred(model, built, "view"))
