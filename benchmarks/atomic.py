@@ -29,7 +29,17 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import ROOT, Server, compile_weir, database_conninfo, find_server, median, verdict
+from common import (
+    ROOT,
+    Server,
+    compile_weir,
+    create_database,
+    database_conninfo,
+    drop_database,
+    find_server,
+    median,
+    verdict,
+)
 from psycopg import sql
 from tabulate import tabulate
 
@@ -67,19 +77,19 @@ def main() -> None:
     server = find_server(args.dsn)
     print(f"server: {server.description}; scale {args.scale:,} order items; change batch {args.fraction:.0%}")
     for name in (SOURCE_DB, ATOMIC_DB, PLAIN_DB):
-        _drop(server, name)
+        drop_database(server, name)
     try:
         _load(server, args.scale)
         runs = [_measure(server, args.fraction, atomic_first=bool(repetition % 2)) for repetition in range(args.repeat)]
     finally:
         if not args.keep:
             for name in (SOURCE_DB, ATOMIC_DB, PLAIN_DB):
-                _drop(server, name)
+                drop_database(server, name)
     print(_report(runs))
 
 
 def _load(server: Server, scale: int) -> None:
-    _create(server, SOURCE_DB)
+    create_database(server, SOURCE_DB)
     with psycopg.connect(database_conninfo(server.conninfo, SOURCE_DB), autocommit=True) as conn:
         migrate(conn, Project.load(ROOT))
         started = time.perf_counter()
@@ -91,8 +101,8 @@ def _load(server: Server, scale: int) -> None:
 def _measure(server: Server, fraction: float, atomic_first: bool) -> dict[str, float]:
     """Clone the source twice; build fully and incrementally, atomic and not; return the seconds."""
     for name in (ATOMIC_DB, PLAIN_DB):
-        _drop(server, name)
-        _create(server, name, template=SOURCE_DB)
+        drop_database(server, name)
+        create_database(server, name, template=SOURCE_DB)
     sides = (("atomic", ATOMIC_DB), ("plain", PLAIN_DB))
     dsns = {side: database_conninfo(server.conninfo, name) for side, name in sides}
     order = ("atomic", "plain") if atomic_first else ("plain", "atomic")
@@ -175,19 +185,6 @@ def _checkpoint(server: Server) -> None:
             conn.execute("CHECKPOINT")
     except psycopg.errors.InsufficientPrivilege:
         pass
-
-
-def _create(server: Server, name: str, template: str | None = None) -> None:
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template is not None:
-            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
-        conn.execute(statement)
-
-
-def _drop(server: Server, name: str) -> None:
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from common import ROOT, Server, compile_weir, database_conninfo, find_server, verdict
+from common import ROOT, Server, compile_weir, create_database, database_conninfo, drop_database, find_server, verdict
 from psycopg import sql
 
 from runner.db.connection import redact
@@ -117,18 +117,18 @@ def main() -> None:
 def databases(server: Server, keep: bool) -> Iterator[None]:
     """Drop leftovers of an earlier run first, and the benchmark's databases at the end unless `keep`."""
     for name in DATABASES:
-        _drop(server, name)
+        drop_database(server, name)
     try:
         yield
     finally:
         if not keep:
             for name in DATABASES:
-                _drop(server, name)
+                drop_database(server, name)
 
 
 def load_source(server: Server, scale: int) -> None:
     """Create the source database: the raw schema migrated and loaded with `scale` order items."""
-    _create(server, SOURCE_DB)
+    create_database(server, SOURCE_DB)
     with psycopg.connect(database_conninfo(server.conninfo, SOURCE_DB), autocommit=True) as conn:
         migrate(conn, Project.load(ROOT))
         started = time.perf_counter()
@@ -146,8 +146,8 @@ def measure(server: Server, fraction: float, threads: int, weir_first: bool) -> 
     repetitions alternate which goes first.
     """
     for name in (WEIR_DB, FLOOR_DB):
-        _drop(server, name)
-        _create(server, name, template=SOURCE_DB)
+        drop_database(server, name)
+        create_database(server, name, template=SOURCE_DB)
     weir_dsn, floor_dsn = (database_conninfo(server.conninfo, name) for name in (WEIR_DB, FLOOR_DB))
     weir = weir_command(weir_dsn, threads)
     floor = [server.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", floor_dsn, "-f"]
@@ -169,8 +169,8 @@ def measure(server: Server, fraction: float, threads: int, weir_first: bool) -> 
             conn.execute("VACUUM ANALYZE")
             sample_data.change_batch(conn, 1, fraction)
     for copy, original in ((PSYCOPG_FLOOR_DB, FLOOR_DB), (LIBRARY_DB, WEIR_DB)):
-        _drop(server, copy)
-        _create(server, copy, template=original)
+        drop_database(server, copy)
+        create_database(server, copy, template=original)
     psycopg_floor_dsn = database_conninfo(server.conninfo, PSYCOPG_FLOOR_DB)
     library_dsn = database_conninfo(server.conninfo, LIBRARY_DB)
     pair("incremental", "floor_incremental.sql")
@@ -310,19 +310,6 @@ def report(runs: list[dict[str, object]]) -> str:
     skipped = "every model skipped" if all_skipped else "NOT every model skipped: " + ", ".join(
         sorted({model for run in runs for model, status in run["models no-op"].items() if status != "skipped"}))
     return f"{table}\n\n{python}\n\nweir and the floor built {same} marts; the no-op build: {skipped}.\n\n{models}"
-
-
-def _create(server: Server, name: str, template: str | None = None) -> None:
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-        conn.execute(statement)
-
-
-def _drop(server: Server, name: str) -> None:
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

@@ -90,16 +90,25 @@ def database_conninfo(conninfo: str, dbname: str) -> str:
 @contextmanager
 def fresh_database(server: Server, dbname: str) -> Iterator[str]:
     """Create an empty database `dbname` (dropping any leftover), yield its conninfo, drop it."""
-    _drop_database(server, dbname)
-    with psycopg.connect(server.conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    drop_database(server, dbname)
+    create_database(server, dbname)
     try:
         yield database_conninfo(server.conninfo, dbname)
     finally:
-        _drop_database(server, dbname)
+        drop_database(server, dbname)
 
 
-def _drop_database(server: Server, dbname: str) -> None:
+def create_database(server: Server, dbname: str, template: str | None = None) -> None:
+    """Create database `dbname`, a copy of `template` when one is given."""
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
+    if template:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with psycopg.connect(server.conninfo, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def drop_database(server: Server, dbname: str) -> None:
+    """Drop database `dbname` if it exists, whoever is connected to it."""
     with psycopg.connect(server.conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 

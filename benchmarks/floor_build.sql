@@ -49,8 +49,13 @@ CREATE TABLE marts.dim_customer (
     CONSTRAINT dim_customer_version UNIQUE (customer_id, valid_from)
 );
 CREATE UNIQUE INDEX dim_customer_current ON marts.dim_customer (customer_id) WHERE is_current;
+-- The e-mail masked as weir.mask_email masks it (models/marts/dim_customer.sql).
 INSERT INTO marts.dim_customer (customer_id, email, full_name, city, country, created_at, updated_at, valid_from)
-SELECT c.customer_id, c.email, c.full_name, c.city, c.country, c.created_at, c.updated_at, c.updated_at
+SELECT
+    c.customer_id,
+    CASE WHEN position('@' IN c.email) > 1 THEN left(c.email, 1) || '***@' || split_part(c.email, '@', -1)
+         WHEN c.email IS NOT NULL THEN '***' END,
+    c.full_name, c.city, c.country, c.created_at, c.updated_at, c.updated_at
 FROM staging.stg_customers AS c;
 
 CREATE TABLE marts.dim_product AS

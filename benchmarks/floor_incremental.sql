@@ -20,7 +20,10 @@ WHERE t.customer_key = d.current_key;
 -- A customer who comes back starts no earlier than their last version closed.
 INSERT INTO marts.dim_customer (customer_id, email, full_name, city, country, created_at, updated_at, valid_from)
 SELECT
-    d.customer_id, d.email, d.full_name, d.city, d.country, d.created_at, d.updated_at,
+    d.customer_id,
+    CASE WHEN position('@' IN d.email) > 1 THEN left(d.email, 1) || '***@' || split_part(d.email, '@', -1)
+         WHEN d.email IS NOT NULL THEN '***' END,
+    d.full_name, d.city, d.country, d.created_at, d.updated_at,
     greatest(d.updated_at, h.last_to)
 FROM customer_delta AS d
 CROSS JOIN LATERAL (

@@ -23,8 +23,8 @@ import time
 from statistics import median
 
 import psycopg
-from build import HERE, _create, _drop, checkpoint, load_source, same_results, timed
-from common import ROOT, Server, compile_weir, database_conninfo, find_server, verdict
+from build import HERE, checkpoint, load_source, same_results, timed
+from common import ROOT, Server, compile_weir, create_database, database_conninfo, drop_database, find_server, verdict
 
 from runner import api
 from runner.sample import data as sample_data
@@ -51,14 +51,14 @@ def main() -> None:
     project = api.load_project(ROOT)
     project.gates  # noqa: B018 - every model and check file read now, once, as a worker would at start
     for name in (SOURCE_DB, LIBRARY_DB, FLOOR_DB):
-        _drop(server, name)
+        drop_database(server, name)
     try:
         _load(server, args.scale)
         pairs = [measure(server, project, args.fraction, library_first=bool(i % 2)) for i in range(args.repeat)]
     finally:
         if not args.keep:
             for name in (SOURCE_DB, LIBRARY_DB, FLOOR_DB):
-                _drop(server, name)
+                drop_database(server, name)
     print(report(pairs))
 
 
@@ -73,8 +73,8 @@ def _load(server: Server, scale: int) -> None:
 def measure(server: Server, project: api.Project, fraction: float, library_first: bool) -> tuple[float, float]:
     """Clone the source twice, build both fully, change both; return (library, floor) incremental seconds."""
     for name in (LIBRARY_DB, FLOOR_DB):
-        _drop(server, name)
-        _create(server, name, template=SOURCE_DB)
+        drop_database(server, name)
+        create_database(server, name, template=SOURCE_DB)
     library_dsn, floor_dsn = (database_conninfo(server.conninfo, name) for name in (LIBRARY_DB, FLOOR_DB))
     floor = [server.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", floor_dsn, "-f"]
     with api.connect(project, library_dsn, "weir warm worker") as conn:
