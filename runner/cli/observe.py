@@ -68,7 +68,12 @@ def alert(ctx: click.Context, message: str, kind: str, severity: str, model: str
     from runner.observe.alerts import Event, notify
 
     weir_project = project_for(ctx)
-    notify(weir_project.settings.alerts, [Event(kind, severity, " ".join(message.split()), model=model)], "alert")
+    alerts = weir_project.settings.alerts
+    if not alerts.webhook_env and not alerts.on_failure:
+        click.echo("weir: alert not sent: setup.cfg names no alert sink; set alert_webhook_env or on_failure"
+                   " under [weir]", err=True)
+        return
+    notify(alerts, [Event(kind, severity, " ".join(message.split()), model=model)], "alert")
 
 
 def observe_options(command: F) -> F:

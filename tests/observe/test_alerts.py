@@ -125,3 +125,11 @@ def test_weir_alert_sends_one_event_to_each_sink_at_its_severity(
     assert warned.exit_code == 0
     assert webhook.received[1]["events"][0]["kind"] == "note"
     assert not events_file.exists()  # the command's min severity is error
+
+
+def test_weir_alert_without_a_sink_says_nothing_was_sent(project: Path, weir) -> None:
+    (project / "setup.cfg").write_text("[weir]\n")
+    result = weir("alert", "late", "--project", str(project))
+    assert result.exit_code == 0  # a failure callback must not fail for it
+    assert result.stderr.strip() == ("weir: alert not sent: setup.cfg names no alert sink;"
+                                     " set alert_webhook_env or on_failure under [weir]")
