@@ -107,11 +107,12 @@ def last_built(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
 
 
 # A run that skipped a model found everything it reads unchanged: its data was current then.
+# One model at a time, so build_result_skipped_idx answers each with one index entry.
 _LAST_CURRENT = """
-SELECT s.model, greatest(s.built_at, r.confirmed_at)
+SELECT s.model, greatest(s.built_at, (
+    SELECT r.finished_at FROM weir.build_result AS r
+    WHERE r.model = s.model AND r.status = 'skipped' ORDER BY r.finished_at DESC LIMIT 1))
 FROM weir.model_state AS s
-LEFT JOIN (SELECT model, max(finished_at) AS confirmed_at FROM weir.build_result
-           WHERE status = 'skipped' GROUP BY model) AS r USING (model)
 ORDER BY s.model
 """
 
