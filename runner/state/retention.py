@@ -34,15 +34,21 @@ def start_retention_run(conn: psycopg.Connection[Any], as_of: datetime) -> int:
 
 
 def record_step(
-    conn: psycopg.Connection[Any], run_id: int, model: str, cutoff: datetime, partition: str | None, rows: int,
-    archived: bool,
+    conn: psycopg.Connection[Any], run_id: int, model: str, cutoff: datetime, partition: str | None,
+    rows: int | None, archived: bool,
 ) -> None:
-    """Record one removal, in the transaction that made it."""
+    """Record one removal, in the transaction that made it; `rows` None for a partition detached but not yet counted."""
     conn.execute(
         "INSERT INTO weir.retention_step (retention_run_id, model, cutoff, partition_name, rows_removed, archived)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
         (run_id, model, cutoff, partition, rows, archived),
     )
+
+
+def complete_step(conn: psycopg.Connection[Any], model: str, partition: str, rows: int) -> None:
+    """Record the rows of a detached partition, in the transaction that drops (or keeps, archived) it."""
+    conn.execute("UPDATE weir.retention_step SET rows_removed = %s, finished_at = clock_timestamp()"
+                 " WHERE model = %s AND partition_name = %s AND rows_removed IS NULL", (rows, model, partition))
 
 
 def finish_retention_run(conn: psycopg.Connection[Any], run_id: int, status: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 from runner.state import schema as state
 from runner.state.builds import ensure_build_state
 from runner.state.migrations import ensure_schema
+from runner.state.retention import ensure_retention_state
 
 _MIGRATION_PRESENT = "SELECT to_regclass('weir.migration_log') IS NOT NULL"
 
@@ -97,3 +98,28 @@ def test_the_shipped_build_state_upgrade_applies_over_version_1(db):
 
 def relation_token_source(db) -> str:
     return db.execute("SELECT prosrc FROM pg_proc WHERE proname = 'relation_token'").fetchone()[0]
+
+
+def test_the_shipped_build_state_upgrade_indexes_skipped_builds_for_freshness(db):
+    db.execute(state.sql_file("build_state"))
+    ensure_build_state(db)
+    index = db.execute("SELECT pg_get_indexdef('weir.build_result_skipped_idx'::regclass)").fetchone()[0]
+    assert "(model, finished_at) WHERE (status = 'skipped'::text)" in index
+
+
+def test_the_shipped_retention_upgrade_keeps_the_history_and_lets_a_step_wait_to_be_counted(db):
+    db.execute(state.sql_file("retention"))  # a database a version 1 Weir left
+    db.execute("INSERT INTO weir.retention_run (as_of) VALUES ('2024-06-10')")
+    db.execute("INSERT INTO weir.retention_step (retention_run_id, model, cutoff, partition_name, rows_removed,"
+               " archived) VALUES (1, 'marts.fact', '2024-03-12', 'fact_p202401', 4, false)")
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        db.execute("INSERT INTO weir.retention_step (retention_run_id, model, cutoff, archived)"
+                   " VALUES (1, 'marts.fact', '2024-03-12', false)")
+
+    ensure_retention_state(db)
+
+    assert recorded_versions(db)["retention"] == state.known_version("retention") >= 2
+    db.execute("INSERT INTO weir.retention_step (retention_run_id, model, cutoff, partition_name, archived)"
+               " VALUES (1, 'marts.fact', '2024-03-12', 'fact_p202402', false)")
+    assert db.execute("SELECT partition_name, rows_removed FROM weir.retention_step ORDER BY 1").fetchall() == [
+        ("fact_p202401", 4), ("fact_p202402", None)]
