@@ -31,10 +31,14 @@ def retain(ctx: click.Context, select: tuple[str, ...], dry_run: bool, as_of: da
     with connection_for(ctx, weir_project, "weir retain", only_reads=dry_run) as conn:
         report = retain_rows(conn, weir_project, select=select, as_of=when, dry_run=dry_run, batch=batch)
     verb = "would remove" if dry_run else "removed"
+    # How long the table was locked against readers: detaching partitions. Batched DELETEs
+    # take only row locks, which block no reader.
     rows = [(done.model, f"{done.cutoff:%Y-%m-%d %H:%M:%S%z}", len(done.partitions), done.rows,
-             "yes" if done.archived else "no", done.seconds) for done in report.removed]
-    click.echo(tabulate(rows, headers=("model", "older than", "partitions", "rows", "archived", "seconds"),
-                        tablefmt="simple", floatfmt=".2f"))
+             "yes" if done.archived else "no", done.seconds,
+             f"{done.locked_seconds * 1000:.1f} ms" if done.partitions and not dry_run else "-")
+            for done in report.removed]
+    click.echo(tabulate(rows, headers=("model", "older than", "partitions", "rows", "archived", "seconds",
+                                       "table locked"), tablefmt="simple", floatfmt=".2f"))
     total = sum(done.rows for done in report.removed)
     run = f"retain run {report.run_id}: " if report.run_id is not None else "dry run: "
     click.echo(f"{run}{verb} {total} row(s) from {len(report.removed)} model(s)")

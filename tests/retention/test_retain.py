@@ -51,6 +51,9 @@ def test_whole_expired_partitions_are_dropped_and_recorded(built, db: psycopg.Co
     done = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
     assert done.exit_code == 0, done.output
     assert done.stdout.splitlines()[-1] == "retain run 1: removed 6 row(s) from 1 model(s)"
+    header, _, row = done.stdout.splitlines()[:3]
+    assert header.split()[-2:] == ["table", "locked"] and row.split()[-1] == "ms"
+    assert float(row.split()[-2]) > 0
     # January (ids 1-4) and February (5-6) are wholly before 2024-03-12; March's rows before it stay
     assert kept(db) == list(range(7, 19))
     assert db.execute("SELECT to_regclass('marts.fact_p202401'), to_regclass('marts.fact_p202402')").fetchone() == (
