@@ -99,3 +99,29 @@ def test_models_without_retain_are_left_alone(tmp_path: Path, write_models, db, 
     done = weir("retain", "--project", str(tmp_path), "--dsn", dsn)
     assert done.stdout.splitlines()[-1] == "retain run 1: removed 0 row(s) from 0 model(s)"
     assert len(kept(db)) == 18
+
+
+def test_a_partition_a_killed_run_detached_is_counted_dropped_and_recorded_by_the_next(
+    built, db: psycopg.Connection, dsn: str, weir
+) -> None:
+    project = built(PARTITIONED.format(archive=""))
+    first = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+    assert first.exit_code == 0, first.output
+    # What a run killed after its first transaction leaves: March (ids 7-10)
+    # detached and renamed, its step recorded without rows (the kill test reaches this for real).
+    db.execute("ALTER TABLE marts.fact DETACH PARTITION marts.fact_p202403")
+    db.execute("ALTER TABLE marts.fact_p202403 RENAME TO fact_p202403__expired")
+    db.execute("INSERT INTO weir.retention_run (as_of, status) VALUES (now(), 'failed')")
+    db.execute("INSERT INTO weir.retention_step (retention_run_id, model, cutoff, partition_name, archived)"
+               " VALUES (2, 'marts.fact', '2024-04-01', 'fact_p202403', false)")
+    # and the model asks for an archive since: the step's own record decides, not the header
+    (project / "models/marts/fact.sql").write_text(PARTITIONED.format(archive=", retain_archive=true"))
+
+    again = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1] == "retain run 3: removed 4 row(s) from 1 model(s)"
+    assert kept(db) == list(range(11, 19))
+    assert db.execute("SELECT to_regclass('marts.fact_p202403__expired')").fetchone()[0] is None
+    assert db.execute("SELECT partition_name, rows_removed FROM weir.retention_step ORDER BY 1").fetchall() == [
+        ("fact_p202401", 4), ("fact_p202402", 2), ("fact_p202403", 4)]
