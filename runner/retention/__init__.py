@@ -166,13 +166,19 @@ def _drop_partitions(
             done.partitions.append(name)
         return
     assert run_id is not None
+    # First what a killed run detached but never counted and dropped: its `__expired` name
+    # must be free before a partition of the same period can be detached again.
+    _finish_detached(conn, model, done)
     for name, bound in expired:
         started = time.perf_counter()
         _briefly(conn, model, timeouts, lambda name=name, bound=bound: _detach(  # type: ignore[misc]
             conn, model, cutoff, run_id, name, bound), f"remove partition {name}")
         done.locked_seconds += time.perf_counter() - started
         done.partitions.append(name)
-    # Those detached now, and any a killed run detached but never counted and dropped.
+    _finish_detached(conn, model, done)
+
+
+def _finish_detached(conn: psycopg.Connection[Any], model: Model, done: Removed) -> None:
     for name, archived in execute(conn, _DETACHED, (model.qualified,)).fetchall():
         started = time.perf_counter()
         done.rows += _count_and_drop(conn, model, name, archived, done)

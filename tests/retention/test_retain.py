@@ -114,14 +114,22 @@ def test_a_partition_a_killed_run_detached_is_counted_dropped_and_recorded_by_th
     db.execute("INSERT INTO weir.retention_run (as_of, status) VALUES (now(), 'failed')")
     db.execute("INSERT INTO weir.retention_step (retention_run_id, model, cutoff, partition_name, archived)"
                " VALUES (2, 'marts.fact', '2024-04-01', 'fact_p202403', false)")
-    # and the model asks for an archive since: the step's own record decides, not the header
+    # A late March row brings March's partition back under the same name, already expired.
+    db.execute("INSERT INTO raw.events (id, at, amount) VALUES (100, '2024-03-15 06:00+00', 100)")
+    assert weir("build", "--project", str(project), "--dsn", dsn).exit_code == 0
+    assert db.execute("SELECT count(*) FROM marts.fact_p202403").fetchone()[0] == 1
+    # The model now asks for an archive: the waiting step's own record decides how it ends.
     (project / "models/marts/fact.sql").write_text(PARTITIONED.format(archive=", retain_archive=true"))
 
-    again = weir("retain", "--as-of", AS_OF, "--project", str(project), "--dsn", dsn)
+    # A month later March has expired whole (cutoff 2024-04-11): the waiting step is finished
+    # first, which frees the `__expired` name the new partition is detached under.
+    again = weir("retain", "--as-of", "2024-07-10", "--project", str(project), "--dsn", dsn)
 
     assert again.exit_code == 0, again.output
-    assert again.stdout.splitlines()[-1] == "retain run 3: removed 4 row(s) from 1 model(s)"
+    assert again.stdout.splitlines()[-1] == "retain run 3: removed 5 row(s) from 1 model(s)"
     assert kept(db) == list(range(11, 19))
     assert db.execute("SELECT to_regclass('marts.fact_p202403__expired')").fetchone()[0] is None
-    assert db.execute("SELECT partition_name, rows_removed FROM weir.retention_step ORDER BY 1").fetchall() == [
-        ("fact_p202401", 4), ("fact_p202402", 2), ("fact_p202403", 4)]
+    assert kept(db, "marts.fact__archive") == [100]
+    assert db.execute("SELECT partition_name, rows_removed, archived FROM weir.retention_step ORDER BY 1, 2"
+                      ).fetchall() == [("fact_p202401", 4, False), ("fact_p202402", 2, False),
+                                       ("fact_p202403", 1, True), ("fact_p202403", 4, False)]
