@@ -24,7 +24,7 @@ from runner.build.freshness import (
     seen_now,
     skip_reason,
 )
-from runner.build.materialize.model import materialize
+from runner.build.materialize.model import comment_statement, materialize
 from runner.build.report import BuildEvent, ModelResult
 from runner.checks.gates import record_gate_results, run_gates
 from runner.db.errors import primary_message
@@ -88,6 +88,8 @@ def build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) ->
             model, ctx.options.full_refresh, sql_changed, seen, current, bool(ctx.opaque.get(model.qualified))
         )
         if reason is not None:
+            if seen.exists and _edited_since_built(model, seen):
+                reason = _joined(reason, _apply_metadata(conn, model))
             result = ModelResult(model.qualified, model.kind, "skipped", note=_joined(reason, retry.note),
                                  seconds=time.perf_counter() - started)
             builds.record_result(conn, ctx.run_id, result, retries=retry.count)
@@ -119,6 +121,24 @@ def build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) ->
                                 retries=retry.count)
         ctx.built.add(model.qualified)  # committed: its readers look at its new markers
         return result
+
+
+def _edited_since_built(model: Model, seen: builds.Seen) -> bool:
+    """Say whether the file changed since its last build in what rebuilds nothing (a comment, a description)."""
+    before = (seen.stored or {}).get(FILE_KEY)
+    return isinstance(before, dict) and before.get("text") != model.file_checksum
+
+
+def _apply_metadata(conn: psycopg.Connection[Any], model: Model) -> str:
+    """Store a skipped model's description as its relation's comment, and the file as the one built.
+
+    A metadata edit rebuilds nothing, but the catalog must still say what the file says: the
+    docs, the contracts and psql read the description from there.
+    """
+    with conn.transaction():
+        conn.execute(comment_statement(model))
+        builds.record_file(conn, model.qualified, {FILE_KEY: recorded_file(model)})
+    return "metadata-only edit: description stored"
 
 
 def _columns_added_alone(model: Model, seen: builds.Seen, current: dict[str, Any], sql_changed: bool) -> bool:

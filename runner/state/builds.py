@@ -208,6 +208,11 @@ def record_built(
     conn.execute(_BUILT, params)
 
 
+def record_file(conn: psycopg.Connection[Any], model: str, file: Mapping[str, Any]) -> None:
+    """Replace what the last build of `model` recorded of its file (one key of its inputs), nothing else."""
+    conn.execute("UPDATE weir.build_input SET inputs = inputs || %s WHERE model = %s", (Jsonb(dict(file)), model))
+
+
 def track_writes(conn: psycopg.Connection[Any], sources: Sequence[tuple[str, str]]) -> None:
     """Have writes to the tables under `sources` ((schema, name), schema '' for search_path) recorded.
 

@@ -85,6 +85,25 @@ def test_a_formatting_edit_is_metadata_only_and_rebuilds_nothing(built, db, dsn,
     assert "2 skipped" in result.stdout
 
 
+@pytest.mark.parametrize("kind", ["table", "view"])
+def test_a_description_edit_rebuilds_nothing_but_reaches_the_catalog(built, db, dsn, weir, kind):
+    described = f'-- weir: kind={kind}, description="Sums per order."\nSELECT id, amount, note FROM public.source\n'
+    write_model(built, "marts.base", described)
+    assert weir("build", "--project", str(built), "--dsn", dsn).exit_code == 0  # the kind may have changed
+    oid = db.execute("SELECT 'marts.base'::regclass::oid").fetchone()[0]
+    write_model(built, "marts.base", described.replace("Sums per order.", "Sums per order, in cents."))
+
+    result = weir("build", "--project", str(built), "--dsn", dsn)
+
+    assert result.exit_code == 0, result.output
+    assert "2 skipped" in result.stdout
+    assert "description stored" in db.execute(
+        "SELECT note FROM weir.build_result WHERE model = 'marts.base' ORDER BY run_id DESC LIMIT 1").fetchone()[0]
+    assert db.execute("SELECT obj_description('marts.base'::regclass)").fetchone()[0] == "Sums per order, in cents."
+    assert db.execute("SELECT 'marts.base'::regclass::oid").fetchone()[0] == oid  # not rebuilt
+    assert plan_of(weir, built, dsn)[1]["marts.base"]["reason"] == "unchanged"  # recorded: nothing left to apply
+
+
 def test_an_added_column_does_not_rebuild_readers(built, db, dsn, weir):
     write_model(built, "marts.base",
                 "-- weir: kind=table\nSELECT id, amount, note, amount * 2 AS doubled FROM public.source\n")
