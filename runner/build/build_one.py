@@ -17,6 +17,7 @@ from runner.build.context import BuildContext
 from runner.build.freshness import (
     FILE_KEY,
     NO_INPUTS,
+    edited_since_built,
     full_refresh_for,
     inputs_of,
     only_adds_columns,
@@ -88,7 +89,7 @@ def build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) ->
             model, ctx.options.full_refresh, sql_changed, seen, current, bool(ctx.opaque.get(model.qualified))
         )
         if reason is not None:
-            if seen.exists and _edited_since_built(model, seen):
+            if seen.exists and edited_since_built(model, seen.stored):
                 reason = _joined(reason, _apply_metadata(conn, model))
             result = ModelResult(model.qualified, model.kind, "skipped", note=_joined(reason, retry.note),
                                  seconds=time.perf_counter() - started)
@@ -121,12 +122,6 @@ def build_once(ctx: BuildContext, model: Model, started: float, retry: Retry) ->
                                 retries=retry.count)
         ctx.built.add(model.qualified)  # committed: its readers look at its new markers
         return result
-
-
-def _edited_since_built(model: Model, seen: builds.Seen) -> bool:
-    """Say whether the file changed since its last build in what rebuilds nothing (a comment, a description)."""
-    before = (seen.stored or {}).get(FILE_KEY)
-    return isinstance(before, dict) and before.get("text") != model.file_checksum
 
 
 def _apply_metadata(conn: psycopg.Connection[Any], model: Model) -> str:

@@ -176,6 +176,12 @@ def recorded_file(model: Model) -> dict[str, Any]:
     return {"text": model.file_checksum, "shape": model.shape}
 
 
+def edited_since_built(model: Model, stored: dict[str, Any] | None) -> bool:
+    """Say whether `model`'s file differs from the one its last build recorded (`stored`, its recorded inputs)."""
+    before = (stored or {}).get(FILE_KEY)
+    return isinstance(before, dict) and before.get("text") != model.file_checksum
+
+
 def only_adds_columns(model: Model, stored: dict[str, Any] | None) -> bool:
     """Say whether `model`'s SQL, against the version last built, only adds output columns.
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from runner.build.freshness import FILE_KEY, inputs_of, only_adds_columns, opaque_calls, shown
+from runner.build.freshness import FILE_KEY, edited_since_built, inputs_of, only_adds_columns, opaque_calls, shown
 from runner.build.graph import ModelGraph
 from runner.migrate.plan import states
 from runner.plan.columns import ColumnChange, column_changes, describe
@@ -156,8 +156,7 @@ def _plan_model(
     changed_upstream = [name for name in inputs.upstream if planned.get(name, build).readers_rebuilt]
     if changed_upstream:
         return _with(build, reason=f"upstream changed: {', '.join(changed_upstream)}", readers_rebuilt=True)
-    before = (seen.stored or {}).get(FILE_KEY)
-    edited = isinstance(before, dict) and before.get("text") != model.file_checksum
+    edited = edited_since_built(model, seen.stored)
     skip = ModelPlan(model.qualified, model.kind, "skip", "metadata-only" if edited else "unchanged",
                      classification="metadata-only" if edited else None)
     if model.kind == "view":

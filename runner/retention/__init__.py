@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -52,6 +52,8 @@ from runner.state.retention import (
 class RetentionStopped(ModelFailed):
     """A removal could not get its lock in any of its tries; what was removed before it stays removed."""
 
+
+T = TypeVar("T")
 
 ARCHIVE_SUFFIX = "__archive"
 EXPIRED_SUFFIX = "__expired"  # a detached partition waiting to be counted and dropped
@@ -160,8 +162,7 @@ def _drop_partitions(
     if dry_run:
         for name, _ in expired:
             started = time.perf_counter()
-            done.rows += one_row(execute(conn, sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(model.schema, name))))[0]
+            done.rows += _rows_of(conn, sql.Identifier(model.schema, name))
             done.count_seconds += time.perf_counter() - started
             done.partitions.append(name)
         return
@@ -185,7 +186,7 @@ def _finish_detached(conn: psycopg.Connection[Any], model: Model, done: Removed)
         done.dropped_seconds += time.perf_counter() - started
 
 
-def _detach(conn: psycopg.Connection[Any], model: Model, cutoff: datetime, run_id: int, name: str, bound: str) -> int:
+def _detach(conn: psycopg.Connection[Any], model: Model, cutoff: datetime, run_id: int, name: str, bound: str) -> None:
     """Take partition `name` out of the model: the transaction that holds the table's lock, for milliseconds.
 
     Nothing here grows with the partition's size. Its rows are counted, and its files
@@ -201,7 +202,6 @@ def _detach(conn: psycopg.Connection[Any], model: Model, cutoff: datetime, run_i
     else:  # renamed, so a late row can bring the period's partition back while this one waits
         execute(conn, sql.SQL("ALTER TABLE {} RENAME TO {}").format(child, sql.Identifier(_expired_name(name))))
     record_step(conn, run_id, model.qualified, cutoff, name, None, model.retain.archive)
-    return 0
 
 
 def _count_and_drop(
@@ -219,12 +219,17 @@ def _count_and_drop(
     with conn.transaction():
         started = time.perf_counter()
         exists = one_row(execute(conn, "SELECT to_regclass(%s) IS NOT NULL", (child.as_string(conn),)))[0]
-        rows = one_row(execute(conn, sql.SQL("SELECT count(*) FROM {}").format(child)))[0] if exists else 0
+        rows = _rows_of(conn, child) if exists else 0  # 0: someone dropped it by hand, nothing left to count
         done.count_seconds += time.perf_counter() - started
         if exists and not archived:
             execute(conn, sql.SQL("DROP TABLE {}").format(child))
         complete_step(conn, model.qualified, name, rows)
-    return int(rows)
+    return rows
+
+
+def _rows_of(conn: psycopg.Connection[Any], table: sql.Identifier) -> int:
+    rows: int = one_row(execute(conn, sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
+    return rows
 
 
 def _expired_name(partition: str) -> str:
@@ -282,8 +287,8 @@ def _archive(conn: psycopg.Connection[Any], model: Model, partitioned: bool) -> 
 
 
 def _briefly(
-    conn: psycopg.Connection[Any], model: Model, timeouts: Timeouts, step: Callable[[], int], what: str
-) -> int:
+    conn: psycopg.Connection[Any], model: Model, timeouts: Timeouts, step: Callable[[], T], what: str
+) -> T:
     """Run one removal as a transaction of its own under lock_timeout, retried with backoff while a lock is held."""
     try:
         return with_lock_timeout(conn, timeouts, [(model.schema, model.name)], step, what=what)
