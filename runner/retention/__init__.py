@@ -143,6 +143,10 @@ def _retain_model(
     started = time.perf_counter()
     cutoff = cutoff_of(conn, model, as_of)
     done = Removed(model.qualified, cutoff, archived=model.retain.archive)
+    built = one_row(execute(conn, "SELECT to_regclass(%s) IS NOT NULL",
+                            (sql.Identifier(model.schema, model.name).as_string(conn),)))[0]
+    if not built:  # never built here (or dropped): it keeps nothing, so nothing is past its retention
+        return done
     partitioning = model.partition_by
     if partitioning is not None and partitioning.is_range and partitioning.column == model.retain.column:
         _drop_partitions(conn, model, cutoff, dry_run, run_id, timeouts, done)

@@ -133,3 +133,12 @@ def test_a_partition_a_killed_run_detached_is_counted_dropped_and_recorded_by_th
     assert db.execute("SELECT partition_name, rows_removed, archived FROM weir.retention_step ORDER BY 1, 2"
                       ).fetchall() == [("fact_p202401", 4, False), ("fact_p202402", 2, False),
                                        ("fact_p202403", 1, True), ("fact_p202403", 4, False)]
+
+
+def test_a_model_not_built_yet_has_nothing_to_remove(tmp_path: Path, write_models, db, dsn: str, weir) -> None:
+    db.execute(SOURCE)
+    write_models(tmp_path, {"models/marts/fact.sql": PARTITIONED.format(archive="")})
+    for args in (("--dry-run",), ()):
+        done = weir("retain", *args, "--as-of", AS_OF, "--project", str(tmp_path), "--dsn", dsn)
+        assert done.exit_code == 0, done.output
+        assert done.stdout.splitlines()[-1].endswith(" 0 row(s) from 1 model(s)")
